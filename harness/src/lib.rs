@@ -1,1 +1,21 @@
-//! clockstorm harness
+//! clockstorm: boot QEMU/KVM guests per clocksource, disturb them on a
+//! timeline, and measure what their clocks do with an in-guest probe.
+//!
+//! The layers, from the outside in: [`cli`] (argument parsing, exit codes),
+//! [`commands`] (one per subcommand), [`runner`] (one guest at a time,
+//! records on disk), [`qemu`] (argument builders, process guard),
+//! [`initramfs`], [`kernel`], [`scenario`].
+
+pub mod cli;
+pub mod clocksource;
+pub mod commands;
+pub mod error;
+pub mod exit_code;
+pub mod host;
+pub mod initramfs;
+pub mod kernel;
+pub mod probe_binary;
+pub mod qemu;
+pub mod runner;
+pub mod scenario;
+pub mod signals;

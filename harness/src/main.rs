@@ -1,1 +1,7 @@
-fn main(){}
+//! The `clockstorm` binary: everything lives in the library.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    ExitCode::from(clockstorm::cli::main_with(std::env::args().collect()))
+}

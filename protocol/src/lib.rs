@@ -7,10 +7,12 @@
 //! misparse would turn into wrong numbers.
 
 mod config;
+mod manifest;
 mod messages;
 mod record;
 
 pub use config::*;
+pub use manifest::*;
 pub use messages::*;
 pub use record::*;
 

@@ -109,7 +109,7 @@ pub struct ReadCost {
 }
 
 /// Summary of one sampling window of the tight clock-read loop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Window {
     pub index: u64,

@@ -1,1 +1,8 @@
+//! Pure statistics and renderers over clockstorm run records. No OS code:
+//! everything here takes parsed records and returns numbers or text.
 
+pub mod format;
+pub mod summary;
+pub mod terminal;
+
+pub use summary::{summarize, RunSummary};

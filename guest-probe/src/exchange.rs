@@ -1,0 +1,53 @@
+//! NTP-style exchanges with the host (guest t1, host t2, guest t3).
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use clockstorm_protocol::{Exchange, GuestMessage, HostMessage};
+
+use crate::channel::Channel;
+use crate::clocks::realtime_ns;
+
+/// How long to wait for the host's answer to one ping. The round trip under
+/// TCG is a few ms; a host that has not answered in this time is gone or
+/// stalled, and the exchange is counted as lost rather than blocking the run.
+pub const PONG_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Runs one exchange. `Ok(None)` means the host did not answer in time.
+pub fn exchange(ch: &mut Channel, seq: u64) -> Result<Option<Exchange>> {
+    let t1 = realtime_ns();
+    ch.send(&GuestMessage::Ping { seq, t1_ns: t1 })?;
+    let deadline = Instant::now() + PONG_TIMEOUT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match ch.recv(left)? {
+            Some(HostMessage::Pong { seq: s, t2_ns }) if s == seq => {
+                let t3 = realtime_ns();
+                return Ok(Some(Exchange::from_timestamps(seq, t1, t2_ns, t3)));
+            }
+            // A late answer to an earlier ping that already timed out.
+            Some(HostMessage::Pong { .. }) => continue,
+            None => return Ok(None),
+        }
+    }
+}
+
+/// Picks the exchange with the smallest round trip: its offset has the
+/// tightest bound.
+pub fn best_of(exchanges: &[Exchange]) -> Option<Exchange> {
+    exchanges.iter().copied().min_by_key(|e| e.uncertainty_ns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn best_exchange_is_the_one_with_the_smallest_round_trip() {
+        let a = Exchange::from_timestamps(0, 0, 500, 1000);
+        let b = Exchange::from_timestamps(1, 2000, 2100, 2200);
+        let c = Exchange::from_timestamps(2, 3000, 3300, 3600);
+        assert_eq!(best_of(&[a, b, c]), Some(b));
+        assert_eq!(best_of(&[]), None);
+    }
+}

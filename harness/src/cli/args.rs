@@ -1,0 +1,90 @@
+//! The raw command line, as clap parses it. Validation into a plan happens
+//! in `commands`, so every check has one place and one error.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::qemu::accel::AccelChoice;
+use crate::qemu::args::DataChannelKind;
+
+#[derive(Debug, Parser)]
+#[command(name = "clockstorm", version, about = "Boot QEMU/KVM guests per clocksource, freeze them, and measure what their clocks do")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Boot one guest per clocksource of a scenario and measure.
+    Run(RunArgs),
+    /// Manage guest kernels.
+    #[command(subcommand)]
+    Kernel(KernelCommand),
+    /// List the scenarios shipped with clockstorm.
+    Scenarios,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file, or the name of a shipped scenario.
+    #[arg(default_value = "baseline")]
+    pub scenario: String,
+    /// Comma-separated clocksources to compare, instead of the scenario's
+    /// (tsc, hpet, acpi_pm, kvm-clock).
+    #[arg(long, value_delimiter = ',')]
+    pub clocksource: Option<Vec<String>>,
+    /// How long each guest measures (e.g. 10s, 500ms), instead of the scenario's.
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Guest kernel (bzImage); default: $CLOCKSTORM_KERNEL, the kernel cache, /boot.
+    #[arg(long)]
+    pub kernel: Option<PathBuf>,
+    /// Accelerator: auto uses KVM only when /dev/kvm is usable and the CPU has vmx/svm.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub accel: AccelChoice,
+    /// Results directory; default: results/<scenario>-<UTC time>.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The probe's data channel to the host.
+    #[arg(long, value_enum, default_value = "isa-serial")]
+    pub data_channel: DataChannelArg,
+    /// QEMU binary; default: $CLOCKSTORM_QEMU or qemu-system-x86_64 in PATH.
+    #[arg(long)]
+    pub qemu: Option<String>,
+    /// Static guest probe binary; default: $CLOCKSTORM_PROBE or the build's.
+    #[arg(long)]
+    pub probe: Option<PathBuf>,
+}
+
+/// `--data-channel` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DataChannelArg {
+    IsaSerial,
+    Virtio,
+}
+
+impl From<DataChannelArg> for DataChannelKind {
+    fn from(a: DataChannelArg) -> Self {
+        match a {
+            DataChannelArg::IsaSerial => DataChannelKind::IsaSerial,
+            DataChannelArg::Virtio => DataChannelKind::Virtio,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KernelCommand {
+    /// Show the cached guest kernels (name, release, size, sha256).
+    List,
+    /// Download Debian's cloud kernel into the cache (apt, private state).
+    Fetch {
+        /// Debian suite: bullseye, bookworm or trixie.
+        #[arg(long, default_value = crate::kernel::DEFAULT_SUITE)]
+        suite: String,
+        /// Debian mirror URL.
+        #[arg(long, default_value = crate::kernel::DEFAULT_MIRROR)]
+        mirror: String,
+    },
+}

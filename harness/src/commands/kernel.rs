@@ -1,0 +1,39 @@
+//! `clockstorm kernel list|fetch`.
+
+use crate::cli::args::KernelCommand;
+use crate::error::Error;
+use crate::exit_code;
+use crate::kernel::{fetch_debian_cloud_kernel, KernelCache};
+
+pub fn run(cmd: &KernelCommand) -> Result<u8, Error> {
+    let cache = KernelCache::default_location()?;
+    match cmd {
+        KernelCommand::List => {
+            let entries = cache.list()?;
+            if entries.is_empty() {
+                println!("no cached kernels in {} (fetch one with `clockstorm kernel fetch`)", cache.root().display());
+                return Ok(exit_code::SUCCESS);
+            }
+            let default = cache.newest()?.map(|k| k.meta.name);
+            println!("{:<32} {:<26} {:>10}  sha256", "name", "release", "size");
+            for k in entries {
+                let mark = if default.as_deref() == Some(k.meta.name.as_str()) { " (default)" } else { "" };
+                println!("{:<32} {:<26} {:>10}  {}{mark}", k.meta.name, k.meta.release, k.meta.size, k.meta.sha256);
+            }
+            println!("cache: {}", cache.root().display());
+        }
+        KernelCommand::Fetch { suite, mirror } => {
+            let k = fetch_debian_cloud_kernel(&cache, suite, mirror)?;
+            println!(
+                "cached {} {} ({} {}) sha256 {} at {}",
+                k.meta.name,
+                k.meta.release,
+                k.meta.package,
+                k.meta.package_version,
+                k.meta.sha256,
+                k.vmlinuz().display()
+            );
+        }
+    }
+    Ok(exit_code::SUCCESS)
+}

@@ -1,0 +1,7 @@
+//! One module per subcommand: each turns raw arguments into a validated
+//! plan, runs it, and returns the documented exit code.
+
+pub mod kernel;
+pub mod run;
+pub mod scenarios;
+mod time_text;

@@ -1,0 +1,95 @@
+//! QEMU's command line, built by small pure functions so each piece is
+//! unit-tested and the whole line is logged and recorded.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use super::accel::Accel;
+
+/// Name of the virtio-serial port the probe looks for in sysfs.
+pub const VIRTIO_PORT_NAME: &str = "org.clockstorm.data";
+
+/// How the probe's data channel reaches the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataChannelKind {
+    /// A second 16550 UART (`ttyS1`): built into every x86 kernel.
+    IsaSerial,
+    /// A virtio-serial port: needs the virtio modules in the initramfs.
+    Virtio,
+}
+
+/// Everything that decides one QEMU command line.
+#[derive(Debug, Clone)]
+pub struct QemuSpec {
+    pub binary: PathBuf,
+    pub name: String,
+    pub accel: Accel,
+    pub cpu_model: String,
+    pub vcpus: u32,
+    pub memory_mib: u32,
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    pub append: String,
+    pub data_channel: DataChannelKind,
+    /// Unix socket the harness listens on; QEMU connects to it as a client.
+    pub data_socket: PathBuf,
+    /// Unix socket QEMU serves QMP on.
+    pub qmp_socket: PathBuf,
+}
+
+/// The kernel command line: console on the first UART, the clocksource under
+/// test, a panic that ends QEMU at once (`panic=-1` reboots, `-no-reboot`
+/// turns that into exit), then the scenario's own parameters, which come last
+/// so they can override ours.
+pub fn kernel_cmdline(clocksource: Option<&str>, extra: &[String]) -> String {
+    let mut parts = vec!["console=ttyS0".to_string(), "panic=-1".to_string()];
+    if let Some(cs) = clocksource {
+        parts.push(format!("clocksource={cs}"));
+    }
+    parts.extend(extra.iter().cloned());
+    parts.join(" ")
+}
+
+/// The full argument vector (without the binary).
+pub fn build_args(spec: &QemuSpec) -> Vec<OsString> {
+    let mut args: Vec<OsString> = Vec::new();
+    let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
+    push(&["-name", &format!("{},debug-threads=on", spec.name)]);
+    push(&["-machine", &format!("q35,accel={}", spec.accel.qemu_name())]);
+    push(&["-cpu", &spec.cpu_model]);
+    push(&["-smp", &spec.vcpus.to_string(), "-m", &spec.memory_mib.to_string()]);
+    push(&["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"]);
+    // The console goes to QEMU's stdout, which the harness reads line by line.
+    push(&["-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console"]);
+    args.extend(data_channel_args(spec));
+    args.push("-qmp".into());
+    args.push(socket_arg("unix:", &spec.qmp_socket, ",server=on,wait=off"));
+    args.extend(["-kernel".into(), spec.kernel.clone().into_os_string()]);
+    args.extend(["-initrd".into(), spec.initrd.clone().into_os_string()]);
+    args.extend(["-append".into(), OsString::from(&spec.append)]);
+    args
+}
+
+fn data_channel_args(spec: &QemuSpec) -> Vec<OsString> {
+    let mut args = vec!["-chardev".into(), socket_arg("socket,id=data,path=", &spec.data_socket, "")];
+    match spec.data_channel {
+        DataChannelKind::IsaSerial => args.extend(["-serial".into(), "chardev:data".into()]),
+        DataChannelKind::Virtio => {
+            args.extend(["-device".into(), "virtio-serial-pci,id=clockstorm-vser".into()]);
+            args.extend(["-device".into(), format!("virtserialport,chardev=data,name={VIRTIO_PORT_NAME}").into()]);
+        }
+    }
+    args
+}
+
+/// `prefix + path + suffix` as an OsString, without assuming the path is UTF-8.
+fn socket_arg(prefix: &str, path: &std::path::Path, suffix: &str) -> OsString {
+    let mut s = OsString::from(prefix);
+    s.push(path.as_os_str());
+    s.push(suffix);
+    s
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,54 @@
+use super::*;
+
+fn spec(channel: DataChannelKind, accel: Accel) -> QemuSpec {
+    QemuSpec {
+        binary: "qemu-system-x86_64".into(),
+        name: "clockstorm-tsc".into(),
+        accel,
+        cpu_model: "max".into(),
+        vcpus: 2,
+        memory_mib: 256,
+        kernel: "/k/vmlinuz".into(),
+        initrd: "/c/abc.cpio".into(),
+        append: kernel_cmdline(Some("tsc"), &[]),
+        data_channel: channel,
+        data_socket: "/tmp/x/data.sock".into(),
+        qmp_socket: "/tmp/x/qmp.sock".into(),
+    }
+}
+
+fn joined(args: &[OsString]) -> String {
+    args.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn cmdline_puts_the_clocksource_and_lets_extra_params_come_last() {
+    assert_eq!(kernel_cmdline(Some("hpet"), &[]), "console=ttyS0 panic=-1 clocksource=hpet");
+    assert_eq!(
+        kernel_cmdline(Some("tsc"), &["tsc=reliable".into(), "no-kvmclock".into()]),
+        "console=ttyS0 panic=-1 clocksource=tsc tsc=reliable no-kvmclock"
+    );
+    assert_eq!(kernel_cmdline(None, &[]), "console=ttyS0 panic=-1");
+}
+
+#[test]
+fn isa_serial_data_channel_is_the_second_uart() {
+    let line = joined(&build_args(&spec(DataChannelKind::IsaSerial, Accel::Tcg)));
+    insta::assert_snapshot!(line, @"-name clockstorm-tsc,debug-threads=on -machine q35,accel=tcg -cpu max -smp 2 -m 256 -nodefaults -no-user-config -display none -no-reboot -chardev stdio,id=console,signal=off -serial chardev:console -chardev socket,id=data,path=/tmp/x/data.sock -serial chardev:data -qmp unix:/tmp/x/qmp.sock,server=on,wait=off -kernel /k/vmlinuz -initrd /c/abc.cpio -append console=ttyS0 panic=-1 clocksource=tsc");
+}
+
+#[test]
+fn virtio_data_channel_is_a_named_port() {
+    let line = joined(&build_args(&spec(DataChannelKind::Virtio, Accel::Kvm)));
+    assert!(line.contains("-machine q35,accel=kvm"));
+    assert!(line.contains("-device virtio-serial-pci,id=clockstorm-vser -device virtserialport,chardev=data,name=org.clockstorm.data"));
+    assert!(!line.contains("-serial chardev:data"));
+}
+
+#[test]
+fn the_append_string_stays_one_argument() {
+    let args = build_args(&spec(DataChannelKind::IsaSerial, Accel::Tcg));
+    let i = args.iter().position(|a| a == "-append").unwrap();
+    assert_eq!(args[i + 1], "console=ttyS0 panic=-1 clocksource=tsc");
+    assert_eq!(args.len(), i + 2);
+}

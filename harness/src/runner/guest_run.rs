@@ -1,0 +1,282 @@
+//! One guest, start to finish: initramfs, QEMU, data channel, console, the
+//! run loop, teardown. Everything it learns goes into the run's record file
+//! as it happens.
+
+use std::path::Path;
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use clockstorm_protocol::{
+    DataDevice, GuestMessage, HarnessEvent, ProbeConfig, ProbeOutcome, RecordBody, RunOutcome, PROTOCOL_VERSION,
+    RECORD_FORMAT_VERSION,
+};
+
+use super::console::{self, ConsoleTail};
+use super::data_channel;
+use super::events::{ConsoleSignal, Event};
+use super::record_file::RecordFile;
+use super::{RunContext, RunError, RunSpec};
+use crate::initramfs::{self, module_path_in_guest, Contents};
+use crate::qemu::accel::Accel;
+use crate::qemu::args::{build_args, kernel_cmdline, DataChannelKind, QemuSpec, VIRTIO_PORT_NAME};
+use crate::qemu::guard::QemuProcess;
+use crate::signals;
+
+/// Boot to the probe's hello under TCG: ~1.5 s on an idle 2-core machine;
+/// the margin covers a loaded CI host emulating a slow boot.
+pub const HELLO_TIMEOUT_TCG: Duration = Duration::from_secs(60);
+/// Boot to hello under KVM takes well under a second. A KVM guest that is
+/// silent this long is most likely on a /dev/kvm that cannot run it.
+pub const HELLO_TIMEOUT_KVM: Duration = Duration::from_secs(20);
+/// After the requested duration, time allowed for the probe's initial sync,
+/// its last windows and Done to arrive.
+pub const DONE_GRACE: Duration = Duration::from_secs(30);
+/// After Done, time for the guest to print its sentinel and power off.
+pub const POWEROFF_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the run loop wakes to check on QEMU and Ctrl-C.
+const LOOP_TICK: Duration = Duration::from_millis(50);
+
+/// Runs one guest; the outcome is also the record file's last line.
+pub fn run_guest(ctx: &RunContext, spec: &RunSpec, run_dir: &Path) -> Result<RunOutcome, RunError> {
+    let io = |what: &str, path: &Path| {
+        let what = format!("{what} {}", path.display());
+        move |source| RunError::Io { what, source }
+    };
+    std::fs::create_dir_all(run_dir).map_err(io("creating", run_dir))?;
+    let records_path = run_dir.join("records.jsonl");
+    let mut records = RecordFile::create(&records_path).map_err(io("creating", &records_path))?;
+    let outcome = match &spec.skip {
+        Some(reason) => RunOutcome::Skipped { reason: reason.clone() },
+        None => boot_and_measure(ctx, spec, run_dir, &mut records)?,
+    };
+    records.harness(HarnessEvent::RunFinished(outcome.clone())).map_err(io("writing", &records_path))?;
+    Ok(outcome)
+}
+
+fn boot_and_measure(ctx: &RunContext, spec: &RunSpec, run_dir: &Path, records: &mut RecordFile) -> Result<RunOutcome, RunError> {
+    let private = tempfile::Builder::new().prefix("clockstorm-").tempdir().map_err(|source| RunError::Io {
+        what: "creating a private temp dir".into(),
+        source,
+    })?;
+    let initrd = build_initramfs(ctx, spec)?;
+    let qemu_spec = QemuSpec {
+        binary: ctx.qemu.clone(),
+        name: format!("clockstorm-{}", spec.id),
+        accel: ctx.accel,
+        cpu_model: ctx.accel.default_cpu_model().into(),
+        vcpus: spec.guest.vcpus,
+        memory_mib: spec.guest.memory_mib,
+        kernel: ctx.kernel.path.clone(),
+        initrd,
+        append: kernel_cmdline(Some(spec.clocksource.kernel_name()), &spec.guest.kernel_params),
+        data_channel: ctx.data_channel,
+        data_socket: private.path().join("data.sock"),
+        qmp_socket: private.path().join("qmp.sock"),
+    };
+    let args = build_args(&qemu_spec);
+    let mut argv = vec![ctx.qemu.display().to_string()];
+    argv.extend(args.iter().map(|a| a.to_string_lossy().into_owned()));
+    let records_path = records.path().to_owned();
+    let record_err = |source| RunError::Io { what: format!("writing {}", records_path.display()), source };
+    records
+        .harness(HarnessEvent::RunStarted {
+            record_format_version: RECORD_FORMAT_VERSION,
+            run_id: spec.id.clone(),
+            clocksource: spec.clocksource.kernel_name().into(),
+            accel: ctx.accel.to_string(),
+            qemu_argv: argv,
+        })
+        .map_err(record_err)?;
+
+    let listener = data_channel::listen(&qemu_spec.data_socket)
+        .map_err(|source| RunError::Io { what: format!("listening on {}", qemu_spec.data_socket.display()), source })?;
+    let started = Instant::now();
+    let (mut qemu, console_pipe) = QemuProcess::spawn(&ctx.qemu, &args, &run_dir.join("qemu.stderr"))?;
+    let _ = records.harness(HarnessEvent::QemuSpawned { pid: qemu.pid() });
+
+    let (tx, rx) = channel();
+    let tail = ConsoleTail::default();
+    let console_log = std::fs::File::create(run_dir.join("console.log"))
+        .map_err(|source| RunError::Io { what: format!("creating {}", run_dir.join("console.log").display()), source })?;
+    let console_thread = console::spawn_reader(console_pipe, console_log, tail.clone(), tx.clone())
+        .map_err(|source| RunError::Io { what: "starting the console thread".into(), source })?;
+
+    let stream = match data_channel::accept(&listener, || qemu.try_wait().is_none()) {
+        Ok(s) => s,
+        Err(e) => {
+            let exit = qemu.shutdown();
+            let _ = console_thread.join();
+            let stderr = std::fs::read_to_string(run_dir.join("qemu.stderr")).unwrap_or_default();
+            return Ok(failed(format!("{e}; QEMU said: {} ({exit:?})", stderr.trim()), &tail));
+        }
+    };
+    let shutdown_handle = stream.try_clone().ok();
+    let data_thread = data_channel::spawn_reader(stream, tx)
+        .map_err(|source| RunError::Io { what: "starting the data channel thread".into(), source })?;
+
+    let outcome = run_loop(ctx, spec, &rx, &mut qemu, records, &tail, started);
+
+    // Teardown in order: QEMU, then the socket, then the reader threads.
+    let exit = qemu.shutdown();
+    if let Some(s) = shutdown_handle {
+        let _ = s.shutdown(std::net::Shutdown::Both);
+    }
+    let _ = data_thread.join();
+    let _ = console_thread.join();
+    // Messages that arrived between the loop's end and teardown.
+    drain(&rx, records);
+    let status = exit.map_err(RunError::from)?;
+    let _ = records.harness(HarnessEvent::QemuExited {
+        code: status.and_then(|s| s.code()),
+        signal: status.and_then(|s| std::os::unix::process::ExitStatusExt::signal(&s)),
+    });
+    Ok(outcome)
+}
+
+/// What the run loop knows so far.
+#[derive(Default)]
+struct Progress {
+    hello_at: Option<Instant>,
+    done: Option<ProbeOutcome>,
+    sentinel: bool,
+}
+
+fn run_loop(
+    ctx: &RunContext,
+    spec: &RunSpec,
+    rx: &Receiver<Event>,
+    qemu: &mut QemuProcess,
+    records: &mut RecordFile,
+    tail: &ConsoleTail,
+    started: Instant,
+) -> RunOutcome {
+    let hello_timeout = match ctx.accel {
+        Accel::Kvm => HELLO_TIMEOUT_KVM,
+        Accel::Tcg => HELLO_TIMEOUT_TCG,
+    };
+    let mut p = Progress::default();
+    let mut done_at: Option<Instant> = None;
+    loop {
+        if signals::interrupted() {
+            return RunOutcome::Interrupted;
+        }
+        match rx.recv_timeout(LOOP_TICK) {
+            Ok(Event::Guest(stamp, msg)) => {
+                match &msg {
+                    GuestMessage::Hello(_) => p.hello_at = Some(Instant::now()),
+                    GuestMessage::Done(d) => {
+                        p.done = Some(d.outcome.clone());
+                        done_at = Some(Instant::now());
+                    }
+                    GuestMessage::Failure { message } => {
+                        let _ = records.write(stamp, RecordBody::Guest(msg.clone()));
+                        return failed(format!("the probe failed: {message}"), tail);
+                    }
+                    _ => {}
+                }
+                let _ = records.write(stamp, RecordBody::Guest(msg));
+            }
+            Ok(Event::Garbled { stamp, line, error }) => {
+                let _ = records.write(stamp, RecordBody::Harness(HarnessEvent::Garbled { line, error }));
+            }
+            Ok(Event::Protocol(message)) => return failed(message, tail),
+            Ok(Event::Console(ConsoleSignal::Success)) => {
+                p.sentinel = true;
+                let _ = records.harness(HarnessEvent::SentinelSeen);
+            }
+            Ok(Event::Console(ConsoleSignal::ProbeFailure(reason))) => return failed(format!("the probe failed: {reason}"), tail),
+            Ok(Event::Console(ConsoleSignal::KernelPanic(line))) => return failed(format!("the guest kernel panicked: {line}"), tail),
+            Ok(Event::DataClosed) | Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {}
+        }
+        if let Some(status) = qemu.try_wait() {
+            // Let the console and data threads deliver what QEMU wrote last.
+            std::thread::sleep(LOOP_TICK);
+            while let Ok(event) = rx.try_recv() {
+                if matches!(event, Event::Console(ConsoleSignal::Success)) {
+                    p.sentinel = true;
+                    let _ = records.harness(HarnessEvent::SentinelSeen);
+                } else if let Event::Guest(stamp, msg) = event {
+                    if let GuestMessage::Done(d) = &msg {
+                        p.done = Some(d.outcome.clone());
+                    }
+                    let _ = records.write(stamp, RecordBody::Guest(msg));
+                }
+            }
+            return finished(spec, &p, status, started, tail);
+        }
+        let now = Instant::now();
+        match (p.hello_at, done_at) {
+            (None, _) if now - started > hello_timeout => return failed(no_hello_message(ctx.accel, hello_timeout), tail),
+            (Some(h), None) if now - h > spec.probe.duration + DONE_GRACE => {
+                return failed(format!("the probe did not finish within {:?} of its hello", spec.probe.duration + DONE_GRACE), tail)
+            }
+            (_, Some(d)) if now - d > POWEROFF_TIMEOUT => {
+                return failed(format!("the guest did not power off within {POWEROFF_TIMEOUT:?} after the probe finished"), tail)
+            }
+            _ => {}
+        }
+    }
+}
+
+fn finished(spec: &RunSpec, p: &Progress, status: std::process::ExitStatus, started: Instant, tail: &ConsoleTail) -> RunOutcome {
+    let wall_ms = started.elapsed().as_millis() as u64;
+    match (&p.done, p.sentinel) {
+        (Some(ProbeOutcome::Completed), true) => {
+            RunOutcome::Completed { wall_ms, requested_ms: spec.probe.duration.as_millis() as u64 }
+        }
+        (Some(ProbeOutcome::ClocksourceNotHonored { requested, got }), true) => {
+            RunOutcome::ClocksourceNotHonored { requested: requested.clone(), got: got.clone() }
+        }
+        (Some(_), false) => failed(format!("QEMU exited ({status}) without the probe's sentinel on the console"), tail),
+        (None, _) if p.hello_at.is_none() => failed(format!("QEMU exited ({status}) before the probe said hello"), tail),
+        (None, _) => failed(format!("QEMU exited ({status}) before the probe finished"), tail),
+    }
+}
+
+fn no_hello_message(accel: Accel, timeout: Duration) -> String {
+    match accel {
+        Accel::Kvm => format!(
+            "the guest did not say hello within {timeout:?} under KVM; /dev/kvm may not be able to run guests here \
+             (e.g. a nested or paravirtual KVM): try --accel tcg"
+        ),
+        Accel::Tcg => format!("the guest did not say hello within {timeout:?}"),
+    }
+}
+
+fn failed(reason: String, tail: &ConsoleTail) -> RunOutcome {
+    RunOutcome::Failed { reason, console_tail: tail.lines() }
+}
+
+fn drain(rx: &Receiver<Event>, records: &mut RecordFile) {
+    while let Ok(event) = rx.try_recv() {
+        if let Event::Guest(stamp, msg) = event {
+            let _ = records.write(stamp, RecordBody::Guest(msg));
+        }
+    }
+}
+
+fn build_initramfs(ctx: &RunContext, spec: &RunSpec) -> Result<std::path::PathBuf, RunError> {
+    let (data_device, modules) = match ctx.data_channel {
+        DataChannelKind::IsaSerial => (DataDevice::IsaSerial { path: "/dev/ttyS1".into() }, vec![]),
+        DataChannelKind::Virtio => (
+            DataDevice::VirtioPort { name: VIRTIO_PORT_NAME.into() },
+            ctx.modules.iter().map(|(name, _)| module_path_in_guest(name)).collect(),
+        ),
+    };
+    let config = ProbeConfig {
+        protocol_version: PROTOCOL_VERSION,
+        run_id: spec.id.clone(),
+        expected_clocksource: Some(spec.clocksource.kernel_name().into()),
+        duration_ms: spec.probe.duration.as_millis() as u64,
+        window_ms: spec.probe.window.as_millis() as u64,
+        exchange_interval_ms: spec.probe.exchange_interval.as_millis() as u64,
+        initial_sync_exchanges: spec.probe.initial_sync_exchanges,
+        gap_event_threshold_ns: spec.probe.gap_event_threshold.as_nanos() as u64,
+        data_device,
+        modules,
+    };
+    let config_json = serde_json::to_vec_pretty(&config).expect("config always serializes");
+    let module_bytes: &[(String, Vec<u8>)] = if ctx.data_channel == DataChannelKind::Virtio { &ctx.modules } else { &[] };
+    let contents = Contents { probe: &ctx.probe, config_json: &config_json, modules: module_bytes };
+    Ok(initramfs::build_cached(&ctx.initramfs_cache, &contents)?)
+}

@@ -1,0 +1,94 @@
+//! Runs a plan: one guest per run, each streaming into its own directory of
+//! the results directory, and a manifest kept current after every run.
+
+mod console;
+mod data_channel;
+pub mod events;
+mod guest_run;
+mod record_file;
+mod results_dir;
+
+use std::path::PathBuf;
+
+use clockstorm_protocol::{Manifest, RunOutcome};
+
+use crate::clocksource::Clocksource;
+use crate::initramfs::InitramfsError;
+use crate::kernel::KernelImage;
+use crate::qemu::accel::Accel;
+use crate::qemu::args::DataChannelKind;
+use crate::qemu::guard::GuardError;
+use crate::scenario::{GuestSettings, ProbeSettings};
+use crate::signals;
+pub use guest_run::{DONE_GRACE, HELLO_TIMEOUT_KVM, HELLO_TIMEOUT_TCG, POWEROFF_TIMEOUT};
+pub use results_dir::{ResultsDir, RUNS_DIR};
+
+/// What every run of a plan shares.
+pub struct RunContext {
+    pub qemu: PathBuf,
+    pub accel: Accel,
+    pub kernel: KernelImage,
+    /// The static probe binary's bytes (it becomes `/init`).
+    pub probe: Vec<u8>,
+    pub data_channel: DataChannelKind,
+    /// (file name, bytes) of kernel modules the data channel needs, in load order.
+    pub modules: Vec<(String, Vec<u8>)>,
+    pub initramfs_cache: PathBuf,
+}
+
+/// One guest to boot.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// Deterministic id, also the run's directory name.
+    pub id: String,
+    pub clocksource: Clocksource,
+    pub guest: GuestSettings,
+    pub probe: ProbeSettings,
+    /// Set when the run cannot happen here (e.g. kvm-clock under TCG).
+    pub skip: Option<String>,
+}
+
+/// Errors that stop a run from being attempted or recorded at all (a guest
+/// that fails is not an error: it is a [`RunOutcome::Failed`]).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error(transparent)]
+    Qemu(#[from] GuardError),
+    #[error(transparent)]
+    Initramfs(#[from] InitramfsError),
+}
+
+/// Runs every spec in order, updating the manifest after each. Stops early,
+/// keeping everything recorded, when the user presses Ctrl-C.
+pub fn run_all(ctx: &RunContext, specs: &[RunSpec], results: &ResultsDir, manifest: &mut Manifest) -> Result<(), RunError> {
+    for (i, spec) in specs.iter().enumerate() {
+        if signals::interrupted() {
+            break;
+        }
+        eprintln!("clockstorm: [{}/{}] {} ({})", i + 1, specs.len(), spec.id, spec.clocksource);
+        let outcome = guest_run::run_guest(ctx, spec, &results.run_dir(&spec.id))?;
+        report_progress(&outcome);
+        manifest.runs[i].outcome = Some(outcome);
+        results.write_manifest(manifest)?;
+    }
+    Ok(())
+}
+
+fn report_progress(outcome: &RunOutcome) {
+    match outcome {
+        RunOutcome::Failed { reason, console_tail } => {
+            eprintln!("clockstorm:   failed: {reason}");
+            if !console_tail.is_empty() {
+                eprintln!("clockstorm:   last console lines:");
+                for line in console_tail.iter().rev().take(10).rev() {
+                    eprintln!("    | {line}");
+                }
+            }
+        }
+        RunOutcome::Skipped { reason } => eprintln!("clockstorm:   skipped: {reason}"),
+        RunOutcome::ClocksourceNotHonored { got, .. } => eprintln!("clockstorm:   clocksource not honored: got {got}"),
+        other => eprintln!("clockstorm:   {}", other.label()),
+    }
+}

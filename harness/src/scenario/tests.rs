@@ -1,0 +1,45 @@
+use super::*;
+
+#[test]
+fn shipped_scenarios_parse() {
+    for (name, _) in SHIPPED {
+        let loaded = load(name).unwrap();
+        assert_eq!(&loaded.scenario.name, name);
+    }
+}
+
+#[test]
+fn unknown_keys_are_named_with_line_and_column() {
+    let text = "name = \"x\"\ndescription = \"d\"\nclocksources = [\"tsc\"]\n[guest]\nvcpu = 2\n";
+    let err = parse(text, "my.toml").unwrap_err().to_string();
+    assert!(err.starts_with("scenario my.toml:"), "{err}");
+    assert!(err.contains("line 5"), "{err}");
+    assert!(err.contains("unknown field `vcpu`"), "{err}");
+    assert!(err.contains("vcpus"), "expected the allowed keys: {err}");
+}
+
+#[test]
+fn unknown_clocksource_names_the_value_and_the_allowed_ones() {
+    let text = "name = \"x\"\ndescription = \"d\"\nclocksources = [\"tsc\", \"hpte\"]\n";
+    let err = parse(text, "my.toml").unwrap_err().to_string();
+    assert!(err.contains("line 3"), "{err}");
+    assert!(err.contains("hpte") && err.contains("acpi_pm"), "{err}");
+}
+
+#[test]
+fn bad_durations_and_ranges_name_their_key() {
+    let text = "name = \"x\"\ndescription = \"d\"\nclocksources = [\"tsc\"]\n[probe]\nduration = \"10\"\n";
+    let err = parse(text, "my.toml").unwrap_err().to_string();
+    assert!(err.contains("line 5") && err.contains("no unit"), "{err}");
+    let text = "name = \"x\"\ndescription = \"d\"\nclocksources = [\"tsc\"]\n[guest]\nvcpus = 0\n";
+    let err = parse(text, "my.toml").unwrap_err().to_string();
+    assert_eq!(err, "scenario my.toml: key guest.vcpus: 0 is out of range 1..=64");
+}
+
+#[test]
+fn a_name_that_is_neither_file_nor_shipped_lists_the_shipped_ones() {
+    let err = load("no-such-scenario").unwrap_err().to_string();
+    assert!(err.contains("baseline"), "{err}");
+    let err = load("/nonexistent/x.toml").unwrap_err().to_string();
+    assert!(err.contains("/nonexistent/x.toml"), "{err}");
+}

@@ -1,0 +1,155 @@
+//! One run's record file reduced to the figures of the terminal summary.
+
+use clockstorm_protocol::{GuestMessage, HarnessEvent, ProbeOutcome, RecordBody, RunOutcome, RunRecord};
+use serde::{Deserialize, Serialize};
+
+/// The headline figures of one run. Every figure is `None` when the run did
+/// not get far enough to measure it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub clocksource: String,
+    /// completed, not honored, skipped, failed, interrupted, incomplete.
+    pub status: String,
+    /// Why it was skipped or failed, or what the kernel used instead.
+    pub detail: Option<String>,
+    pub kernel_release: Option<String>,
+    /// The guest's clocksource when the probe started.
+    pub clocksource_in_guest: Option<String>,
+    /// Host time from starting QEMU to the probe's hello, in ms.
+    pub boot_to_hello_ms: Option<f64>,
+    /// Guest CLOCK_BOOTTIME at hello: kernel start to probe start, in ms.
+    pub guest_uptime_at_hello_ms: Option<f64>,
+    pub samples: u64,
+    pub windows: u64,
+    pub dropped_windows: u64,
+    /// Longest interval between consecutive clock reads, in ns.
+    pub max_gap_ns: Option<u64>,
+    pub backwards_steps: u64,
+    pub tsc_backwards_steps: u64,
+    /// Exchanges with the host after the initial sync.
+    pub exchanges: usize,
+    /// Median offset host - guest after the initial sync, in ns.
+    pub offset_median_ns: Option<i64>,
+    /// Median uncertainty (half round trip) of those exchanges, in ns.
+    pub offset_uncertainty_median_ns: Option<i64>,
+    /// Smallest uncertainty seen, in ns.
+    pub offset_uncertainty_min_ns: Option<i64>,
+    /// ns per clock_gettime(CLOCK_MONOTONIC) in the probe's calibration loop.
+    pub read_cost_ns: Option<f64>,
+    pub rdtsc_cost_ns: Option<f64>,
+    /// Host wall time from starting QEMU to its exit, and the part of it
+    /// that was not the requested measuring time.
+    pub wall_ms: Option<u64>,
+    pub requested_ms: Option<u64>,
+    pub overhead_ms: Option<i64>,
+    pub probe_peak_rss_kib: Option<u64>,
+}
+
+/// Reduces one run's records (in file order) to its summary.
+pub fn summarize(records: &[RunRecord]) -> RunSummary {
+    let mut s = RunSummary {
+        run_id: String::new(),
+        clocksource: String::new(),
+        status: "incomplete".into(),
+        detail: None,
+        kernel_release: None,
+        clocksource_in_guest: None,
+        boot_to_hello_ms: None,
+        guest_uptime_at_hello_ms: None,
+        samples: 0,
+        windows: 0,
+        dropped_windows: 0,
+        max_gap_ns: None,
+        backwards_steps: 0,
+        tsc_backwards_steps: 0,
+        exchanges: 0,
+        offset_median_ns: None,
+        offset_uncertainty_median_ns: None,
+        offset_uncertainty_min_ns: None,
+        read_cost_ns: None,
+        rdtsc_cost_ns: None,
+        wall_ms: None,
+        requested_ms: None,
+        overhead_ms: None,
+        probe_peak_rss_kib: None,
+    };
+    let mut spawned_at: Option<u64> = None;
+    let mut synced = false;
+    let mut offsets = Vec::new();
+    let mut uncertainties = Vec::new();
+    for r in records {
+        match &r.body {
+            RecordBody::Harness(HarnessEvent::RunStarted { run_id, clocksource, .. }) => {
+                s.run_id = run_id.clone();
+                s.clocksource = clocksource.clone();
+            }
+            RecordBody::Harness(HarnessEvent::QemuSpawned { .. }) => spawned_at = Some(r.host_monotonic_ns),
+            RecordBody::Harness(HarnessEvent::RunFinished(outcome)) => apply_outcome(&mut s, outcome),
+            RecordBody::Harness(_) => {}
+            RecordBody::Guest(GuestMessage::Hello(h)) => {
+                s.kernel_release = Some(h.kernel_release.clone());
+                s.clocksource_in_guest = Some(h.clocksource.current.clone());
+                s.guest_uptime_at_hello_ms = Some(h.boottime_ns as f64 / 1e6);
+                s.boot_to_hello_ms = spawned_at.map(|t| r.host_monotonic_ns.saturating_sub(t) as f64 / 1e6);
+            }
+            RecordBody::Guest(GuestMessage::ReadCost(c)) => {
+                s.read_cost_ns = Some(c.clock_gettime_monotonic_ns);
+                s.rdtsc_cost_ns = Some(c.rdtsc_ns);
+            }
+            RecordBody::Guest(GuestMessage::Synced(_)) => synced = true,
+            RecordBody::Guest(GuestMessage::Exchange(e)) if synced => {
+                offsets.push(e.offset_ns);
+                uncertainties.push(e.uncertainty_ns);
+            }
+            RecordBody::Guest(GuestMessage::Window(w)) => {
+                s.samples += w.samples;
+                s.windows += 1;
+                s.dropped_windows = s.dropped_windows.max(w.dropped_windows);
+                s.max_gap_ns = Some(s.max_gap_ns.unwrap_or(0).max(w.max_gap_ns));
+                s.backwards_steps += w.backwards_steps;
+                s.tsc_backwards_steps += w.tsc_backwards_steps;
+            }
+            RecordBody::Guest(GuestMessage::Done(d)) => {
+                s.probe_peak_rss_kib = Some(d.peak_rss_kib);
+                if let ProbeOutcome::ClocksourceNotHonored { got, .. } = &d.outcome {
+                    s.clocksource_in_guest = Some(got.clone());
+                }
+            }
+            RecordBody::Guest(_) => {}
+        }
+    }
+    s.exchanges = offsets.len();
+    s.offset_median_ns = median(&mut offsets);
+    s.offset_uncertainty_min_ns = uncertainties.iter().copied().min();
+    s.offset_uncertainty_median_ns = median(&mut uncertainties);
+    s
+}
+
+fn apply_outcome(s: &mut RunSummary, outcome: &RunOutcome) {
+    s.status = outcome.label().into();
+    match outcome {
+        RunOutcome::Completed { wall_ms, requested_ms } => {
+            s.wall_ms = Some(*wall_ms);
+            s.requested_ms = Some(*requested_ms);
+            s.overhead_ms = Some(*wall_ms as i64 - *requested_ms as i64);
+        }
+        RunOutcome::ClocksourceNotHonored { got, .. } => s.detail = Some(format!("clocksource not honored: got {got}")),
+        RunOutcome::Skipped { reason } => s.detail = Some(reason.clone()),
+        RunOutcome::Failed { reason, .. } => s.detail = Some(reason.clone()),
+        RunOutcome::Interrupted => {}
+    }
+}
+
+/// Median of integer values (the lower middle for an even count, so the
+/// result is always a measured value).
+pub fn median(values: &mut [i64]) -> Option<i64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    Some(values[(values.len() - 1) / 2])
+}
+
+#[cfg(test)]
+mod tests;

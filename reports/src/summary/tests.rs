@@ -1,0 +1,99 @@
+use clockstorm_protocol::*;
+
+use super::*;
+
+/// A small but complete run: started, spawned, hello 1.6 s later, calibration,
+/// 2 initial exchanges, sync, 3 measured exchanges, 2 windows, done, finished.
+pub fn completed_run() -> Vec<RunRecord> {
+    let rec = |mono_ms: u64, body| RunRecord { host_realtime_ns: 1_764_000_000_000_000_000 + mono_ms as i64 * 1_000_000, host_monotonic_ns: mono_ms * 1_000_000, body };
+    let g = |m| RecordBody::Guest(m);
+    let h = |e| RecordBody::Harness(e);
+    let ex = |seq, t1: i64, t2: i64, t3: i64| g(GuestMessage::Exchange(Exchange::from_timestamps(seq, t1, t2, t3)));
+    let window = |index, samples, gap, back| {
+        g(GuestMessage::Window(Window { index, samples, max_gap_ns: gap, backwards_steps: back, ..Window::default() }))
+    };
+    vec![
+        rec(0, h(HarnessEvent::RunStarted {
+            record_format_version: RECORD_FORMAT_VERSION,
+            run_id: "baseline-hpet".into(),
+            clocksource: "hpet".into(),
+            accel: "tcg".into(),
+            qemu_argv: vec!["qemu-system-x86_64".into()],
+        })),
+        rec(10, h(HarnessEvent::QemuSpawned { pid: 42 })),
+        rec(1_610, g(GuestMessage::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            probe_version: "0.1.0".into(),
+            run_id: "baseline-hpet".into(),
+            kernel_release: "6.1.0-50-cloud-amd64".into(),
+            clocksource: ClocksourceState { current: "hpet".into(), available: vec!["hpet".into(), "acpi_pm".into()] },
+            vcpus: 1,
+            tsc_flags: vec![],
+            hz: None,
+            boottime_ns: 1_400_000_000,
+        }))),
+        rec(1_650, g(GuestMessage::ReadCost(ReadCost { clock_gettime_monotonic_ns: 1534.2, rdtsc_ns: 10.1, reads: 20_000 }))),
+        rec(1_660, ex(0, 0, 500_000, 1_000_000)),
+        rec(1_670, ex(1, 0, 400_000, 600_000)),
+        rec(1_671, g(GuestMessage::Synced(Synced { best: Exchange::from_timestamps(1, 0, 400_000, 600_000), step_ns: 100_000 }))),
+        rec(1_700, ex(2, 0, 300_000, 400_000)), // offset 100 µs ± 200 µs
+        rec(1_800, ex(3, 0, 250_000, 600_000)), // offset -50 µs ± 300 µs
+        rec(1_900, ex(4, 0, 320_000, 500_000)), // offset 70 µs ± 250 µs
+        rec(1_950, window(0, 60_000, 2_500_000, 0)),
+        rec(2_050, window(1, 61_000, 7_000_000, 1)),
+        rec(6_700, g(GuestMessage::Done(Done {
+            outcome: ProbeOutcome::Completed, samples: 121_000, windows: 2, dropped_windows: 0, exchanges: 3,
+            peak_rss_kib: 2048, cpu_user_ms: 4_000, cpu_system_ms: 900,
+        }))),
+        rec(6_800, h(HarnessEvent::SentinelSeen)),
+        rec(6_900, h(HarnessEvent::QemuExited { code: Some(0), signal: None })),
+        rec(6_901, h(HarnessEvent::RunFinished(RunOutcome::Completed { wall_ms: 6_890, requested_ms: 5_000 }))),
+    ]
+}
+
+#[test]
+fn a_completed_run_is_summarized_from_its_records() {
+    let s = summarize(&completed_run());
+    assert_eq!(s.run_id, "baseline-hpet");
+    assert_eq!(s.status, "completed");
+    assert_eq!(s.boot_to_hello_ms, Some(1600.0));
+    assert_eq!(s.samples, 121_000);
+    assert_eq!(s.max_gap_ns, Some(7_000_000));
+    assert_eq!(s.backwards_steps, 1);
+    // Only the three exchanges after the sync count: offsets 100, -50, 70 µs.
+    assert_eq!(s.exchanges, 3);
+    assert_eq!(s.offset_median_ns, Some(70_000));
+    assert_eq!(s.offset_uncertainty_median_ns, Some(250_000));
+    assert_eq!(s.offset_uncertainty_min_ns, Some(200_000));
+    assert_eq!(s.overhead_ms, Some(1_890));
+    assert_eq!(s.read_cost_ns, Some(1534.2));
+}
+
+#[test]
+fn a_run_cut_short_is_incomplete_and_keeps_what_it_measured() {
+    let mut records = completed_run();
+    records.truncate(11);
+    let s = summarize(&records);
+    assert_eq!(s.status, "incomplete");
+    assert_eq!(s.samples, 60_000);
+    assert_eq!(s.overhead_ms, None);
+}
+
+#[test]
+fn terminal_table_snapshot() {
+    let done = summarize(&completed_run());
+    let skipped = summarize(&[RunRecord {
+        host_realtime_ns: 0,
+        host_monotonic_ns: 0,
+        body: RecordBody::Harness(HarnessEvent::RunFinished(RunOutcome::Skipped { reason: "kvm-clock needs KVM".into() })),
+    }]);
+    let skipped = RunSummary { clocksource: "kvm-clock".into(), run_id: "baseline-kvm-clock".into(), ..skipped };
+    insta::assert_snapshot!(crate::terminal::render(&[done, skipped]));
+}
+
+#[test]
+fn median_is_a_measured_value() {
+    assert_eq!(median(&mut [3, 1, 2]), Some(2));
+    assert_eq!(median(&mut [4, 1, 3, 2]), Some(2));
+    assert_eq!(median(&mut []), None);
+}
