@@ -25,6 +25,18 @@ const SAMPLER_QUEUE: usize = 256;
 /// Reads per clock in the read-cost calibration loop.
 const CALIBRATION_READS: u64 = 20_000;
 
+/// How long to wait for the kernel to settle on the requested clocksource.
+/// With `clocksource=tsc` the kernel first runs on `tsc-early` and switches
+/// to `tsc` only after its refined calibration (a delayed work item ~1 s
+/// after boot; later under a slow TCG boot).
+const CLOCKSOURCE_SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Real-time priority of the thread that talks to the host. The sampler
+/// spins at normal priority; without this, a pong that arrives while the
+/// sampler holds the only vCPU waits for the next tick (4 ms at HZ=250),
+/// which shows up directly as exchange uncertainty.
+const CHANNEL_THREAD_RT_PRIORITY: i32 = 10;
+
 pub fn run_as_init() -> Result<()> {
     let config = read_config()?;
     load_modules(&config.modules)?;
@@ -62,7 +74,10 @@ fn load_modules(modules: &[String]) -> Result<()> {
 }
 
 fn measure(config: &ProbeConfig, ch: &mut Channel) -> Result<()> {
-    let clocksource = sysinfo::clocksource_state().context("reading the clocksource from sysfs")?;
+    let settle_started = Instant::now();
+    let clocksource = wait_for_clocksource(config.expected_clocksource.as_deref())?;
+    let clocksource_settle_ms = settle_started.elapsed().as_millis() as u64;
+    set_realtime_priority(CHANNEL_THREAD_RT_PRIORITY)?;
     ch.send(&GuestMessage::Hello(Hello {
         protocol_version: PROTOCOL_VERSION,
         probe_version: env!("CARGO_PKG_VERSION").into(),
@@ -73,6 +88,7 @@ fn measure(config: &ProbeConfig, ch: &mut Channel) -> Result<()> {
         tsc_flags: sysinfo::tsc_flags(),
         hz: None,
         boottime_ns: boottime_ns(),
+        clocksource_settle_ms,
     }))?;
     if let Some(requested) = &config.expected_clocksource {
         if *requested != clocksource.current {
@@ -131,6 +147,30 @@ fn measure(config: &ProbeConfig, ch: &mut Channel) -> Result<()> {
         exchanges,
     };
     send_done(ch, ProbeOutcome::Completed, counts)
+}
+
+/// Polls sysfs until the current clocksource is `expected` or the settle
+/// timeout passes; returns the last state read either way.
+fn wait_for_clocksource(expected: Option<&str>) -> Result<clockstorm_protocol::ClocksourceState> {
+    let deadline = Instant::now() + CLOCKSOURCE_SETTLE_TIMEOUT;
+    loop {
+        let state = sysinfo::clocksource_state().context("reading the clocksource from sysfs")?;
+        if expected.is_none_or(|e| e == state.current) || Instant::now() >= deadline {
+            return Ok(state);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Puts the calling thread under SCHED_FIFO at `priority`.
+fn set_realtime_priority(priority: i32) -> Result<()> {
+    let param = libc::sched_param { sched_priority: priority };
+    // SAFETY: `param` is a valid sched_param; 0 means the calling thread.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).context("setting SCHED_FIFO for the channel thread");
+    }
+    Ok(())
 }
 
 fn initial_sync(config: &ProbeConfig, ch: &mut Channel, seq: &mut u64) -> Result<()> {

@@ -79,6 +79,11 @@ impl WindowAccumulator {
 /// Samples until `ctl.stop` is set; windows and gap events go to `out`
 /// without ever blocking (a full queue drops and counts).
 pub fn run(ctl: Arc<SamplerControl>, out: SyncSender<GuestMessage>, window_ns: u64, gap_event_ns: u64) {
+    // Threads inherit the creator's policy; the channel thread is SCHED_FIFO,
+    // and a spinning FIFO thread would starve everything else on its vCPU.
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: valid sched_param; 0 means the calling thread.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
     let send = |msg: GuestMessage| {
         if out.try_send(msg).is_err() {
             ctl.dropped.fetch_add(1, Ordering::Relaxed);

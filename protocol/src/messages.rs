@@ -47,6 +47,9 @@ pub struct Hello {
     pub hz: Option<u32>,
     /// CLOCK_BOOTTIME when the probe sent Hello: kernel boot to probe start.
     pub boottime_ns: u64,
+    /// How long the probe waited for the kernel to switch to the requested
+    /// clocksource (e.g. from tsc-early to tsc), in ms.
+    pub clocksource_settle_ms: u64,
 }
 
 /// The guest's clocksource as sysfs shows it.

@@ -11,6 +11,7 @@ fn hello() -> Hello {
         tsc_flags: vec!["tsc".into()],
         hz: Some(250),
         boottime_ns: 1_500_000_000,
+        clocksource_settle_ms: 0,
     }
 }
 

@@ -31,6 +31,7 @@ pub fn completed_run() -> Vec<RunRecord> {
             tsc_flags: vec![],
             hz: None,
             boottime_ns: 1_400_000_000,
+            clocksource_settle_ms: 0,
         }))),
         rec(1_650, g(GuestMessage::ReadCost(ReadCost { clock_gettime_monotonic_ns: 1534.2, rdtsc_ns: 10.1, reads: 20_000 }))),
         rec(1_660, ex(0, 0, 500_000, 1_000_000)),
