@@ -7,7 +7,7 @@ use clockstorm_reports::{summarize, terminal, RunSummary};
 use sha2::{Digest, Sha256};
 
 use super::time_text::{unix_ms_now, utc_compact};
-use crate::cli::args::RunArgs;
+use crate::cli::args::{DataChannelArg, RunArgs};
 use crate::clocksource::Clocksource;
 use crate::error::Error;
 use crate::initramfs::hex;
@@ -41,11 +41,7 @@ pub fn run(args: &RunArgs, argv: &[String]) -> Result<u8, Error> {
         &std::env::current_exe().unwrap_or_default(),
     )?;
     let probe_bytes = probe_binary::load(&probe_path)?;
-    let data_channel: DataChannelKind = args.data_channel.into();
-    let modules = match data_channel {
-        DataChannelKind::Virtio => virtio_modules(&kernel)?,
-        DataChannelKind::IsaSerial => Vec::new(),
-    };
+    let (data_channel, modules) = choose_data_channel(args.data_channel, &kernel)?;
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("results").join(format!("{}-{}", loaded.scenario.name, utc_compact(unix_ms_now() / 1000)))
     });
@@ -92,14 +88,29 @@ fn find_kernel(flag: Option<&Path>) -> Result<KernelImage, Error> {
     Ok(kernel::discover(flag, std::env::var_os(kernel::ENV_VAR).as_deref(), &cache, &kernel::host_release(), Path::new("/boot"))?)
 }
 
-/// Reads the virtio-serial modules (and their dependencies) for the initramfs.
-fn virtio_modules(kernel: &KernelImage) -> Result<Vec<(String, Vec<u8>)>, Error> {
-    let Some(dir) = &kernel.modules_dir else {
-        return Err(Error::BadFlag {
+/// Picks the data channel and reads the modules it needs. Virtio-serial is
+/// preferred on the numbers (exchange round trip under TCG: ~0.5 ms against
+/// ~5.5 ms for the ISA UART, see ci/bench-data-channel.sh), but it needs the
+/// kernel's virtio modules; without them `auto` falls back to the UART.
+fn choose_data_channel(arg: DataChannelArg, kernel: &KernelImage) -> Result<(DataChannelKind, Modules), Error> {
+    match (arg, &kernel.modules_dir) {
+        (DataChannelArg::IsaSerial, _) | (DataChannelArg::Auto, None) => Ok((DataChannelKind::IsaSerial, Vec::new())),
+        (_, Some(dir)) => Ok((DataChannelKind::Virtio, virtio_modules(dir)?)),
+        (DataChannelArg::Virtio, None) => Err(Error::BadFlag {
             flag: "data-channel",
-            message: format!("virtio needs the kernel's modules, and none are known for {}: use --data-channel isa-serial", kernel.path.display()),
-        });
-    };
+            message: format!(
+                "virtio needs the kernel's modules, and none are known for {}: use --data-channel isa-serial",
+                kernel.path.display()
+            ),
+        }),
+    }
+}
+
+/// (file name, bytes) of kernel modules, in load order.
+type Modules = Vec<(String, Vec<u8>)>;
+
+/// Reads the virtio-serial modules (and their dependencies) for the initramfs.
+fn virtio_modules(dir: &Path) -> Result<Modules, Error> {
     let order = kernel::module_load_order(dir, kernel::VIRTIO_CONSOLE_MODULES)?;
     order
         .iter()
