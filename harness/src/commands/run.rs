@@ -89,9 +89,10 @@ fn find_kernel(flag: Option<&Path>) -> Result<KernelImage, Error> {
 }
 
 /// Picks the data channel and reads the modules it needs. Virtio-serial is
-/// preferred on the numbers (exchange round trip under TCG: ~0.5 ms against
-/// ~5.5 ms for the ISA UART, see ci/bench-data-channel.sh), but it needs the
-/// kernel's virtio modules; without them `auto` falls back to the UART.
+/// preferred on the numbers (median exchange round trip under TCG here:
+/// 0.62-0.64 ms against 5.6 ms for the ISA UART, ci/bench-data-channel.sh),
+/// but it needs the kernel's virtio modules; without them `auto` falls back
+/// to the UART.
 fn choose_data_channel(arg: DataChannelArg, kernel: &KernelImage) -> Result<(DataChannelKind, Modules), Error> {
     match (arg, &kernel.modules_dir) {
         (DataChannelArg::IsaSerial, _) | (DataChannelArg::Auto, None) => Ok((DataChannelKind::IsaSerial, Vec::new())),

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Prepares a Debian/Ubuntu host for clockstorm, idempotently:
+#   1. installs QEMU and the few packages the build and the kernel fetch need;
+#   2. builds the harness and the static guest probe (ci/build.sh);
+#   3. fetches Debian's cloud kernel into the per-user cache unless one is
+#      cached already (CLOCKSTORM_REFETCH=1 fetches anew).
+# Needs root for apt-get (run it with sudo otherwise).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# qemu-system-x86: the guests. debian-archive-keyring: verifies the kernel
+# package (also on Ubuntu). libc6-dev + gcc: the static glibc probe.
+# dpkg-deb (in dpkg) unpacks the kernel package.
+packages=(qemu-system-x86 debian-archive-keyring libc6-dev gcc)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup-host: need root to install ${missing[*]} (run: sudo $0)" >&2
+    exit 5
+  fi
+  echo "setup-host: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "setup-host: cargo not found: install a Rust toolchain (rustup, Rust >= 1.82) and run again" >&2
+  exit 5
+fi
+
+ci/build.sh
+
+clockstorm=target/release/clockstorm
+if [[ ${CLOCKSTORM_REFETCH:-0} == 1 ]] || "$clockstorm" kernel list | grep -q '^no cached kernels'; then
+  "$clockstorm" kernel fetch
+fi
+"$clockstorm" kernel list
