@@ -12,6 +12,11 @@ use clockstorm_protocol::CONFIG_PATH_IN_GUEST;
 pub use cpio::{write_newc, Entry};
 use sha2::{Digest, Sha256};
 
+/// Archives kept in the cache; older ones (by last use) are removed. Every
+/// distinct probe config makes its own archive (~1.7 MB), so without a bound
+/// the cache would grow with every new duration or scenario.
+pub const MAX_CACHED_ARCHIVES: usize = 16;
+
 /// Where module files go inside the initramfs.
 pub const MODULE_DIR_IN_GUEST: &str = "/clockstorm/modules";
 
@@ -62,17 +67,35 @@ pub fn build_cached(cache_dir: &Path, contents: &Contents) -> Result<PathBuf, In
     let bytes = write_newc(&entries(contents));
     let hash = hex(&Sha256::digest(&bytes));
     let path = cache_dir.join(format!("{hash}.cpio"));
-    if path.is_file() {
-        return Ok(path);
-    }
     let err = |source| InitramfsError::Write { path: path.clone(), source };
-    fs::create_dir_all(cache_dir).map_err(err)?;
-    // Written beside its final name and renamed, so a concurrent or crashed
-    // writer never leaves a truncated archive under a valid hash.
-    let mut tmp = tempfile::NamedTempFile::new_in(cache_dir).map_err(err)?;
-    tmp.write_all(&bytes).map_err(err)?;
-    tmp.persist(&path).map_err(|e| err(e.error))?;
+    if path.is_file() {
+        // Mark it used, so pruning keeps it.
+        fs::File::options().append(true).open(&path).and_then(|f| f.set_modified(std::time::SystemTime::now())).map_err(err)?;
+    } else {
+        fs::create_dir_all(cache_dir).map_err(err)?;
+        // Written beside its final name and renamed, so a concurrent or crashed
+        // writer never leaves a truncated archive under a valid hash.
+        let mut tmp = tempfile::NamedTempFile::new_in(cache_dir).map_err(err)?;
+        tmp.write_all(&bytes).map_err(err)?;
+        tmp.persist(&path).map_err(|e| err(e.error))?;
+    }
+    prune(cache_dir, MAX_CACHED_ARCHIVES);
     Ok(path)
+}
+
+/// Removes all but the `keep` most recently used archives. Best effort: a
+/// cache that cannot be pruned still works.
+fn prune(cache_dir: &Path, keep: usize) {
+    let Ok(entries) = fs::read_dir(cache_dir) else { return };
+    let mut archives: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "cpio"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    archives.sort_by(|a, b| b.0.cmp(&a.0));
+    for (_, old) in archives.into_iter().skip(keep) {
+        let _ = fs::remove_file(old);
+    }
 }
 
 /// Lowercase hex of a digest.
@@ -100,5 +123,27 @@ mod tests {
         for name in ["init\0", "clockstorm/config.json\0", "clockstorm/modules/virtio.ko\0", "dev/console\0"] {
             assert!(text.contains(name), "{name} missing");
         }
+    }
+
+    #[test]
+    fn the_cache_keeps_only_the_most_recently_used_archives() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = build_cached(dir.path(), &Contents { probe: b"p", config_json: b"0", modules: &[] }).unwrap();
+        let mut second = None;
+        for i in 1..=MAX_CACHED_ARCHIVES + 3 {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            let config = i.to_string();
+            let path = build_cached(dir.path(), &Contents { probe: b"p", config_json: config.as_bytes(), modules: &[] }).unwrap();
+            second.get_or_insert(path);
+            if i == MAX_CACHED_ARCHIVES {
+                // Reusing the first archive keeps it alive.
+                std::thread::sleep(std::time::Duration::from_millis(2));
+                build_cached(dir.path(), &Contents { probe: b"p", config_json: b"0", modules: &[] }).unwrap();
+            }
+        }
+        let count = fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(count, MAX_CACHED_ARCHIVES);
+        assert!(first.exists(), "the archive used again is kept");
+        assert!(!second.unwrap().exists(), "the least recently used archive is removed");
     }
 }
