@@ -42,6 +42,13 @@ impl Channel {
         Ok(Channel { file, is_tty, pending: Vec::new() })
     }
 
+    /// A channel over an already connected stream (standalone: TCP to the
+    /// reference server).
+    pub fn from_stream(stream: std::net::TcpStream) -> Channel {
+        let _ = stream.set_nodelay(true);
+        Channel { file: File::from(std::os::fd::OwnedFd::from(stream)), is_tty: false, pending: Vec::new() }
+    }
+
     pub fn send(&mut self, msg: &GuestMessage) -> Result<()> {
         self.file.write_all(encode_line(msg).as_bytes()).context("writing to the data channel")
     }

@@ -3,30 +3,33 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use clockstorm_protocol::{Exchange, GuestMessage, HostMessage};
+use clockstorm_protocol::{Action, Exchange, GuestMessage, HostMessage};
 
-use crate::channel::Channel;
 use crate::clocks::realtime_ns;
+use crate::link::Link;
 
 /// How long to wait for the host's answer to one ping. The round trip under
-/// TCG is a few ms; a host that has not answered in this time is gone or
-/// stalled, and the exchange is counted as lost rather than blocking the run.
+/// TCG is about a millisecond; a host that has not answered in this time is
+/// gone or stalled, and the exchange is counted as lost rather than blocking
+/// the run.
 pub const PONG_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Runs one exchange. `Ok(None)` means the host did not answer in time.
-pub fn exchange(ch: &mut Channel, seq: u64) -> Result<Option<Exchange>> {
+/// Actions that arrive meanwhile are appended to `actions`.
+pub fn exchange(link: &mut dyn Link, seq: u64, actions: &mut Vec<(u64, Action)>) -> Result<Option<Exchange>> {
     let t1 = realtime_ns();
-    ch.send(&GuestMessage::Ping { seq, t1_ns: t1 })?;
+    link.send(&GuestMessage::Ping { seq, t1_ns: t1 })?;
     let deadline = Instant::now() + PONG_TIMEOUT;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        match ch.recv(left)? {
+        match link.recv(left)? {
             Some(HostMessage::Pong { seq: s, t2_ns }) if s == seq => {
                 let t3 = realtime_ns();
                 return Ok(Some(Exchange::from_timestamps(seq, t1, t2_ns, t3)));
             }
             // A late answer to an earlier ping that already timed out.
             Some(HostMessage::Pong { .. }) => continue,
+            Some(HostMessage::Action { id, action }) => actions.push((id, action)),
             None => return Ok(None),
         }
     }

@@ -1,31 +1,71 @@
-//! PID 1 duties: mount the basics, run, say how it went, power off.
+//! PID 1 duties: mount the basics, load the data channel's modules, run,
+//! say how it went, power off.
 //!
 //! A boring init on purpose: mounts from a table, one final sentinel line on
 //! the console, and the guest always powers off (PID 1 must never exit, or
 //! the kernel panics).
 
-use clockstorm_protocol::{SENTINEL_FAILURE_PREFIX, SENTINEL_SUCCESS};
+use anyhow::{bail, Context, Result};
+use clockstorm_protocol::{GuestMessage, ProbeConfig, CONFIG_PATH_IN_GUEST, PROTOCOL_VERSION, SENTINEL_FAILURE_PREFIX, SENTINEL_SUCCESS};
 use nix::mount::{mount, MsFlags};
+
+use crate::channel::Channel;
+use crate::link::Link;
 
 /// (source, target, fstype) mounted before anything else.
 const MOUNTS: &[(&str, &str, &str)] = &[("proc", "/proc", "proc"), ("sysfs", "/sys", "sysfs"), ("devtmpfs", "/dev", "devtmpfs")];
 
 pub fn main_as_pid1() -> ! {
-    let result = mount_basics().and_then(|()| crate::run::run_as_init());
-    match result {
+    match mount_basics().and_then(|()| run_as_init()) {
         Ok(()) => println!("{SENTINEL_SUCCESS}"),
         Err(e) => println!("{SENTINEL_FAILURE_PREFIX}{e:#}"),
     }
     power_off()
 }
 
-fn mount_basics() -> anyhow::Result<()> {
+fn run_as_init() -> Result<()> {
+    let config = read_config()?;
+    load_modules(&config.modules)?;
+    let mut ch = Channel::open(&config.data_device)?;
+    let result = crate::run::measure(&config, &mut ch);
+    if let Err(e) = &result {
+        let _ = Link::send(&mut ch, &GuestMessage::Failure { message: format!("{e:#}") });
+    }
+    Link::flush(&mut ch);
+    result
+}
+
+fn read_config() -> Result<ProbeConfig> {
+    let text = std::fs::read_to_string(CONFIG_PATH_IN_GUEST).with_context(|| format!("reading {CONFIG_PATH_IN_GUEST}"))?;
+    let config: ProbeConfig = serde_json::from_str(&text).with_context(|| format!("parsing {CONFIG_PATH_IN_GUEST}"))?;
+    if config.protocol_version != PROTOCOL_VERSION {
+        bail!("config is for protocol version {}, this probe speaks {PROTOCOL_VERSION}", config.protocol_version);
+    }
+    Ok(config)
+}
+
+fn load_modules(modules: &[String]) -> Result<()> {
+    for path in modules {
+        let file = std::fs::File::open(path).with_context(|| format!("opening module {path}"))?;
+        // SAFETY: finit_module reads the module from a valid open fd; the params string is a valid empty C string.
+        let rc = unsafe { libc::syscall(libc::SYS_finit_module, std::os::fd::AsRawFd::as_raw_fd(&file), c"".as_ptr(), 0) };
+        if rc != 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EEXIST) {
+                return Err(err).with_context(|| format!("loading module {path}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn mount_basics() -> Result<()> {
     for (source, target, fstype) in MOUNTS {
         let _ = std::fs::create_dir_all(target);
         match mount(Some(*source), *target, Some(*fstype), MsFlags::empty(), None::<&str>) {
             // devtmpfs may already be mounted by the kernel (CONFIG_DEVTMPFS_MOUNT).
             Ok(()) | Err(nix::errno::Errno::EBUSY) => {}
-            Err(e) => return Err(anyhow::anyhow!("mounting {fstype} on {target}: {e}")),
+            Err(e) => bail!("mounting {fstype} on {target}: {e}"),
         }
     }
     Ok(())

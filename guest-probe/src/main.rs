@@ -3,15 +3,27 @@
 //! Inside a clockstorm guest it is `/init` (PID 1): it mounts the basics,
 //! reads its config from the initramfs, talks to the harness over the data
 //! channel, measures, prints one sentinel line on the console and powers the
-//! guest off. See `run::run_as_init`.
+//! guest off. Elsewhere, `guest-probe --standalone` runs the same
+//! measurement on the machine it is started on.
 
+mod actions;
 mod channel;
 mod clocks;
+mod counters;
 mod exchange;
+mod histogram;
 mod init;
+mod kmsg;
+mod link;
+mod outbox;
+mod procfs;
+mod ptp;
 mod run;
 mod sampler;
+mod sched;
+mod standalone;
 mod sysinfo;
+mod ticks;
 
 use std::process::ExitCode;
 
@@ -19,10 +31,12 @@ fn main() -> ExitCode {
     if std::process::id() == 1 {
         init::main_as_pid1()
     }
-    eprintln!(
-        "guest-probe runs as /init inside a guest booted by `clockstorm run`; \
-         it was started as PID {} and has nothing to do (standalone mode is not built yet)",
-        std::process::id()
-    );
-    ExitCode::from(2)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match standalone::main(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("guest-probe: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }

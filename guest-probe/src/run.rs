@@ -1,26 +1,24 @@
-//! One probe run: hello, clocksource check, calibration, initial sync, then
-//! sampling and exchanges for the configured duration, then Done.
+//! One probe run: settle and check the clocksource, calibrate, hello,
+//! initial sync, then the measuring threads and the channel loop for the
+//! configured duration, then Done.
 
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{sync_channel, RecvTimeoutError};
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clockstorm_protocol::{
-    Done, GuestMessage, Hello, ProbeConfig, ProbeOutcome, ReadCost, Synced, CONFIG_PATH_IN_GUEST, PROTOCOL_VERSION,
+    Action, ClockId, ClocksourceState, Done, GuestMessage, Hello, ProbeConfig, ProbeOutcome, ReadCost, Synced,
+    PROTOCOL_VERSION,
 };
 
-use crate::channel::Channel;
-use crate::clocks::{boottime_ns, monotonic_ns, rdtsc};
+use crate::clocks::{boottime_ns, monotonic_ns, now_ns, rdtsc};
 use crate::exchange::{best_of, exchange};
-use crate::sampler::{self, SamplerControl};
-use crate::sysinfo;
-
-/// Capacity of the queue between the sampler and the channel writer, in
-/// messages. At the default 100 ms window this is over 25 s of windows, more
-/// than any stall of the writer the probe expects; beyond it, windows are
-/// dropped and counted, never waited for.
-const SAMPLER_QUEUE: usize = 256;
+use crate::link::Link;
+use crate::outbox::{Outbox, OUTBOX_CAPACITY};
+use crate::sampler::{self, clock_id, SamplerSettings, SamplerShared};
+use crate::{actions, counters, kmsg, sched, sysinfo, ticks};
 
 /// Reads per clock in the read-cost calibration loop.
 const CALIBRATION_READS: u64 = 20_000;
@@ -31,54 +29,37 @@ const CALIBRATION_READS: u64 = 20_000;
 /// after boot; later under a slow TCG boot).
 const CLOCKSOURCE_SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Real-time priority of the thread that talks to the host. The sampler
-/// spins at normal priority; without this, a pong that arrives while the
-/// sampler holds the only vCPU waits for the next tick (4 ms at HZ=250),
-/// which shows up directly as exchange uncertainty.
+/// Jiffies are counted over at least this long to tell HZ apart: at HZ=100,
+/// 150 ms is 15 +- 1 jiffies, within the 10 % the estimate snaps with.
+const HZ_ESTIMATE_SPAN: Duration = Duration::from_millis(150);
+
+/// Real-time priority of the thread that talks to the host. The samplers
+/// spin at normal priority; without this, a pong that arrives while a sampler
+/// holds the vCPU waits for the next tick (4 ms at HZ=250), which would show
+/// up directly as exchange uncertainty.
 const CHANNEL_THREAD_RT_PRIORITY: i32 = 10;
 
-pub fn run_as_init() -> Result<()> {
-    let config = read_config()?;
-    load_modules(&config.modules)?;
-    let mut ch = Channel::open(&config.data_device)?;
-    let result = measure(&config, &mut ch);
-    if let Err(e) = &result {
-        let _ = ch.send(&GuestMessage::Failure { message: format!("{e:#}") });
-    }
-    ch.flush();
-    result
-}
+/// Longest the channel loop waits for host messages before draining the
+/// outbox again.
+const CHANNEL_POLL: Duration = Duration::from_millis(10);
 
-fn read_config() -> Result<ProbeConfig> {
-    let text = std::fs::read_to_string(CONFIG_PATH_IN_GUEST).with_context(|| format!("reading {CONFIG_PATH_IN_GUEST}"))?;
-    let config: ProbeConfig = serde_json::from_str(&text).with_context(|| format!("parsing {CONFIG_PATH_IN_GUEST}"))?;
-    if config.protocol_version != PROTOCOL_VERSION {
-        bail!("config is for protocol version {}, this probe speaks {PROTOCOL_VERSION}", config.protocol_version);
-    }
-    Ok(config)
-}
-
-fn load_modules(modules: &[String]) -> Result<()> {
-    for path in modules {
-        let file = std::fs::File::open(path).with_context(|| format!("opening module {path}"))?;
-        // SAFETY: finit_module reads the module from a valid open fd; the params string is a valid empty C string.
-        let rc = unsafe { libc::syscall(libc::SYS_finit_module, std::os::fd::AsRawFd::as_raw_fd(&file), c"".as_ptr(), 0) };
-        if rc != 0 {
-            let err = std::io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EEXIST) {
-                return Err(err).with_context(|| format!("loading module {path}"));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn measure(config: &ProbeConfig, ch: &mut Channel) -> Result<()> {
+/// Runs the whole measurement over `link`.
+pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
+    config.validate().map_err(|e| anyhow::anyhow!("invalid probe config: {e}"))?;
     let settle_started = Instant::now();
     let clocksource = wait_for_clocksource(config.expected_clocksource.as_deref())?;
     let clocksource_settle_ms = settle_started.elapsed().as_millis() as u64;
-    set_realtime_priority(CHANNEL_THREAD_RT_PRIORITY)?;
-    ch.send(&GuestMessage::Hello(Hello {
+    // Not fatal standalone without root: exchanges are then less tight.
+    let _ = sched::set_fifo(CHANNEL_THREAD_RT_PRIORITY);
+
+    let hz_start = (Instant::now(), counters::jiffies());
+    let read_cost = read_cost(&config.clocks);
+    std::thread::sleep(HZ_ESTIMATE_SPAN.saturating_sub(hz_start.0.elapsed()));
+    let hz = match (hz_start.1, counters::jiffies()) {
+        (Some(a), Some(b)) => crate::procfs::timer_list::estimate_hz(b.saturating_sub(a), hz_start.0.elapsed().as_nanos() as u64),
+        _ => None,
+    };
+    link.send(&GuestMessage::Hello(Hello {
         protocol_version: PROTOCOL_VERSION,
         probe_version: env!("CARGO_PKG_VERSION").into(),
         run_id: config.run_id.clone(),
@@ -86,72 +67,124 @@ fn measure(config: &ProbeConfig, ch: &mut Channel) -> Result<()> {
         clocksource: clocksource.clone(),
         vcpus: sysinfo::vcpus(),
         tsc_flags: sysinfo::tsc_flags(),
-        hz: None,
+        hz,
         boottime_ns: boottime_ns(),
         clocksource_settle_ms,
+        ptp_device: crate::ptp::find_kvm_ptp(std::path::Path::new("/sys/class/ptp")).map(|p| p.display().to_string()),
+        read_cost,
     }))?;
     if let Some(requested) = &config.expected_clocksource {
         if *requested != clocksource.current {
             let outcome = ProbeOutcome::ClocksourceNotHonored { requested: requested.clone(), got: clocksource.current };
-            return send_done(ch, outcome, Counts::default());
+            return send_done(link, outcome, &Totals::default());
         }
     }
-    ch.send(&GuestMessage::ReadCost(read_cost()))?;
     let mut seq = 0;
-    initial_sync(config, ch, &mut seq)?;
+    if link.has_reference() {
+        initial_sync(config, link, &mut seq)?;
+    }
 
-    let ctl = SamplerControl::new();
-    let (tx, rx) = sync_channel(SAMPLER_QUEUE);
-    let sampler = {
-        let ctl = ctl.clone();
-        let (window_ns, gap_ns) = (config.window_ms * 1_000_000, config.gap_event_threshold_ns);
-        std::thread::Builder::new()
-            .name("sampler".into())
-            .spawn(move || sampler::run(ctl, tx, window_ns, gap_ns))
-            .context("starting the sampler thread")?
+    let (outbox, rx) = Outbox::new(OUTBOX_CAPACITY);
+    let shared = Arc::new(SamplerShared::default());
+    let mut threads = Vec::new();
+    let settings = SamplerSettings {
+        clocks: config.clocks.clone(),
+        window_ns: config.window_ms * 1_000_000,
+        gap_event_ns: config.gap_event_threshold_ns,
     };
-    let interval = Duration::from_millis(config.exchange_interval_ms);
-    let deadline = Instant::now() + Duration::from_millis(config.duration_ms);
-    let mut next_exchange = Instant::now();
-    let mut exchanges = 0;
-    let loop_result = (|| -> Result<()> {
-        while Instant::now() < deadline {
-            if Instant::now() >= next_exchange {
-                if let Some(e) = exchange(ch, seq)? {
-                    ch.send(&GuestMessage::Exchange(e))?;
-                    exchanges += 1;
-                }
-                seq += 1;
-                next_exchange += interval;
-            }
-            let wait = next_exchange.min(deadline).saturating_duration_since(Instant::now());
-            match rx.recv_timeout(wait) {
-                Ok(msg) => ch.send(&msg)?,
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => bail!("the sampler thread died"),
+    let started = (|| -> Result<()> {
+        threads.extend(sampler::spawn_all(&sched::online_cpus(), &settings, &shared, &outbox).context("starting the samplers")?);
+        threads.push(ticks::spawn(config.tick_rate_hz, settings.window_ns, shared.clone(), outbox.clone())?);
+        let poll = Duration::from_millis(config.poll_interval_ms);
+        threads.push(counters::spawn(poll, clocksource.current.clone(), shared.clone(), outbox.clone()).context("starting the poller")?);
+        if config.forward_kmsg {
+            match kmsg::spawn(shared.clone(), outbox.clone()) {
+                Ok(t) => threads.push(t),
+                Err(e) => eprintln!("clockstorm-probe: not forwarding /dev/kmsg: {e}"),
             }
         }
         Ok(())
     })();
-    ctl.stop.store(true, Ordering::Relaxed);
-    let _ = sampler.join();
-    loop_result?;
-    // The sampler's last windows.
-    while let Ok(msg) = rx.try_recv() {
-        ch.send(&msg)?;
+    let mut totals = Totals::default();
+    let result = started.and_then(|()| channel_loop(config, link, &rx, &mut seq, &mut totals));
+    shared.stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
     }
-    let counts = Counts {
-        samples: ctl.samples.load(Ordering::Relaxed),
-        windows: ctl.windows.load(Ordering::Relaxed),
-        dropped_windows: ctl.dropped.load(Ordering::Relaxed),
-        exchanges,
-    };
-    send_done(ch, ProbeOutcome::Completed, counts)
+    result?;
+    // The threads' last messages.
+    while let Ok(msg) = rx.try_recv() {
+        link.send(&msg)?;
+    }
+    totals.samples = shared.samples.load(Ordering::Relaxed);
+    totals.windows = shared.windows.load(Ordering::Relaxed);
+    totals.dropped = outbox.dropped();
+    send_done(link, ProbeOutcome::Completed, &totals)
+}
+
+#[derive(Default)]
+struct Totals {
+    samples: u64,
+    windows: u64,
+    dropped: clockstorm_protocol::Dropped,
+    exchanges: u64,
+    exchanges_lost: u64,
+}
+
+/// Exchanges on schedule (and in bursts after gaps), forwards everything the
+/// measuring threads queue, and carries out the host's actions.
+fn channel_loop(config: &ProbeConfig, link: &mut dyn Link, rx: &Receiver<GuestMessage>, seq: &mut u64, totals: &mut Totals) -> Result<()> {
+    let interval = Duration::from_millis(config.exchange_interval_ms);
+    let deadline = Instant::now() + Duration::from_millis(config.duration_ms);
+    let mut next_exchange = Instant::now();
+    let mut burst_left = 0u32;
+    let mut actions: Vec<(u64, Action)> = Vec::new();
+    while Instant::now() < deadline {
+        let now = Instant::now();
+        if link.has_reference() && (burst_left > 0 || now >= next_exchange) {
+            match exchange(link, *seq, &mut actions)? {
+                Some(mut e) => {
+                    e.burst = burst_left > 0;
+                    link.send(&GuestMessage::Exchange(e))?;
+                    totals.exchanges += 1;
+                }
+                None => totals.exchanges_lost += 1,
+            }
+            *seq += 1;
+            if burst_left > 0 {
+                burst_left -= 1;
+            } else {
+                // After a stall, go on from now rather than firing the missed exchanges back to back.
+                next_exchange = (next_exchange + interval).max(Instant::now());
+            }
+        }
+        while let Ok(msg) = rx.try_recv() {
+            if let GuestMessage::Gap(g) = &msg {
+                if g.gap_ns >= config.burst_after_gap_ns {
+                    burst_left = config.burst_exchanges;
+                }
+            }
+            link.send(&msg)?;
+        }
+        for (id, action) in actions.drain(..) {
+            let sysfs = std::path::Path::new(actions::CLOCKSOURCE_SYSFS);
+            link.send(&GuestMessage::ActionResult(actions::perform(id, &action, sysfs, monotonic_ns())))?;
+        }
+        let wait = if burst_left > 0 {
+            Duration::ZERO
+        } else {
+            next_exchange.min(deadline).saturating_duration_since(Instant::now()).min(CHANNEL_POLL)
+        };
+        if let Some(clockstorm_protocol::HostMessage::Action { id, action }) = link.recv(wait)? {
+            actions.push((id, action));
+        }
+    }
+    Ok(())
 }
 
 /// Polls sysfs until the current clocksource is `expected` or the settle
 /// timeout passes; returns the last state read either way.
-fn wait_for_clocksource(expected: Option<&str>) -> Result<clockstorm_protocol::ClocksourceState> {
+fn wait_for_clocksource(expected: Option<&str>) -> Result<ClocksourceState> {
     let deadline = Instant::now() + CLOCKSOURCE_SETTLE_TIMEOUT;
     loop {
         let state = sysinfo::clocksource_state().context("reading the clocksource from sysfs")?;
@@ -162,22 +195,12 @@ fn wait_for_clocksource(expected: Option<&str>) -> Result<clockstorm_protocol::C
     }
 }
 
-/// Puts the calling thread under SCHED_FIFO at `priority`.
-fn set_realtime_priority(priority: i32) -> Result<()> {
-    let param = libc::sched_param { sched_priority: priority };
-    // SAFETY: `param` is a valid sched_param; 0 means the calling thread.
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error()).context("setting SCHED_FIFO for the channel thread");
-    }
-    Ok(())
-}
-
-fn initial_sync(config: &ProbeConfig, ch: &mut Channel, seq: &mut u64) -> Result<()> {
+fn initial_sync(config: &ProbeConfig, link: &mut dyn Link, seq: &mut u64) -> Result<()> {
     let mut burst = Vec::new();
+    let mut ignored_actions = Vec::new();
     for _ in 0..config.initial_sync_exchanges {
-        if let Some(e) = exchange(ch, *seq)? {
-            ch.send(&GuestMessage::Exchange(e))?;
+        if let Some(e) = exchange(link, *seq, &mut ignored_actions)? {
+            link.send(&GuestMessage::Exchange(e))?;
             burst.push(e);
         }
         *seq += 1;
@@ -186,44 +209,36 @@ fn initial_sync(config: &ProbeConfig, ch: &mut Channel, seq: &mut u64) -> Result
         bail!("the host answered none of {} initial exchanges", config.initial_sync_exchanges);
     };
     crate::clocks::step_realtime(best.offset_ns).context("stepping CLOCK_REALTIME onto host time")?;
-    ch.send(&GuestMessage::Synced(Synced { best, step_ns: best.offset_ns }))
+    link.send(&GuestMessage::Synced(Synced { best, step_ns: best.offset_ns }))
 }
 
-fn read_cost() -> ReadCost {
-    let t0 = monotonic_ns();
-    let mut sink = 0u64;
-    for _ in 0..CALIBRATION_READS {
-        sink = sink.wrapping_add(monotonic_ns());
-    }
-    let t1 = monotonic_ns();
-    for _ in 0..CALIBRATION_READS {
-        sink = sink.wrapping_add(rdtsc());
-    }
-    let t2 = monotonic_ns();
-    std::hint::black_box(sink);
+/// ns per read of every clock in `clocks`, and of the TSC.
+fn read_cost(clocks: &[ClockId]) -> ReadCost {
+    let time = |f: &dyn Fn() -> u64| {
+        let t0 = monotonic_ns();
+        let mut sink = 0u64;
+        for _ in 0..CALIBRATION_READS {
+            sink = sink.wrapping_add(f());
+        }
+        std::hint::black_box(sink);
+        (monotonic_ns() - t0) as f64 / CALIBRATION_READS as f64
+    };
     ReadCost {
-        clock_gettime_monotonic_ns: (t1 - t0) as f64 / CALIBRATION_READS as f64,
-        rdtsc_ns: (t2 - t1) as f64 / CALIBRATION_READS as f64,
+        clocks: clocks.iter().map(|&c| (c, time(&|| now_ns(clock_id(c)) as u64))).collect(),
+        rdtsc_ns: time(&rdtsc),
         reads: CALIBRATION_READS,
     }
 }
 
-#[derive(Default)]
-struct Counts {
-    samples: u64,
-    windows: u64,
-    dropped_windows: u64,
-    exchanges: u64,
-}
-
-fn send_done(ch: &mut Channel, outcome: ProbeOutcome, counts: Counts) -> Result<()> {
+fn send_done(link: &mut dyn Link, outcome: ProbeOutcome, t: &Totals) -> Result<()> {
     let (cpu_user_ms, cpu_system_ms) = sysinfo::cpu_time_ms();
-    ch.send(&GuestMessage::Done(Done {
+    link.send(&GuestMessage::Done(Done {
         outcome,
-        samples: counts.samples,
-        windows: counts.windows,
-        dropped_windows: counts.dropped_windows,
-        exchanges: counts.exchanges,
+        samples: t.samples,
+        windows: t.windows,
+        dropped: t.dropped,
+        exchanges: t.exchanges,
+        exchanges_lost: t.exchanges_lost,
         peak_rss_kib: sysinfo::peak_rss_kib(),
         cpu_user_ms,
         cpu_system_ms,

@@ -1,5 +1,7 @@
 use serde::{Deserialize, Serialize};
 
+use crate::ClockId;
+
 /// What the probe should do, written by the harness into the initramfs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,11 +26,65 @@ pub struct ProbeConfig {
     /// A gap between consecutive clock reads longer than this is reported as
     /// an event at once, in nanoseconds.
     pub gap_event_threshold_ns: u64,
+    /// A gap at least this long starts a burst of exchanges right away, to
+    /// measure the step across the fault tightly, in nanoseconds.
+    pub burst_after_gap_ns: u64,
+    /// Exchanges in such a burst.
+    pub burst_exchanges: u32,
+    /// Clocks the samplers rotate through, one per window.
+    pub clocks: Vec<ClockId>,
+    /// Rate of the periodic timer that counts ticks and wake-up latency.
+    pub tick_rate_hz: u32,
+    /// Interval of the /proc counters and clocksource polls, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// Forward /dev/kmsg lines.
+    pub forward_kmsg: bool,
     /// The device node of the data channel inside the guest.
     pub data_device: DataDevice,
     /// Kernel modules to load before opening the data channel, in order
     /// (paths inside the initramfs).
     pub modules: Vec<String>,
+}
+
+/// Limits [`ProbeConfig::validate`] enforces, with the reason for each.
+pub mod limits {
+    /// Above 10 kHz the timer thread's wake-ups alone would take a large share
+    /// of a TCG vCPU (~20 µs each), disturbing what it measures.
+    pub const MAX_TICK_RATE_HZ: u32 = 10_000;
+    /// Windows shorter than 10 ms would flood the data channel.
+    pub const MIN_WINDOW_MS: u64 = 10;
+    /// Exchanges more often than every 10 ms would keep the channel busy.
+    pub const MIN_EXCHANGE_INTERVAL_MS: u64 = 10;
+    /// Polling /proc more often than every 10 ms costs more than it tells.
+    pub const MIN_POLL_INTERVAL_MS: u64 = 10;
+}
+
+impl ProbeConfig {
+    /// Checks every value; the error names the key and what is allowed.
+    pub fn validate(&self) -> Result<(), String> {
+        use limits::*;
+        let check = |ok: bool, key: &str, msg: String| if ok { Ok(()) } else { Err(format!("{key}: {msg}")) };
+        check(self.duration_ms > 0, "duration_ms", "must be positive".into())?;
+        check(self.window_ms >= MIN_WINDOW_MS, "window_ms", format!("{} is below {MIN_WINDOW_MS}", self.window_ms))?;
+        check(
+            self.exchange_interval_ms >= MIN_EXCHANGE_INTERVAL_MS,
+            "exchange_interval_ms",
+            format!("{} is below {MIN_EXCHANGE_INTERVAL_MS}", self.exchange_interval_ms),
+        )?;
+        check(
+            (1..=MAX_TICK_RATE_HZ).contains(&self.tick_rate_hz),
+            "tick_rate_hz",
+            format!("{} is outside 1..={MAX_TICK_RATE_HZ}", self.tick_rate_hz),
+        )?;
+        check(
+            self.poll_interval_ms >= MIN_POLL_INTERVAL_MS,
+            "poll_interval_ms",
+            format!("{} is below {MIN_POLL_INTERVAL_MS}", self.poll_interval_ms),
+        )?;
+        check(!self.clocks.is_empty(), "clocks", "name at least one clock".into())?;
+        check(self.initial_sync_exchanges > 0, "initial_sync_exchanges", "must be at least 1".into())?;
+        Ok(())
+    }
 }
 
 /// The data channel's device inside the guest.

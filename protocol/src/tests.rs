@@ -12,6 +12,7 @@ fn hello() -> Hello {
         hz: Some(250),
         boottime_ns: 1_500_000_000,
         clocksource_settle_ms: 0,
+        ptp_device: None,
     }
 }
 
@@ -21,15 +22,31 @@ fn every_guest_message_round_trips_through_one_line() {
         GuestMessage::Hello(hello()),
         GuestMessage::Ping { seq: 3, t1_ns: 1_700_000_000_000_000_000 },
         GuestMessage::Exchange(Exchange::from_timestamps(3, 10, 25, 30)),
-        GuestMessage::ReadCost(ReadCost { clock_gettime_monotonic_ns: 94.5, rdtsc_ns: 10.25, reads: 1000 }),
+        GuestMessage::ReadCost(ReadCost { clocks: vec![(ClockId::Monotonic, 94.5), (ClockId::Realtime, 95.0)], rdtsc_ns: 10.25, reads: 1000 }),
         GuestMessage::Window(Window {
-            index: 1, start_ns: 1, end_ns: 2, samples: 3, max_gap_ns: 4, max_gap_at_ns: 5,
-            backwards_steps: 6, worst_backwards_ns: 7, tsc_backwards_steps: 8, tsc_ticks: 9, dropped_windows: 10,
+            index: 1, cpu: 0, clock: Some(ClockId::MonotonicRaw), start_ns: 1, end_ns: 2, samples: 3,
+            delta: DeltaStats { p50_ns: 1, p99_ns: 2, p999_ns: 3, max_ns: 4 }, max_gap_ns: 4, max_gap_at_ns: 5,
+            backwards_steps: 6, worst_backwards_ns: 7, tsc_reads: 2, tsc_backwards_steps: 8, tsc_ticks: 9,
+            clock_elapsed_ns: 3, warps: 1, worst_warp_ns: 2, dropped_so_far: 10,
         }),
-        GuestMessage::Gap(Gap { at_ns: 1, gap_ns: 2 }),
+        GuestMessage::Gap(Gap { cpu: 1, at_ns: 1, gap_ns: 2 }),
+        GuestMessage::TickWindow(TickWindow {
+            index: 3, rate_hz: 1000, mono_ns: 5, realtime_ns: 6, expirations: 100, wakeups: 99,
+            latency: LatencyStats { samples: 99, p50_ns: 1, p99_ns: 2, max_ns: 3 },
+        }),
+        GuestMessage::KernelCounters(KernelCounters {
+            mono_ns: 1, realtime_ns: 2, local_timer_interrupts: vec![10, 20], jiffies: Some(4_295_000_000), steal_ticks: None,
+        }),
+        GuestMessage::KernelLog(KernelLog { seq: 1, ts_us: 1_500_000, level: 4, message: "clocksource: Switched to clocksource hpet".into() }),
+        GuestMessage::ClocksourceChanged(ClocksourceChange { mono_ns: 1, old: "tsc".into(), new: "hpet".into() }),
+        GuestMessage::ActionResult(ActionResult {
+            id: 1, action: Action::UnbindClocksource { name: "tsc".into() }, mono_ns: 2, error: None, clocksource_after: "hpet".into(),
+        }),
+        GuestMessage::PtpOffset(PtpReading { mono_ns: 1, offset_ns: -2, uncertainty_ns: 3, precise: true }),
         GuestMessage::Done(Done {
             outcome: ProbeOutcome::ClocksourceNotHonored { requested: "hpet".into(), got: "tsc".into() },
-            samples: 1, windows: 2, dropped_windows: 0, exchanges: 4, peak_rss_kib: 900, cpu_user_ms: 1, cpu_system_ms: 2,
+            samples: 1, windows: 2, dropped: Dropped { sampler: 1, ticks: 2, kernel: 3 }, exchanges: 4, exchanges_lost: 0,
+            peak_rss_kib: 900, cpu_user_ms: 1, cpu_system_ms: 2,
         }),
         GuestMessage::Failure { message: "no data channel".into() },
     ];
@@ -38,8 +55,9 @@ fn every_guest_message_round_trips_through_one_line() {
         assert!(line.ends_with('\n') && !line[..line.len() - 1].contains('\n'), "{line}");
         assert_eq!(decode_guest(line.trim_end()).unwrap(), msg);
     }
-    let pong = HostMessage::Pong { seq: 9, t2_ns: -5 };
-    assert_eq!(decode_host(encode_line(&pong).trim_end()).unwrap(), pong);
+    for host in [HostMessage::Pong { seq: 9, t2_ns: -5 }, HostMessage::Action { id: 2, action: Action::SetClocksource { name: "hpet".into() } }] {
+        assert_eq!(decode_host(encode_line(&host).trim_end()).unwrap(), host);
+    }
 }
 
 #[test]
@@ -87,9 +105,20 @@ fn config_rejects_unknown_keys() {
         exchange_interval_ms: 100,
         initial_sync_exchanges: 8,
         gap_event_threshold_ns: 10_000_000,
+        burst_after_gap_ns: 50_000_000,
+        burst_exchanges: 5,
+        clocks: ClockId::ALL.to_vec(),
+        tick_rate_hz: 1000,
+        poll_interval_ms: 100,
+        forward_kmsg: true,
         data_device: DataDevice::IsaSerial { path: "/dev/ttyS1".into() },
         modules: vec![],
     };
+    assert_eq!(cfg.validate(), Ok(()));
+    let impossible = ProbeConfig { tick_rate_hz: 1_000_000, ..cfg.clone() };
+    assert_eq!(impossible.validate().unwrap_err(), "tick_rate_hz: 1000000 is outside 1..=10000");
+    let no_clocks = ProbeConfig { clocks: vec![], ..cfg.clone() };
+    assert!(no_clocks.validate().unwrap_err().starts_with("clocks:"));
     let json = serde_json::to_string(&cfg).unwrap();
     assert_eq!(serde_json::from_str::<ProbeConfig>(&json).unwrap(), cfg);
     let bad = json.replacen('{', r#"{"surprise":1,"#, 1);

@@ -4,5 +4,7 @@
 pub mod format;
 pub mod summary;
 pub mod terminal;
+pub mod ticks;
+pub mod timebase;
 
 pub use summary::{summarize, RunSummary};

@@ -7,8 +7,7 @@ use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use clockstorm_protocol::{
-    DataDevice, GuestMessage, HarnessEvent, ProbeConfig, ProbeOutcome, RecordBody, RunOutcome, PROTOCOL_VERSION,
-    RECORD_FORMAT_VERSION,
+    DataDevice, GuestMessage, HarnessEvent, ProbeOutcome, RecordBody, RunOutcome, RECORD_FORMAT_VERSION,
 };
 
 use super::console::{self, ConsoleTail};
@@ -263,18 +262,7 @@ fn build_initramfs(ctx: &RunContext, spec: &RunSpec) -> Result<std::path::PathBu
             ctx.modules.iter().map(|(name, _)| module_path_in_guest(name)).collect(),
         ),
     };
-    let config = ProbeConfig {
-        protocol_version: PROTOCOL_VERSION,
-        run_id: spec.id.clone(),
-        expected_clocksource: Some(spec.clocksource.kernel_name().into()),
-        duration_ms: spec.probe.duration.as_millis() as u64,
-        window_ms: spec.probe.window.as_millis() as u64,
-        exchange_interval_ms: spec.probe.exchange_interval.as_millis() as u64,
-        initial_sync_exchanges: spec.probe.initial_sync_exchanges,
-        gap_event_threshold_ns: spec.probe.gap_event_threshold.as_nanos() as u64,
-        data_device,
-        modules,
-    };
+    let config = super::probe_config_for(&spec.probe, &spec.id, Some(spec.clocksource.kernel_name()), data_device, modules);
     let config_json = serde_json::to_vec_pretty(&config).expect("config always serializes");
     let module_bytes: &[(String, Vec<u8>)] = if ctx.data_channel == DataChannelKind::Virtio { &ctx.modules } else { &[] };
     let contents = Contents { probe: &ctx.probe, config_json: &config_json, modules: module_bytes };

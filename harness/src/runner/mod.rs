@@ -10,7 +10,7 @@ mod results_dir;
 
 use std::path::PathBuf;
 
-use clockstorm_protocol::{Manifest, RunOutcome};
+use clockstorm_protocol::{DataDevice, Manifest, ProbeConfig, RunOutcome, PROTOCOL_VERSION};
 
 use crate::clocksource::Clocksource;
 use crate::initramfs::InitramfsError;
@@ -58,6 +58,34 @@ pub enum RunError {
     Qemu(#[from] GuardError),
     #[error(transparent)]
     Initramfs(#[from] InitramfsError),
+}
+
+/// The probe's config for a run with these settings. Pure.
+pub fn probe_config_for(
+    probe: &ProbeSettings,
+    run_id: &str,
+    clocksource: Option<&str>,
+    data_device: DataDevice,
+    modules: Vec<String>,
+) -> ProbeConfig {
+    ProbeConfig {
+        protocol_version: PROTOCOL_VERSION,
+        run_id: run_id.to_owned(),
+        expected_clocksource: clocksource.map(str::to_owned),
+        duration_ms: probe.duration.as_millis() as u64,
+        window_ms: probe.window.as_millis() as u64,
+        exchange_interval_ms: probe.exchange_interval.as_millis() as u64,
+        initial_sync_exchanges: probe.initial_sync_exchanges,
+        gap_event_threshold_ns: probe.gap_event_threshold.as_nanos() as u64,
+        burst_after_gap_ns: probe.burst_after_gap.as_nanos() as u64,
+        burst_exchanges: probe.burst_exchanges,
+        clocks: probe.clocks.clone(),
+        tick_rate_hz: probe.tick_rate_hz,
+        poll_interval_ms: probe.poll_interval.as_millis() as u64,
+        forward_kmsg: probe.forward_kmsg,
+        data_device,
+        modules,
+    }
 }
 
 /// Runs every spec in order, updating the manifest after each. Stops early,

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::clocksource::Clocksource;
+use clockstorm_protocol::ClockId;
 pub use shipped::{shipped, SHIPPED};
 
 /// A whole scenario file.
@@ -66,6 +67,20 @@ pub struct ProbeSettings {
     pub gap_event_threshold: Duration,
     /// Exchanges at start; the best one steps the guest clock onto host time.
     pub initial_sync_exchanges: u32,
+    /// A gap at least this long starts a burst of exchanges.
+    #[serde(with = "duration::serde_text")]
+    pub burst_after_gap: Duration,
+    /// Exchanges in such a burst.
+    pub burst_exchanges: u32,
+    /// Clocks the samplers rotate through, one per window.
+    pub clocks: Vec<ClockId>,
+    /// Rate of the probe's periodic timer (tick backlog, wake-up latency).
+    pub tick_rate_hz: u32,
+    /// Interval of the /proc counter and clocksource polls.
+    #[serde(with = "duration::serde_text")]
+    pub poll_interval: Duration,
+    /// Forward the guest's /dev/kmsg.
+    pub forward_kmsg: bool,
 }
 
 impl Default for ProbeSettings {
@@ -76,6 +91,12 @@ impl Default for ProbeSettings {
             exchange_interval: Duration::from_millis(100),
             gap_event_threshold: Duration::from_millis(10),
             initial_sync_exchanges: 8,
+            burst_after_gap: Duration::from_millis(50),
+            burst_exchanges: 5,
+            clocks: ClockId::ALL.to_vec(),
+            tick_rate_hz: 1000,
+            poll_interval: Duration::from_millis(100),
+            forward_kmsg: true,
         }
     }
 }
@@ -148,10 +169,27 @@ fn validate(s: &Scenario, origin: &str) -> Result<(), ScenarioError> {
     if s.probe.initial_sync_exchanges == 0 {
         return invalid("probe.initial_sync_exchanges", "must be at least 1".into());
     }
+    // The probe's own limits, checked here so the error names the scenario key.
+    let probe = crate::runner::probe_config_for(&s.probe, "validate", None, clockstorm_protocol::DataDevice::IsaSerial { path: String::new() }, vec![]);
+    if let Err(e) = probe.validate() {
+        let (field, message) = e.split_once(": ").unwrap_or(("", &e));
+        return invalid(&format!("probe.{}", scenario_key_of(field)), message.to_owned());
+    }
     if s.name.is_empty() || !s.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return invalid("name", format!("{:?} must be non-empty letters, digits, '-' or '_'", s.name));
     }
     Ok(())
+}
+
+/// The scenario key behind a probe config field.
+fn scenario_key_of(probe_field: &str) -> &str {
+    match probe_field {
+        "window_ms" => "window",
+        "exchange_interval_ms" => "exchange_interval",
+        "poll_interval_ms" => "poll_interval",
+        "duration_ms" => "duration",
+        other => other,
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
 //! One run's record file reduced to the figures of the terminal summary.
 
-use clockstorm_protocol::{GuestMessage, HarnessEvent, ProbeOutcome, RecordBody, RunOutcome, RunRecord};
+use clockstorm_protocol::{ClockId, GuestMessage, HarnessEvent, ProbeOutcome, RecordBody, RunOutcome, RunRecord};
+
+use crate::ticks::TickSummary;
+use crate::timebase::Timebase;
 use serde::{Deserialize, Serialize};
 
 /// The headline figures of one run. Every figure is `None` when the run did
@@ -22,19 +25,31 @@ pub struct RunSummary {
     pub guest_uptime_at_hello_ms: Option<f64>,
     pub samples: u64,
     pub windows: u64,
-    pub dropped_windows: u64,
+    /// Messages the probe dropped (full queue), all producers.
+    pub dropped_messages: u64,
     /// Longest interval between consecutive clock reads, in ns.
     pub max_gap_ns: Option<u64>,
     pub backwards_steps: u64,
+    pub worst_backwards_ns: u64,
     pub tsc_backwards_steps: u64,
+    /// Cross-vCPU warps and the worst one, in ns.
+    pub warps: u64,
+    pub worst_warp_ns: u64,
     /// Exchanges with the host after the initial sync.
     pub exchanges: usize,
     /// Median offset host - guest after the initial sync, in ns.
     pub offset_median_ns: Option<i64>,
     /// Median uncertainty (half round trip) of those exchanges, in ns.
     pub offset_uncertainty_median_ns: Option<i64>,
-    /// Smallest uncertainty seen, in ns.
+    /// Smallest and 99th-percentile uncertainty, in ns.
     pub offset_uncertainty_min_ns: Option<i64>,
+    pub offset_uncertainty_p99_ns: Option<i64>,
+    /// Exchanges the host did not answer in time.
+    pub exchanges_lost: u64,
+    /// The guest's HZ as the probe estimated it.
+    pub hz: Option<u32>,
+    /// Tick backlog and timer latency.
+    pub ticks: Option<TickSummary>,
     /// ns per clock_gettime(CLOCK_MONOTONIC) in the probe's calibration loop.
     pub read_cost_ns: Option<f64>,
     pub rdtsc_cost_ns: Option<f64>,
@@ -59,14 +74,21 @@ pub fn summarize(records: &[RunRecord]) -> RunSummary {
         guest_uptime_at_hello_ms: None,
         samples: 0,
         windows: 0,
-        dropped_windows: 0,
+        dropped_messages: 0,
         max_gap_ns: None,
         backwards_steps: 0,
+        worst_backwards_ns: 0,
         tsc_backwards_steps: 0,
+        warps: 0,
+        worst_warp_ns: 0,
         exchanges: 0,
         offset_median_ns: None,
         offset_uncertainty_median_ns: None,
         offset_uncertainty_min_ns: None,
+        offset_uncertainty_p99_ns: None,
+        exchanges_lost: 0,
+        hz: None,
+        ticks: None,
         read_cost_ns: None,
         rdtsc_cost_ns: None,
         wall_ms: None,
@@ -78,6 +100,9 @@ pub fn summarize(records: &[RunRecord]) -> RunSummary {
     let mut synced = false;
     let mut offsets = Vec::new();
     let mut uncertainties = Vec::new();
+    let mut measured_exchanges = Vec::new();
+    let mut tick_windows = Vec::new();
+    let mut counters = Vec::new();
     for r in records {
         match &r.body {
             RecordBody::Harness(HarnessEvent::RunStarted { run_id, clocksource, .. }) => {
@@ -92,26 +117,32 @@ pub fn summarize(records: &[RunRecord]) -> RunSummary {
                 s.clocksource_in_guest = Some(h.clocksource.current.clone());
                 s.guest_uptime_at_hello_ms = Some(h.boottime_ns as f64 / 1e6);
                 s.boot_to_hello_ms = spawned_at.map(|t| r.host_monotonic_ns.saturating_sub(t) as f64 / 1e6);
-            }
-            RecordBody::Guest(GuestMessage::ReadCost(c)) => {
-                s.read_cost_ns = Some(c.clock_gettime_monotonic_ns);
-                s.rdtsc_cost_ns = Some(c.rdtsc_ns);
+                s.read_cost_ns = h.read_cost.of(ClockId::Monotonic);
+                s.rdtsc_cost_ns = Some(h.read_cost.rdtsc_ns);
+                s.hz = h.hz;
             }
             RecordBody::Guest(GuestMessage::Synced(_)) => synced = true,
             RecordBody::Guest(GuestMessage::Exchange(e)) if synced => {
                 offsets.push(e.offset_ns);
                 uncertainties.push(e.uncertainty_ns);
+                measured_exchanges.push(*e);
             }
             RecordBody::Guest(GuestMessage::Window(w)) => {
                 s.samples += w.samples;
                 s.windows += 1;
-                s.dropped_windows = s.dropped_windows.max(w.dropped_windows);
                 s.max_gap_ns = Some(s.max_gap_ns.unwrap_or(0).max(w.max_gap_ns));
                 s.backwards_steps += w.backwards_steps;
+                s.worst_backwards_ns = s.worst_backwards_ns.max(w.worst_backwards_ns);
                 s.tsc_backwards_steps += w.tsc_backwards_steps;
+                s.warps += w.warps;
+                s.worst_warp_ns = s.worst_warp_ns.max(w.worst_warp_ns);
             }
+            RecordBody::Guest(GuestMessage::TickWindow(t)) => tick_windows.push(*t),
+            RecordBody::Guest(GuestMessage::KernelCounters(c)) => counters.push(c.clone()),
             RecordBody::Guest(GuestMessage::Done(d)) => {
                 s.probe_peak_rss_kib = Some(d.peak_rss_kib);
+                s.dropped_messages = d.dropped.total();
+                s.exchanges_lost = d.exchanges_lost;
                 if let ProbeOutcome::ClocksourceNotHonored { got, .. } = &d.outcome {
                     s.clocksource_in_guest = Some(got.clone());
                 }
@@ -123,6 +154,11 @@ pub fn summarize(records: &[RunRecord]) -> RunSummary {
     s.offset_median_ns = median(&mut offsets);
     s.offset_uncertainty_min_ns = uncertainties.iter().copied().min();
     s.offset_uncertainty_median_ns = median(&mut uncertainties);
+    s.offset_uncertainty_p99_ns = quantile_sorted(&uncertainties, 0.99);
+    if !tick_windows.is_empty() || !counters.is_empty() {
+        let timebase = Timebase::new(&measured_exchanges);
+        s.ticks = Some(crate::ticks::summarize(&tick_windows, &counters, s.hz, &timebase));
+    }
     s
 }
 
@@ -139,6 +175,15 @@ fn apply_outcome(s: &mut RunSummary, outcome: &RunOutcome) {
         RunOutcome::Failed { reason, .. } => s.detail = Some(reason.clone()),
         RunOutcome::Interrupted => {}
     }
+}
+
+/// The nearest-rank quantile of values already sorted ascending.
+pub fn quantile_sorted(sorted: &[i64], q: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1])
 }
 
 /// Median of integer values (the lower middle for an even count, so the

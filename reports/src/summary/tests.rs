@@ -32,8 +32,9 @@ pub fn completed_run() -> Vec<RunRecord> {
             hz: None,
             boottime_ns: 1_400_000_000,
             clocksource_settle_ms: 0,
+            ptp_device: None,
+            read_cost: ReadCost { clocks: vec![(ClockId::Monotonic, 1534.2)], rdtsc_ns: 10.1, reads: 20_000 },
         }))),
-        rec(1_650, g(GuestMessage::ReadCost(ReadCost { clock_gettime_monotonic_ns: 1534.2, rdtsc_ns: 10.1, reads: 20_000 }))),
         rec(1_660, ex(0, 0, 500_000, 1_000_000)),
         rec(1_670, ex(1, 0, 400_000, 600_000)),
         rec(1_671, g(GuestMessage::Synced(Synced { best: Exchange::from_timestamps(1, 0, 400_000, 600_000), step_ns: 100_000 }))),
@@ -43,8 +44,8 @@ pub fn completed_run() -> Vec<RunRecord> {
         rec(1_950, window(0, 60_000, 2_500_000, 0)),
         rec(2_050, window(1, 61_000, 7_000_000, 1)),
         rec(6_700, g(GuestMessage::Done(Done {
-            outcome: ProbeOutcome::Completed, samples: 121_000, windows: 2, dropped_windows: 0, exchanges: 3,
-            peak_rss_kib: 2048, cpu_user_ms: 4_000, cpu_system_ms: 900,
+            outcome: ProbeOutcome::Completed, samples: 121_000, windows: 2, dropped: Dropped::default(), exchanges: 3,
+            exchanges_lost: 0, peak_rss_kib: 2048, cpu_user_ms: 4_000, cpu_system_ms: 900,
         }))),
         rec(6_800, h(HarnessEvent::SentinelSeen)),
         rec(6_900, h(HarnessEvent::QemuExited { code: Some(0), signal: None })),
@@ -73,11 +74,12 @@ fn a_completed_run_is_summarized_from_its_records() {
 #[test]
 fn a_run_cut_short_is_incomplete_and_keeps_what_it_measured() {
     let mut records = completed_run();
-    records.truncate(11);
+    records.truncate(10);
     let s = summarize(&records);
     assert_eq!(s.status, "incomplete");
     assert_eq!(s.samples, 60_000);
     assert_eq!(s.overhead_ms, None);
+    assert_eq!(s.offset_uncertainty_p99_ns, Some(300_000));
 }
 
 #[test]

@@ -1,0 +1,140 @@
+//! The samplers: one thread pinned to each vCPU, reading a clock back to back
+//! as fast as the vCPU allows, with a TSC read between two clock reads every
+//! few iterations (the bracket gives the TSC rate against the clock) and a
+//! cross-vCPU warp check every few more. Each window reads one clock; the
+//! samplers rotate through the configured clocks window by window.
+//!
+//! The loop body is one clock read plus bookkeeping, so the sampling rate
+//! stays close to the raw read rate (see `clockstorm bench`).
+
+mod warp;
+mod window;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use clockstorm_protocol::{ClockId, Gap, GuestMessage};
+
+use crate::clocks::{monotonic_ns, now_ns, rdtsc};
+use crate::outbox::{Outbox, Producer};
+use warp::WarpCheck;
+pub use window::WindowAccumulator;
+
+/// A TSC read every this many clock reads (a power of two). Every read would
+/// cost ~10 % of the tsc clocksource's read rate under TCG.
+const TSC_EVERY: u64 = 8;
+/// A cross-vCPU check every this many clock reads (a power of two): it takes a
+/// lock shared by all vCPUs.
+const WARP_EVERY: u64 = 64;
+/// The window's end is checked every this many reads (a power of two): at
+/// ~1 µs per read at worst (hpet under TCG) that is ~1 ms of lateness.
+const END_CHECK_EVERY: u64 = 1024;
+
+/// What the samplers share with the rest of the probe.
+#[derive(Default)]
+pub struct SamplerShared {
+    pub stop: AtomicBool,
+    pub samples: AtomicU64,
+    pub windows: AtomicU64,
+    warp: WarpCheck,
+}
+
+/// Settings of every sampler.
+#[derive(Clone)]
+pub struct SamplerSettings {
+    pub clocks: Vec<ClockId>,
+    pub window_ns: u64,
+    pub gap_event_ns: u64,
+}
+
+pub fn clock_id(clock: ClockId) -> libc::clockid_t {
+    match clock {
+        ClockId::Monotonic => libc::CLOCK_MONOTONIC,
+        ClockId::MonotonicRaw => libc::CLOCK_MONOTONIC_RAW,
+        ClockId::Realtime => libc::CLOCK_REALTIME,
+    }
+}
+
+/// Starts one sampler per CPU in `cpus`.
+pub fn spawn_all(
+    cpus: &[usize],
+    settings: &SamplerSettings,
+    shared: &Arc<SamplerShared>,
+    outbox: &Outbox,
+) -> std::io::Result<Vec<JoinHandle<()>>> {
+    cpus.iter()
+        .map(|&cpu| {
+            let (settings, shared, outbox) = (settings.clone(), shared.clone(), outbox.clone());
+            std::thread::Builder::new()
+                .name(format!("sampler-{cpu}"))
+                .spawn(move || run(cpu, &settings, &shared, &outbox))
+        })
+        .collect()
+}
+
+fn run(cpu: usize, settings: &SamplerSettings, shared: &SamplerShared, outbox: &Outbox) {
+    // Threads inherit their creator's policy; the channel thread is SCHED_FIFO,
+    // and a spinning FIFO thread would starve everything else on its vCPU.
+    crate::sched::set_normal_policy();
+    // Unpinned (e.g. standalone in a container that forbids it), the sampler
+    // still measures; cross-vCPU warps are then between whatever CPUs it ran on.
+    let _ = crate::sched::pin_to_cpu(cpu);
+    let mut acc = WindowAccumulator::new();
+    let mut index = 0u64;
+    while !shared.stop.load(Ordering::Relaxed) {
+        let clock = settings.clocks[(index as usize) % settings.clocks.len()];
+        sample_window(cpu as u32, index, clock, settings, shared, outbox, &mut acc);
+        index += 1;
+    }
+}
+
+/// Reads `clock` for one window and sends its summary.
+fn sample_window(
+    cpu: u32,
+    index: u64,
+    clock: ClockId,
+    settings: &SamplerSettings,
+    shared: &SamplerShared,
+    outbox: &Outbox,
+    acc: &mut WindowAccumulator,
+) {
+    let id = clock_id(clock);
+    let read = || now_ns(id) as u64;
+    acc.start(index, cpu, clock, monotonic_ns());
+    let mut prev = read();
+    let mut i: u64 = 0;
+    loop {
+        i += 1;
+        let now = if i % WARP_EVERY == 0 {
+            let (now, behind) = shared.warp.check(clock, read);
+            if behind > 0 {
+                acc.record_warp(behind);
+            }
+            now
+        } else {
+            read()
+        };
+        let delta = acc.record(prev, now);
+        if delta > settings.gap_event_ns {
+            let at_ns = if clock == ClockId::Monotonic { now } else { monotonic_ns() };
+            outbox.send(Producer::Sampler, GuestMessage::Gap(Gap { cpu, at_ns, gap_ns: delta }));
+        }
+        if i % TSC_EVERY == 0 {
+            acc.record_tsc(rdtsc(), now);
+        }
+        prev = now;
+        if i % END_CHECK_EVERY == 0 {
+            let mono = monotonic_ns();
+            if mono.saturating_sub(acc.start_ns()) >= settings.window_ns {
+                // Gap positions were read on `clock`; shift them onto CLOCK_MONOTONIC.
+                let offset = mono as i128 - now as i128;
+                let window = acc.finish(mono, outbox.dropped().sampler, |at| (at as i128 + offset).max(0) as u64);
+                shared.samples.fetch_add(window.samples, Ordering::Relaxed);
+                shared.windows.fetch_add(1, Ordering::Relaxed);
+                outbox.send(Producer::Sampler, GuestMessage::Window(window));
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! Scheduling policy and CPU pinning for the probe's threads.
+
+use anyhow::{Context, Result};
+
+/// Puts the calling thread under SCHED_FIFO at `priority`.
+pub fn set_fifo(priority: i32) -> Result<()> {
+    let param = libc::sched_param { sched_priority: priority };
+    // SAFETY: `param` is a valid sched_param; pid 0 means the calling thread.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("setting SCHED_FIFO priority {priority}"));
+    }
+    Ok(())
+}
+
+/// Puts the calling thread back under SCHED_OTHER.
+pub fn set_normal_policy() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: valid sched_param; pid 0 means the calling thread.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
+}
+
+/// Pins the calling thread to `cpu`.
+pub fn pin_to_cpu(cpu: usize) -> nix::Result<()> {
+    let mut set = nix::sched::CpuSet::new();
+    set.set(cpu)?;
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+}
+
+/// The CPUs this process may run on.
+pub fn online_cpus() -> Vec<usize> {
+    match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
+        Ok(set) => (0..nix::sched::CpuSet::count()).filter(|&c| set.is_set(c).unwrap_or(false)).collect(),
+        Err(_) => vec![0],
+    }
+}
