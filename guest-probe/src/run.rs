@@ -46,11 +46,12 @@ const CHANNEL_POLL: Duration = Duration::from_millis(10);
 /// Runs the whole measurement over `link`.
 pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
     config.validate().map_err(|e| anyhow::anyhow!("invalid probe config: {e}"))?;
+    let ptp_device = crate::ptp::find_kvm_ptp(std::path::Path::new("/sys/class/ptp"));
     let settle_started = Instant::now();
     let clocksource = wait_for_clocksource(config.expected_clocksource.as_deref())?;
     let clocksource_settle_ms = settle_started.elapsed().as_millis() as u64;
     // Not fatal standalone without root: exchanges are then less tight.
-    let _ = sched::set_fifo(CHANNEL_THREAD_RT_PRIORITY);
+    let fifo = sched::set_fifo(CHANNEL_THREAD_RT_PRIORITY);
 
     let hz_start = (Instant::now(), counters::jiffies());
     let read_cost = read_cost(&config.clocks);
@@ -70,9 +71,12 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
         hz,
         boottime_ns: boottime_ns(),
         clocksource_settle_ms,
-        ptp_device: crate::ptp::find_kvm_ptp(std::path::Path::new("/sys/class/ptp")).map(|p| p.display().to_string()),
+        ptp_device: ptp_device.as_ref().map(|p| p.display().to_string()),
         read_cost,
     }))?;
+    if let Err(e) = fifo {
+        link.send(&degraded("channel-priority", format!("{e:#}")))?;
+    }
     if let Some(requested) = &config.expected_clocksource {
         if *requested != clocksource.current {
             let outcome = ProbeOutcome::ClocksourceNotHonored { requested: requested.clone(), got: clocksource.current };
@@ -100,13 +104,13 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
         if config.forward_kmsg {
             match kmsg::spawn(shared.clone(), outbox.clone()) {
                 Ok(t) => threads.push(t),
-                Err(e) => eprintln!("clockstorm-probe: not forwarding /dev/kmsg: {e}"),
+                Err(e) => link.send(&degraded("kmsg", format!("opening /dev/kmsg: {e}")))?,
             }
         }
         Ok(())
     })();
     let mut totals = Totals::default();
-    let result = started.and_then(|()| channel_loop(config, link, &rx, &mut seq, &mut totals));
+    let result = started.and_then(|()| channel_loop(config, link, &rx, &mut seq, &mut totals, ptp_device.as_deref()));
     shared.stop.store(true, Ordering::Relaxed);
     for t in threads {
         let _ = t.join();
@@ -133,12 +137,20 @@ struct Totals {
 
 /// Exchanges on schedule (and in bursts after gaps), forwards everything the
 /// measuring threads queue, and carries out the host's actions.
-fn channel_loop(config: &ProbeConfig, link: &mut dyn Link, rx: &Receiver<GuestMessage>, seq: &mut u64, totals: &mut Totals) -> Result<()> {
+fn channel_loop(
+    config: &ProbeConfig,
+    link: &mut dyn Link,
+    rx: &Receiver<GuestMessage>,
+    seq: &mut u64,
+    totals: &mut Totals,
+    ptp: Option<&std::path::Path>,
+) -> Result<()> {
     let interval = Duration::from_millis(config.exchange_interval_ms);
     let deadline = Instant::now() + Duration::from_millis(config.duration_ms);
     let mut next_exchange = Instant::now();
     let mut burst_left = 0u32;
     let mut actions: Vec<(u64, Action)> = Vec::new();
+    let mut ptp_dev = ptp;
     while Instant::now() < deadline {
         let now = Instant::now();
         if link.has_reference() && (burst_left > 0 || now >= next_exchange) {
@@ -151,6 +163,13 @@ fn channel_loop(config: &ProbeConfig, link: &mut dyn Link, rx: &Receiver<GuestMe
                 None => totals.exchanges_lost += 1,
             }
             *seq += 1;
+            if let Some(dev) = ptp_dev {
+                let reading = ptp_reading(dev);
+                if matches!(reading, GuestMessage::Degraded { .. }) {
+                    ptp_dev = None; // said once; not retried every exchange
+                }
+                link.send(&reading)?;
+            }
             if burst_left > 0 {
                 burst_left -= 1;
             } else {
@@ -180,6 +199,24 @@ fn channel_loop(config: &ProbeConfig, link: &mut dyn Link, rx: &Receiver<GuestMe
         }
     }
     Ok(())
+}
+
+fn degraded(component: &str, reason: String) -> GuestMessage {
+    GuestMessage::Degraded { component: component.into(), reason }
+}
+
+/// One reading of the KVM PTP clock, or why it is unusable.
+fn ptp_reading(dev: &std::path::Path) -> GuestMessage {
+    let mono_ns = monotonic_ns();
+    match crate::ptp::read_offset(dev) {
+        Ok(o) => GuestMessage::PtpOffset(clockstorm_protocol::PtpReading {
+            mono_ns,
+            offset_ns: o.offset_ns,
+            uncertainty_ns: o.uncertainty_ns,
+            precise: o.uncertainty_ns == 0,
+        }),
+        Err(e) => GuestMessage::Degraded { component: "ptp".into(), reason: format!("reading {}: {e}", dev.display()) },
+    }
 }
 
 /// Polls sysfs until the current clocksource is `expected` or the settle

@@ -68,8 +68,9 @@ pub fn spawn(rate_hz: u32, window_ns: u64, shared: Arc<SamplerShared>, outbox: O
         .name("ticks".into())
         .spawn(move || {
             if let Err(e) = crate::sched::set_fifo(TIMER_RT_PRIORITY) {
-                // Latency is then measured under normal scheduling; say so once.
-                eprintln!("clockstorm-probe: {e:#}");
+                // Latency is then measured under normal scheduling; say so.
+                let reason = format!("{e:#}: wake-up latency measured under normal scheduling");
+                outbox.send(Producer::Ticks, GuestMessage::Degraded { component: "ticks".into(), reason });
             }
             let mut counter = TickCounter::new(tfd.period_ns, tfd.first_expiry_ns);
             let mut index = 0;

@@ -16,6 +16,7 @@ pub mod initramfs;
 pub mod kernel;
 pub mod probe_binary;
 pub mod qemu;
+pub mod reference_server;
 pub mod runner;
 pub mod scenario;
 pub mod signals;

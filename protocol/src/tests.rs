@@ -13,6 +13,7 @@ fn hello() -> Hello {
         boottime_ns: 1_500_000_000,
         clocksource_settle_ms: 0,
         ptp_device: None,
+        read_cost: ReadCost { clocks: vec![(ClockId::Monotonic, 94.5), (ClockId::Realtime, 95.0)], rdtsc_ns: 10.25, reads: 1000 },
     }
 }
 
@@ -22,7 +23,6 @@ fn every_guest_message_round_trips_through_one_line() {
         GuestMessage::Hello(hello()),
         GuestMessage::Ping { seq: 3, t1_ns: 1_700_000_000_000_000_000 },
         GuestMessage::Exchange(Exchange::from_timestamps(3, 10, 25, 30)),
-        GuestMessage::ReadCost(ReadCost { clocks: vec![(ClockId::Monotonic, 94.5), (ClockId::Realtime, 95.0)], rdtsc_ns: 10.25, reads: 1000 }),
         GuestMessage::Window(Window {
             index: 1, cpu: 0, clock: Some(ClockId::MonotonicRaw), start_ns: 1, end_ns: 2, samples: 3,
             delta: DeltaStats { p50_ns: 1, p99_ns: 2, p999_ns: 3, max_ns: 4 }, max_gap_ns: 4, max_gap_at_ns: 5,
@@ -35,7 +35,7 @@ fn every_guest_message_round_trips_through_one_line() {
             latency: LatencyStats { samples: 99, p50_ns: 1, p99_ns: 2, max_ns: 3 },
         }),
         GuestMessage::KernelCounters(KernelCounters {
-            mono_ns: 1, realtime_ns: 2, local_timer_interrupts: vec![10, 20], jiffies: Some(4_295_000_000), steal_ticks: None,
+            mono_ns: 1, realtime_ns: 2, local_timer_interrupts: vec![10, 20], jiffies: Some(Jiffies { value: 4_295_000_000, realtime_ns: 3 }), steal_ticks: None,
         }),
         GuestMessage::KernelLog(KernelLog { seq: 1, ts_us: 1_500_000, level: 4, message: "clocksource: Switched to clocksource hpet".into() }),
         GuestMessage::ClocksourceChanged(ClocksourceChange { mono_ns: 1, old: "tsc".into(), new: "hpet".into() }),
@@ -49,6 +49,7 @@ fn every_guest_message_round_trips_through_one_line() {
             peak_rss_kib: 900, cpu_user_ms: 1, cpu_system_ms: 2,
         }),
         GuestMessage::Failure { message: "no data channel".into() },
+        GuestMessage::Degraded { component: "ptp".into(), reason: "ENODEV".into() },
     ];
     for msg in msgs {
         let line = encode_line(&msg);

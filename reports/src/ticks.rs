@@ -47,12 +47,21 @@ pub struct TickSummary {
     /// Wake-up latency, worst p99 and max over the windows, in ns.
     pub timer_latency_p99_ns: Option<u64>,
     pub timer_latency_max_ns: Option<u64>,
-    /// Local timer interrupts of all CPUs against `cpus x HZ`.
-    pub local_timer_interrupts: Option<Backlog>,
+    /// Local timer interrupts of all CPUs per host second. Not a backlog:
+    /// with high-resolution timers every hrtimer expiry (the probe's own
+    /// timer included) is a local timer interrupt, not only the HZ tick.
+    pub local_timer_interrupts_per_s: Option<f64>,
     /// jiffies against HZ.
     pub jiffies: Option<Backlog>,
     /// Steal time over the run, in USER_HZ ticks.
     pub steal_ticks: Option<u64>,
+}
+
+/// Count per host second between the first and last sample.
+fn rate_per_host_second(samples: &[(i64, u64)], timebase: &Timebase) -> Option<f64> {
+    let (a, b) = (samples.first()?, samples.last()?);
+    let elapsed = (timebase.host_at(b.0)? - timebase.host_at(a.0)?) as f64 / 1e9;
+    (elapsed > 0.0).then(|| b.1.saturating_sub(a.1) as f64 / elapsed)
 }
 
 pub fn summarize(ticks: &[TickWindow], counters: &[KernelCounters], hz: Option<u32>, timebase: &Timebase) -> TickSummary {
@@ -68,7 +77,7 @@ pub fn summarize(ticks: &[TickWindow], counters: &[KernelCounters], hz: Option<u
         .filter(|c| c.local_timer_interrupts.len() == cpus && cpus > 0)
         .map(|c| (c.realtime_ns, c.local_timer_interrupts.iter().sum()))
         .collect();
-    let jiffies: Vec<(i64, u64)> = counters.iter().filter_map(|c| Some((c.realtime_ns, c.jiffies?))).collect();
+    let jiffies: Vec<(i64, u64)> = counters.iter().filter_map(|c| c.jiffies).map(|j| (j.realtime_ns, j.value)).collect();
     let steal = match (counters.iter().find_map(|c| c.steal_ticks), counters.iter().rev().find_map(|c| c.steal_ticks)) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
         _ => None,
@@ -78,7 +87,7 @@ pub fn summarize(ticks: &[TickWindow], counters: &[KernelCounters], hz: Option<u
         timer_missed_wakeups: missed,
         timer_latency_p99_ns: ticks.iter().map(|t| t.latency.p99_ns).max(),
         timer_latency_max_ns: ticks.iter().map(|t| t.latency.max_ns).max(),
-        local_timer_interrupts: hz.and_then(|hz| backlog(&loc, hz as f64 * cpus as f64, timebase)),
+        local_timer_interrupts_per_s: rate_per_host_second(&loc, timebase),
         jiffies: hz.and_then(|hz| backlog(&jiffies, hz as f64, timebase)),
         steal_ticks: steal,
     }

@@ -23,6 +23,12 @@ pub enum Command {
     Kernel(KernelCommand),
     /// List the scenarios shipped with clockstorm.
     Scenarios,
+    /// Answer the exchanges of `guest-probe --standalone --reference` over TCP.
+    ReferenceServer {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7420")]
+        listen: String,
+    },
 }
 
 #[derive(Debug, Args)]

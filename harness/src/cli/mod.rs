@@ -20,6 +20,7 @@ pub fn main_with(argv: Vec<String>) -> u8 {
         args::Command::Run(run) => commands::run::run(run, &argv),
         args::Command::Kernel(k) => commands::kernel::run(k),
         args::Command::Scenarios => commands::scenarios::run(),
+        args::Command::ReferenceServer { listen } => commands::reference_server::run(listen),
     };
     match result {
         Ok(code) => code,

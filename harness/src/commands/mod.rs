@@ -2,6 +2,7 @@
 //! plan, runs it, and returns the documented exit code.
 
 pub mod kernel;
+pub mod reference_server;
 pub mod run;
 pub mod scenarios;
 mod time_text;

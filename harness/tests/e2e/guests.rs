@@ -32,6 +32,22 @@ fn tsc_hpet_and_acpi_pm_guests_boot_honor_their_clocksource_and_measure() {
         assert!(s.boot_to_hello_ms.is_some_and(|ms| ms > 0.0), "{ctx}");
         assert!(s.kernel_release.as_deref().is_some_and(|r| !r.is_empty()), "{ctx}");
         assert!(s.overhead_ms.is_some(), "{ctx}");
+        // An idle guest: time never goes backwards, on any clock, the TSC or
+        // between vCPUs, and nothing is dropped.
+        assert_eq!((s.backwards_steps, s.tsc_backwards_steps, s.warps), (0, 0, 0), "{ctx}");
+        assert_eq!(s.dropped_messages, 0, "{ctx}");
+        assert_eq!(s.hz, Some(250), "Debian's cloud kernel is built with HZ=250: {ctx}");
+        // Tick backlog near zero: within 5 ticks (5 ms at 1 kHz) of what host
+        // time predicts: 15x the measured exchange uncertainty (~0.3 ms),
+        // 400x below the 2000 ticks a 2 s pause would leave.
+        let ticks = s.ticks.clone().expect("tick summary");
+        let timer = ticks.timer_expirations.expect("timer backlog");
+        assert!(timer.total.abs() < 5.0 && timer.seen > 1_000, "{ctx}");
+        // jiffies move only at ticks: one reading lags by up to a tick plus
+        // the tick interrupt's latency (seen up to 2.6 jiffies here under
+        // TCG). 4 jiffies (16 ms at HZ=250) against 500 for a 2 s pause.
+        let jiffies = ticks.jiffies.expect("jiffies backlog");
+        assert!(jiffies.total.abs() < 4.0, "{ctx}");
     }
     // Under TCG kvm-clock does not exist: reported as skipped, with the reason.
     assert_eq!(summaries[3].status, "skipped");

@@ -9,4 +9,5 @@
 mod bad_input;
 mod guests;
 mod interrupt;
+mod probe;
 mod support;

@@ -42,6 +42,9 @@ pub enum GuestMessage {
     ClocksourceChanged(ClocksourceChange),
     /// The result of an action the host asked for.
     ActionResult(ActionResult),
+    /// Part of the measurement is unavailable or stopped working; the run
+    /// goes on without it.
+    Degraded { component: String, reason: String },
     Done(Done),
     /// The probe cannot go on; the run is failed with this reason.
     Failure { message: String },

@@ -41,8 +41,19 @@ pub struct KernelCounters {
     pub realtime_ns: i64,
     /// Local timer interrupts per CPU (/proc/interrupts LOC).
     pub local_timer_interrupts: Vec<u64>,
-    /// jiffies (/proc/timer_list).
-    pub jiffies: Option<u64>,
+    /// jiffies (/proc/timer_list), with the time the kernel read them.
+    pub jiffies: Option<Jiffies>,
     /// Steal time of all CPUs, in USER_HZ ticks (/proc/stat).
     pub steal_ticks: Option<u64>,
+}
+
+/// A jiffies reading. The time is the kernel's own `now at` of the same
+/// /proc/timer_list read, converted to CLOCK_REALTIME: the probe's thread can
+/// be preempted between its own clock read and the file read, and a few ms of
+/// skew is a jiffy at HZ=250.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Jiffies {
+    pub value: u64,
+    pub realtime_ns: i64,
 }

@@ -1,0 +1,141 @@
+//! The probe's measurements on real guests (and standalone on this host):
+//! an idle guest is clean; a whole-QEMU SIGSTOP shows up as a gap and as
+//! missed timer wake-ups, while the guest clock itself loses nothing.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clockstorm_protocol::{GuestMessage, ProbeOutcome, RecordBody};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::support::*;
+
+/// The static probe `ci/build.sh` builds; it also runs on this host.
+fn static_probe() -> PathBuf {
+    let bin = PathBuf::from(BIN);
+    let target = bin.ancestors().nth(2).unwrap();
+    let probe = target.join("x86_64-unknown-linux-gnu/probe/guest-probe");
+    assert!(probe.is_file(), "{} missing: run ci/build.sh", probe.display());
+    probe
+}
+
+/// Kills a child when dropped (the reference server).
+struct KillOnDrop(Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Continues a stopped QEMU when dropped, so a failing test never leaves it stopped.
+struct ContinueOnDrop(i32);
+impl Drop for ContinueOnDrop {
+    fn drop(&mut self) {
+        let _ = kill(Pid::from_raw(self.0), Signal::SIGCONT);
+    }
+}
+
+#[test]
+fn standalone_probe_measures_this_host_against_the_reference_server() {
+    let mut server = Command::new(BIN)
+        .args(["reference-server", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let _server = KillOnDrop(server);
+    let addr = first.trim().strip_prefix("listening on ").expect(&first).to_owned();
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("probe.jsonl");
+    let o = Command::new(static_probe())
+        .args(["--standalone", "--duration", "1s", "--reference", &addr, "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let msgs: Vec<GuestMessage> =
+        std::fs::read_to_string(&file).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(matches!(msgs[0], GuestMessage::Hello(_)), "{:?}", msgs[0]);
+    assert!(msgs.iter().any(|m| matches!(m, GuestMessage::Synced(_))));
+    let exchanges: Vec<_> = msgs.iter().filter_map(|m| if let GuestMessage::Exchange(e) = m { Some(*e) } else { None }).collect();
+    assert!(exchanges.len() >= 10, "{}", exchanges.len());
+    // Loopback TCP: the round trip is tens of µs; 1 ms bounds it with room.
+    let mut unc: Vec<i64> = exchanges.iter().map(|e| e.uncertainty_ns).collect();
+    unc.sort();
+    assert!(unc[unc.len() / 2] < 1_000_000, "{unc:?}");
+    assert!(msgs.iter().any(|m| matches!(m, GuestMessage::Window(w) if w.samples > 0)));
+    assert!(msgs.iter().any(|m| matches!(m, GuestMessage::TickWindow(t) if t.expirations > 0)));
+    assert!(matches!(msgs.last(), Some(GuestMessage::Done(d)) if d.outcome == ProbeOutcome::Completed), "{:?}", msgs.last());
+}
+
+#[test]
+fn standalone_probe_refuses_bad_arguments_and_an_absent_reference() {
+    let o = Command::new(static_probe()).args(["--standalone", "--duration", "fast"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--duration \"fast\""), "{}", text(&o));
+    // Port 1 on loopback: nothing listens, the connect is refused at once.
+    let o = Command::new(static_probe()).args(["--standalone", "--reference", "127.0.0.1:1"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("connecting to the reference server at 127.0.0.1:1"), "{}", text(&o));
+}
+
+/// A 2 s SIGSTOP of the whole QEMU: host time runs on and the guest's
+/// clocks jump forward with it on resume (domain.md, freeze kind 2).
+#[test]
+fn a_two_second_sigstop_of_qemu_is_a_two_second_gap_and_two_thousand_missed_timer_wakeups() {
+    const FREEZE: Duration = Duration::from_secs(2);
+    for clocksource in ["tsc", "hpet"] {
+        let out = tempfile::tempdir().unwrap();
+        let mut child = Command::new(BIN)
+            .args(["run", "--clocksource", clocksource, "--duration", "6s", "--out"])
+            .arg(out.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let records_file = records_path(out.path(), &format!("baseline-{clocksource}"));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let qemu = loop {
+            let recs = records(&records_file);
+            let windows = recs.iter().filter(|r| matches!(r.body, RecordBody::Guest(GuestMessage::Window(_)))).count();
+            // ~1 s of measuring before the freeze.
+            if windows >= 10 {
+                break qemu_pid(&recs).unwrap();
+            }
+            assert!(Instant::now() < deadline, "guest never measured");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        {
+            let _cont = ContinueOnDrop(qemu as i32);
+            kill(Pid::from_raw(qemu as i32), Signal::SIGSTOP).unwrap();
+            std::thread::sleep(FREEZE);
+        }
+        let status = child.wait().unwrap();
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(0), "{stderr}");
+        let s = summaries(out.path()).remove(0);
+        let ctx = format!("{clocksource}: {s:#?}");
+        // The gap is the freeze, give or take the time to deliver the signals
+        // and one sampler window's scheduling noise (measured: < 10 ms idle).
+        let gap = s.max_gap_ns.unwrap();
+        assert!((1_950_000_000..2_300_000_000).contains(&gap), "{ctx}");
+        let ticks = s.ticks.clone().unwrap();
+        // 2 s at 1 kHz: ~2000 expirations passed while the probe could not run.
+        assert!((1_700..2_400).contains(&ticks.timer_missed_wakeups), "{ctx}");
+        // Yet the guest clock jumped forward with the host: the kernel counted
+        // every expiration, and jiffies caught up, so neither has a backlog.
+        let timer = ticks.timer_expirations.unwrap();
+        assert!(timer.total.abs() < 20.0, "{ctx}");
+        let jiffies = ticks.jiffies.unwrap();
+        assert!(jiffies.total.abs() < 5.0, "{ctx}");
+        // No time lost: the offset stays where the sync put it.
+        assert!(s.offset_median_ns.unwrap().abs() < 5_000_000, "{ctx}");
+        assert_eq!(s.backwards_steps, 0, "{ctx}");
+    }
+}
