@@ -7,6 +7,7 @@
 //! measurement on the machine it is started on.
 
 mod actions;
+mod bench;
 mod channel;
 mod clocks;
 mod counters;

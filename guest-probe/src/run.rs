@@ -37,7 +37,7 @@ const HZ_ESTIMATE_SPAN: Duration = Duration::from_millis(150);
 /// spin at normal priority; without this, a pong that arrives while a sampler
 /// holds the vCPU waits for the next tick (4 ms at HZ=250), which would show
 /// up directly as exchange uncertainty.
-const CHANNEL_THREAD_RT_PRIORITY: i32 = 10;
+pub const CHANNEL_THREAD_RT_PRIORITY: i32 = 10;
 
 /// Longest the channel loop waits for host messages before draining the
 /// outbox again.
@@ -88,6 +88,10 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
         initial_sync(config, link, &mut seq)?;
     }
 
+    if let Some(phase_ms) = config.benchmark_phase_ms {
+        benchmark(config, link, &mut seq, Duration::from_millis(phase_ms), &clocksource.current)?;
+    }
+
     let (outbox, rx) = Outbox::new(OUTBOX_CAPACITY);
     let shared = Arc::new(SamplerShared::default());
     let mut threads = Vec::new();
@@ -96,21 +100,13 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
         window_ns: config.window_ms * 1_000_000,
         gap_event_ns: config.gap_event_threshold_ns,
     };
-    let started = (|| -> Result<()> {
-        threads.extend(sampler::spawn_all(&sched::online_cpus(), &settings, &shared, &outbox).context("starting the samplers")?);
-        threads.push(ticks::spawn(config.tick_rate_hz, settings.window_ns, shared.clone(), outbox.clone())?);
-        let poll = Duration::from_millis(config.poll_interval_ms);
-        threads.push(counters::spawn(poll, clocksource.current.clone(), shared.clone(), outbox.clone()).context("starting the poller")?);
-        if config.forward_kmsg {
-            match kmsg::spawn(shared.clone(), outbox.clone()) {
-                Ok(t) => threads.push(t),
-                Err(e) => link.send(&degraded("kmsg", format!("opening /dev/kmsg: {e}")))?,
-            }
-        }
-        Ok(())
-    })();
+    let started = sampler::spawn_all(&sched::online_cpus(), &settings, &shared, &outbox)
+        .context("starting the samplers")
+        .map(|samplers| threads.extend(samplers))
+        .and_then(|()| spawn_background(config, &clocksource.current, &shared, &outbox, link, &mut threads));
     let mut totals = Totals::default();
-    let result = started.and_then(|()| channel_loop(config, link, &rx, &mut seq, &mut totals, ptp_device.as_deref()));
+    let duration = Duration::from_millis(config.duration_ms);
+    let result = started.and_then(|()| channel_loop(config, duration, link, &rx, &mut seq, &mut totals, ptp_device.as_deref()));
     shared.stop.store(true, Ordering::Relaxed);
     for t in threads {
         let _ = t.join();
@@ -126,6 +122,55 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
     send_done(link, ProbeOutcome::Completed, &totals)
 }
 
+/// Starts the timer, poller and kmsg threads.
+fn spawn_background(
+    config: &ProbeConfig,
+    clocksource: &str,
+    shared: &Arc<SamplerShared>,
+    outbox: &Outbox,
+    link: &mut dyn Link,
+    threads: &mut Vec<std::thread::JoinHandle<()>>,
+) -> Result<()> {
+    let window_ns = config.window_ms * 1_000_000;
+    threads.push(ticks::spawn(config.tick_rate_hz, window_ns, shared.clone(), outbox.clone())?);
+    let poll = Duration::from_millis(config.poll_interval_ms);
+    threads.push(counters::spawn(poll, clocksource.to_owned(), shared.clone(), outbox.clone()).context("starting the poller")?);
+    if config.forward_kmsg {
+        match kmsg::spawn(shared.clone(), outbox.clone()) {
+            Ok(t) => threads.push(t),
+            Err(e) => link.send(&degraded("kmsg", format!("opening /dev/kmsg: {e}")))?,
+        }
+    }
+    Ok(())
+}
+
+/// The benchmark (see `bench`): limits first, then the CPU task against the
+/// probe's background threads with exchanges running as usual.
+fn benchmark(config: &ProbeConfig, link: &mut dyn Link, seq: &mut u64, phase: Duration, clocksource: &str) -> Result<()> {
+    let limits = crate::bench::measure_limits(phase);
+    let (outbox, rx) = Outbox::new(OUTBOX_CAPACITY);
+    let shared = Arc::new(SamplerShared::default());
+    let mut threads = Vec::new();
+    let task_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let task = {
+        let stop = task_stop.clone();
+        std::thread::Builder::new().name("bench-task".into()).spawn(move || crate::bench::cpu_task(&stop))?
+    };
+    // The task must not inherit the channel thread's SCHED_FIFO: it is spawned
+    // from here, so it resets itself like the samplers do.
+    let started = spawn_background(config, clocksource, &shared, &outbox, link, &mut threads);
+    let mut totals = Totals::default();
+    let result = started.and_then(|()| channel_loop(config, phase, link, &rx, seq, &mut totals, None));
+    shared.stop.store(true, Ordering::Relaxed);
+    task_stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    let with_probe = task.join().unwrap_or(0.0);
+    result?;
+    link.send(&GuestMessage::Benchmark(crate::bench::result(phase, limits, with_probe)))
+}
+
 #[derive(Default)]
 struct Totals {
     samples: u64,
@@ -139,6 +184,7 @@ struct Totals {
 /// measuring threads queue, and carries out the host's actions.
 fn channel_loop(
     config: &ProbeConfig,
+    duration: Duration,
     link: &mut dyn Link,
     rx: &Receiver<GuestMessage>,
     seq: &mut u64,
@@ -146,7 +192,7 @@ fn channel_loop(
     ptp: Option<&std::path::Path>,
 ) -> Result<()> {
     let interval = Duration::from_millis(config.exchange_interval_ms);
-    let deadline = Instant::now() + Duration::from_millis(config.duration_ms);
+    let deadline = Instant::now() + duration;
     let mut next_exchange = Instant::now();
     let mut burst_left = 0u32;
     let mut actions: Vec<(u64, Action)> = Vec::new();

@@ -85,6 +85,7 @@ pub fn default_config() -> ProbeConfig {
         tick_rate_hz: 1000,
         poll_interval_ms: 100,
         forward_kmsg: true,
+        benchmark_phase_ms: None,
         data_device: DataDevice::IsaSerial { path: String::new() },
         modules: Vec::new(),
     }

@@ -26,11 +26,12 @@ pub struct TickCounter {
     expirations: u64,
     wakeups: u64,
     latency: Histogram,
+    latency_max: u64,
 }
 
 impl TickCounter {
     pub fn new(period_ns: u64, first_expiry_ns: u64) -> Self {
-        TickCounter { period_ns, first_expiry_ns, expirations: 0, wakeups: 0, latency: Histogram::default() }
+        TickCounter { period_ns, first_expiry_ns, expirations: 0, wakeups: 0, latency: Histogram::default(), latency_max: 0 }
     }
 
     /// One wake-up at `now` that read `count` expirations.
@@ -38,7 +39,9 @@ impl TickCounter {
         self.expirations += count;
         self.wakeups += 1;
         let latest_expiry = self.first_expiry_ns + (self.expirations - 1) * self.period_ns;
-        self.latency.record(now.saturating_sub(latest_expiry));
+        let late = now.saturating_sub(latest_expiry);
+        self.latency.record(late);
+        self.latency_max = self.latency_max.max(late);
     }
 
     /// The window's message; resets the latency histogram (counts stay cumulative).
@@ -52,12 +55,13 @@ impl TickCounter {
             wakeups: self.wakeups,
             latency: LatencyStats {
                 samples: self.latency.count(),
-                p50_ns: self.latency.quantile(0.5),
-                p99_ns: self.latency.quantile(0.99),
-                max_ns: self.latency.max(),
+                p50_ns: self.latency.quantile(0.5, self.latency_max),
+                p99_ns: self.latency.quantile(0.99, self.latency_max),
+                max_ns: self.latency_max,
             },
         };
         self.latency.clear();
+        self.latency_max = 0;
         w
     }
 }

@@ -39,6 +39,9 @@ pub struct ProbeConfig {
     pub poll_interval_ms: u64,
     /// Forward /dev/kmsg lines.
     pub forward_kmsg: bool,
+    /// Run the in-guest benchmark first, each phase this long (ms).
+    #[serde(default)]
+    pub benchmark_phase_ms: Option<u64>,
     /// The device node of the data channel inside the guest.
     pub data_device: DataDevice,
     /// Kernel modules to load before opening the data channel, in order

@@ -112,6 +112,7 @@ fn config_rejects_unknown_keys() {
         tick_rate_hz: 1000,
         poll_interval_ms: 100,
         forward_kmsg: true,
+        benchmark_phase_ms: None,
         data_device: DataDevice::IsaSerial { path: "/dev/ttyS1".into() },
         modules: vec![],
     };

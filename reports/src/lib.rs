@@ -1,6 +1,7 @@
 //! Pure statistics and renderers over clockstorm run records. No OS code:
 //! everything here takes parsed records and returns numbers or text.
 
+pub mod bench;
 pub mod format;
 pub mod summary;
 pub mod terminal;

@@ -21,13 +21,14 @@ use crate::outbox::{Outbox, Producer};
 use warp::WarpCheck;
 pub use window::WindowAccumulator;
 
-/// A TSC read every this many clock reads (a power of two). Every read would
-/// cost ~10 % of the tsc clocksource's read rate under TCG.
+/// A TSC read every this many clock reads (a power of two, at least 2). Every
+/// read would cost ~10 % of the tsc clocksource's read rate under TCG.
 const TSC_EVERY: u64 = 8;
-/// A cross-vCPU check every this many clock reads (a power of two): it takes a
-/// lock shared by all vCPUs.
+/// A cross-vCPU check every this many clock reads (a power of two, a multiple
+/// of TSC_EVERY): it takes a lock shared by all vCPUs.
 const WARP_EVERY: u64 = 64;
-/// The window's end is checked every this many reads (a power of two): at
+/// The window's end is checked every this many reads (a power of two, a
+/// multiple of TSC_EVERY): at
 /// ~1 µs per read at worst (hpet under TCG) that is ~1 ms of lateness.
 const END_CHECK_EVERY: u64 = 1024;
 
@@ -80,7 +81,7 @@ fn run(cpu: usize, settings: &SamplerSettings, shared: &SamplerShared, outbox: &
     // Unpinned (e.g. standalone in a container that forbids it), the sampler
     // still measures; cross-vCPU warps are then between whatever CPUs it ran on.
     let _ = crate::sched::pin_to_cpu(cpu);
-    let mut acc = WindowAccumulator::new();
+    let mut acc = WindowAccumulator::new(settings.gap_event_ns);
     let mut index = 0u64;
     while !shared.stop.load(Ordering::Relaxed) {
         let clock = settings.clocks[(index as usize) % settings.clocks.len()];
@@ -89,7 +90,25 @@ fn run(cpu: usize, settings: &SamplerSettings, shared: &SamplerShared, outbox: &
     }
 }
 
+/// Runs the sampler loop on the calling thread, pinned to `cpu`, for whole
+/// windows until `duration` has passed (the benchmark's sampler phase).
+pub fn run_for(cpu: usize, settings: &SamplerSettings, shared: &SamplerShared, outbox: &Outbox, duration: std::time::Duration) {
+    let _ = crate::sched::pin_to_cpu(cpu);
+    let end = monotonic_ns() + duration.as_nanos() as u64;
+    let mut acc = WindowAccumulator::new(settings.gap_event_ns);
+    let mut index = 0;
+    while monotonic_ns() < end {
+        let clock = settings.clocks[(index as usize) % settings.clocks.len()];
+        sample_window(cpu as u32, index, clock, settings, shared, outbox, &mut acc);
+        index += 1;
+    }
+}
+
 /// Reads `clock` for one window and sends its summary.
+///
+/// The loop is unrolled by [`TSC_EVERY`] so the common path has no counter
+/// checks: seven plain reads, then one read followed by the TSC bracket, then
+/// the rarer checks on a counter of such rounds.
 fn sample_window(
     cpu: u32,
     index: u64,
@@ -102,11 +121,23 @@ fn sample_window(
     let id = clock_id(clock);
     let read = || now_ns(id) as u64;
     acc.start(index, cpu, clock, monotonic_ns());
+    let gap_event = |acc: &WindowAccumulator, at: u64| {
+        let at_ns = if clock == ClockId::Monotonic { at } else { monotonic_ns() };
+        let gap_ns = acc.last_gap();
+        outbox.send(Producer::Sampler, GuestMessage::Gap(Gap { cpu, at_ns, gap_ns }));
+    };
     let mut prev = read();
-    let mut i: u64 = 0;
+    let mut rounds: u64 = 0;
     loop {
-        i += 1;
-        let now = if i % WARP_EVERY == 0 {
+        for _ in 0..TSC_EVERY - 1 {
+            let now = read();
+            if acc.record(prev, now) {
+                gap_event(acc, now);
+            }
+            prev = now;
+        }
+        rounds += 1;
+        let now = if rounds % (WARP_EVERY / TSC_EVERY) == 0 {
             let (now, behind) = shared.warp.check(clock, read);
             if behind > 0 {
                 acc.record_warp(behind);
@@ -115,16 +146,12 @@ fn sample_window(
         } else {
             read()
         };
-        let delta = acc.record(prev, now);
-        if delta > settings.gap_event_ns {
-            let at_ns = if clock == ClockId::Monotonic { now } else { monotonic_ns() };
-            outbox.send(Producer::Sampler, GuestMessage::Gap(Gap { cpu, at_ns, gap_ns: delta }));
+        if acc.record(prev, now) {
+            gap_event(acc, now);
         }
-        if i % TSC_EVERY == 0 {
-            acc.record_tsc(rdtsc(), now);
-        }
+        acc.record_tsc(rdtsc(), now);
         prev = now;
-        if i % END_CHECK_EVERY == 0 {
+        if rounds % (END_CHECK_EVERY / TSC_EVERY) == 0 {
             let mono = monotonic_ns();
             if mono.saturating_sub(acc.start_ns()) >= settings.window_ns {
                 // Gap positions were read on `clock`; shift them onto CLOCK_MONOTONIC.

@@ -8,40 +8,77 @@ use crate::histogram::Histogram;
 pub struct WindowAccumulator {
     window: Window,
     deltas: Histogram,
+    max_delta: u64,
+    gap_event_ns: u64,
+    /// min(max_delta, gap_event_ns): only intervals above it take the slow path.
+    slow_above: u64,
+    last_slow: u64,
     first_tsc: Option<(u64, u64)>,
     last_tsc: Option<(u64, u64)>,
 }
 
 impl WindowAccumulator {
-    pub fn new() -> Self {
-        WindowAccumulator { window: Window::default(), deltas: Histogram::default(), first_tsc: None, last_tsc: None }
+    /// `gap_event_ns`: intervals longer than this make [`Self::record`] say so.
+    pub fn new(gap_event_ns: u64) -> Self {
+        WindowAccumulator {
+            window: Window::default(),
+            deltas: Histogram::default(),
+            max_delta: 0,
+            gap_event_ns,
+            slow_above: 0,
+            last_slow: 0,
+            first_tsc: None,
+            last_tsc: None,
+        }
     }
 
     /// Starts window `index` at CLOCK_MONOTONIC `mono`, reusing the buffers.
     pub fn start(&mut self, index: u64, cpu: u32, clock: ClockId, mono: u64) {
         self.window = Window { index, cpu, clock: Some(clock), start_ns: mono, end_ns: mono, ..Window::default() };
         self.deltas.clear();
+        self.max_delta = 0;
+        self.slow_above = 0;
         self.first_tsc = None;
         self.last_tsc = None;
     }
 
-    /// Records the read `now` that followed the read `prev` of the same clock.
-    /// Returns the forward interval in ns (0 for a backwards step).
+    /// Records the read `now` that followed the read `prev` of the same
+    /// clock. Returns true when the interval is a gap event (longer than the
+    /// threshold). The common case is one compare, one bucket increment and
+    /// one more compare.
     #[inline(always)]
-    pub fn record(&mut self, prev: u64, now: u64) -> u64 {
-        let w = &mut self.window;
-        w.samples += 1;
+    pub fn record(&mut self, prev: u64, now: u64) -> bool {
         if now < prev {
-            w.backwards_steps += 1;
-            w.worst_backwards_ns = w.worst_backwards_ns.max(prev - now);
-            return 0;
+            self.backwards(prev - now);
+            return false;
         }
         let delta = now - prev;
-        if delta > self.deltas.max() {
-            w.max_gap_at_ns = now;
-        }
         self.deltas.record(delta);
-        delta
+        delta > self.slow_above && self.slow_path(delta, now)
+    }
+
+    /// The interval [`Self::record`] last took the slow path for.
+    pub fn last_gap(&self) -> u64 {
+        self.last_slow
+    }
+
+    #[cold]
+    fn backwards(&mut self, by: u64) {
+        self.window.backwards_steps += 1;
+        self.window.worst_backwards_ns = self.window.worst_backwards_ns.max(by);
+    }
+
+    /// A new largest interval, or a gap event.
+    #[cold]
+    #[inline(never)]
+    fn slow_path(&mut self, delta: u64, now: u64) -> bool {
+        self.last_slow = delta;
+        if delta > self.max_delta {
+            self.max_delta = delta;
+            self.window.max_gap_at_ns = now;
+        }
+        self.slow_above = self.max_delta.min(self.gap_event_ns);
+        delta > self.gap_event_ns
     }
 
     /// Records a TSC read bracketed by clock reads; `clock` is the clock read
@@ -78,13 +115,15 @@ impl WindowAccumulator {
     pub fn finish(&mut self, mono: u64, dropped_so_far: u64, gap_at_mono: impl Fn(u64) -> u64) -> Window {
         let mut w = self.window;
         w.end_ns = mono;
+        w.samples = self.deltas.count() + w.backwards_steps;
+        let max = self.max_delta;
         w.delta = DeltaStats {
-            p50_ns: self.deltas.quantile(0.5),
-            p99_ns: self.deltas.quantile(0.99),
-            p999_ns: self.deltas.quantile(0.999),
-            max_ns: self.deltas.max(),
+            p50_ns: self.deltas.quantile(0.5, max),
+            p99_ns: self.deltas.quantile(0.99, max),
+            p999_ns: self.deltas.quantile(0.999, max),
+            max_ns: max,
         };
-        w.max_gap_ns = self.deltas.max();
+        w.max_gap_ns = max;
         w.max_gap_at_ns = gap_at_mono(w.max_gap_at_ns);
         if let (Some((t0, c0)), Some((t1, c1))) = (self.first_tsc, self.last_tsc) {
             w.tsc_ticks = t1.wrapping_sub(t0);
@@ -101,20 +140,21 @@ mod tests {
 
     #[test]
     fn a_window_tracks_gaps_backwards_steps_tsc_and_warps() {
-        let mut acc = WindowAccumulator::new();
+        let mut acc = WindowAccumulator::new(1_000);
         acc.start(7, 1, ClockId::Monotonic, 1_000);
-        assert_eq!(acc.record(1_000, 1_100), 100);
+        assert!(!acc.record(1_000, 1_100));
         acc.record_tsc(50, 1_100);
-        assert_eq!(acc.record(1_100, 5_100), 4_000);
-        assert_eq!(acc.record(5_100, 5_000), 0); // the clock steps back 100 ns
+        assert!(acc.record(1_100, 5_100), "4 µs is over the 1 µs gap threshold");
+        assert!(!acc.record(5_100, 5_000)); // the clock steps back 100 ns
         acc.record_tsc(45, 5_000); // and so does the TSC
-        assert_eq!(acc.record(5_000, 5_050), 50);
+        assert!(!acc.record(5_000, 5_050));
+        assert!(acc.record(5_050, 7_050), "a later gap over the threshold but below the max is still an event");
         acc.record_tsc(80, 5_050);
         acc.record_warp(30);
         acc.record_warp(10);
         let w = acc.finish(6_000, 3, |at| at);
         assert_eq!((w.index, w.cpu, w.clock), (7, 1, Some(ClockId::Monotonic)));
-        assert_eq!(w.samples, 4);
+        assert_eq!(w.samples, 5);
         assert_eq!((w.max_gap_ns, w.max_gap_at_ns), (4_000, 5_100));
         assert_eq!(w.delta.max_ns, 4_000);
         assert_eq!((w.backwards_steps, w.worst_backwards_ns), (1, 100));
@@ -126,7 +166,7 @@ mod tests {
 
     #[test]
     fn starting_again_clears_the_previous_window() {
-        let mut acc = WindowAccumulator::new();
+        let mut acc = WindowAccumulator::new(u64::MAX);
         acc.start(0, 0, ClockId::Realtime, 0);
         acc.record(0, 1_000_000);
         acc.start(1, 0, ClockId::MonotonicRaw, 10);

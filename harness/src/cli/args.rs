@@ -18,6 +18,9 @@ pub struct Cli {
 pub enum Command {
     /// Boot one guest per clocksource of a scenario and measure.
     Run(RunArgs),
+    /// Benchmark the probe inside one guest per clocksource: a bare read loop
+    /// against the probe's sampler, and what the probe costs a CPU-bound task.
+    Bench(BenchArgs),
     /// Manage guest kernels.
     #[command(subcommand)]
     Kernel(KernelCommand),
@@ -63,6 +66,15 @@ pub struct RunArgs {
     /// Static guest probe binary; default: $CLOCKSTORM_PROBE or the build's.
     #[arg(long)]
     pub probe: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Length of each benchmark phase (bare loop, sampler, task alone, task with probe).
+    #[arg(long, default_value = "2s")]
+    pub phase: String,
 }
 
 /// `--data-channel` values.

@@ -17,7 +17,8 @@ pub fn main_with(argv: Vec<String>) -> u8 {
         }
     };
     let result = match &cli.command {
-        args::Command::Run(run) => commands::run::run(run, &argv),
+        args::Command::Run(run) => commands::run::run(run, &argv, None),
+        args::Command::Bench(bench) => commands::run::bench(bench, &argv),
         args::Command::Kernel(k) => commands::kernel::run(k),
         args::Command::Scenarios => commands::scenarios::run(),
         args::Command::ReferenceServer { listen } => commands::reference_server::run(listen),

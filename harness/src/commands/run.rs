@@ -7,7 +7,7 @@ use clockstorm_reports::{summarize, terminal, RunSummary};
 use sha2::{Digest, Sha256};
 
 use super::time_text::{unix_ms_now, utc_compact};
-use crate::cli::args::{DataChannelArg, RunArgs};
+use crate::cli::args::{BenchArgs, DataChannelArg, RunArgs};
 use crate::clocksource::Clocksource;
 use crate::error::Error;
 use crate::initramfs::hex;
@@ -18,13 +18,22 @@ use crate::runner::{self, ResultsDir, RunContext, RunSpec};
 use crate::scenario::{self, duration::parse_duration, LoadedScenario};
 use crate::{exit_code, host, probe_binary, signals};
 
+/// Runs `clockstorm bench`: a run whose guests benchmark first.
+pub fn bench(args: &BenchArgs, argv: &[String]) -> Result<u8, Error> {
+    let phase = parse_duration(&args.phase).map_err(|message| Error::BadFlag { flag: "phase", message })?;
+    run(&args.run, argv, Some(phase))
+}
+
 /// Runs `clockstorm run` and returns its exit code.
-pub fn run(args: &RunArgs, argv: &[String]) -> Result<u8, Error> {
+pub fn run(args: &RunArgs, argv: &[String], benchmark_phase: Option<std::time::Duration>) -> Result<u8, Error> {
     let loaded = scenario::load(&args.scenario)?;
     let clocksources = match &args.clocksource {
         Some(names) => names.iter().map(|n| n.parse()).collect::<Result<Vec<Clocksource>, _>>()?,
         None => loaded.scenario.clocksources.clone(),
     };
+    if let Some(dup) = clocksources.iter().enumerate().find_map(|(i, c)| clocksources[..i].contains(c).then_some(c)) {
+        return Err(Error::BadFlag { flag: "clocksource", message: format!("{dup} is named twice") });
+    }
     let mut probe = loaded.scenario.probe.clone();
     if let Some(d) = &args.duration {
         probe.duration = parse_duration(d).map_err(|message| Error::BadFlag { flag: "duration", message })?;
@@ -56,6 +65,7 @@ pub fn run(args: &RunArgs, argv: &[String]) -> Result<u8, Error> {
             guest: loaded.scenario.guest.clone(),
             probe: probe.clone(),
             skip: cs.unavailable_reason(accel),
+            benchmark_phase,
         })
         .collect();
     let mut manifest = initial_manifest(&loaded, &specs, accel, data_channel, &qemu, &kernel, argv);
@@ -79,6 +89,9 @@ pub fn run(args: &RunArgs, argv: &[String]) -> Result<u8, Error> {
     let summaries = summarize_results(&results, &manifest);
     results.write_json("summary.json", &summaries)?;
     println!("{}", terminal::render(&summaries));
+    if benchmark_phase.is_some() {
+        println!("{}", clockstorm_reports::bench::render(&summaries));
+    }
     println!("results: {}", results.root().display());
     Ok(exit_code_for(&manifest))
 }

@@ -206,8 +206,8 @@ fn run_loop(
         let now = Instant::now();
         match (p.hello_at, done_at) {
             (None, _) if now - started > hello_timeout => return failed(no_hello_message(ctx.accel, hello_timeout), tail),
-            (Some(h), None) if now - h > spec.probe.duration + DONE_GRACE => {
-                return failed(format!("the probe did not finish within {:?} of its hello", spec.probe.duration + DONE_GRACE), tail)
+            (Some(h), None) if now - h > expected_measuring(spec) + DONE_GRACE => {
+                return failed(format!("the probe did not finish within {:?} of its hello", expected_measuring(spec) + DONE_GRACE), tail)
             }
             (_, Some(d)) if now - d > POWEROFF_TIMEOUT => {
                 return failed(format!("the guest did not power off within {POWEROFF_TIMEOUT:?} after the probe finished"), tail)
@@ -217,11 +217,17 @@ fn run_loop(
     }
 }
 
+/// How long the probe measures after its hello: the duration, plus the
+/// benchmark's five phases when there is one.
+fn expected_measuring(spec: &RunSpec) -> Duration {
+    spec.probe.duration + spec.benchmark_phase.map(|p| p * 5).unwrap_or_default()
+}
+
 fn finished(spec: &RunSpec, p: &Progress, status: std::process::ExitStatus, started: Instant, tail: &ConsoleTail) -> RunOutcome {
     let wall_ms = started.elapsed().as_millis() as u64;
     match (&p.done, p.sentinel) {
         (Some(ProbeOutcome::Completed), true) => {
-            RunOutcome::Completed { wall_ms, requested_ms: spec.probe.duration.as_millis() as u64 }
+            RunOutcome::Completed { wall_ms, requested_ms: expected_measuring(spec).as_millis() as u64 }
         }
         (Some(ProbeOutcome::ClocksourceNotHonored { requested, got }), true) => {
             RunOutcome::ClocksourceNotHonored { requested: requested.clone(), got: got.clone() }
@@ -262,7 +268,8 @@ fn build_initramfs(ctx: &RunContext, spec: &RunSpec) -> Result<std::path::PathBu
             ctx.modules.iter().map(|(name, _)| module_path_in_guest(name)).collect(),
         ),
     };
-    let config = super::probe_config_for(&spec.probe, &spec.id, Some(spec.clocksource.kernel_name()), data_device, modules);
+    let mut config = super::probe_config_for(&spec.probe, &spec.id, Some(spec.clocksource.kernel_name()), data_device, modules);
+    config.benchmark_phase_ms = spec.benchmark_phase.map(|p| p.as_millis() as u64);
     let config_json = serde_json::to_vec_pretty(&config).expect("config always serializes");
     let module_bytes: &[(String, Vec<u8>)] = if ctx.data_channel == DataChannelKind::Virtio { &ctx.modules } else { &[] };
     let contents = Contents { probe: &ctx.probe, config_json: &config_json, modules: module_bytes };

@@ -46,6 +46,8 @@ pub struct RunSpec {
     pub probe: ProbeSettings,
     /// Set when the run cannot happen here (e.g. kvm-clock under TCG).
     pub skip: Option<String>,
+    /// Run the in-guest benchmark first, each phase this long.
+    pub benchmark_phase: Option<std::time::Duration>,
 }
 
 /// Errors that stop a run from being attempted or recorded at all (a guest
@@ -83,6 +85,7 @@ pub fn probe_config_for(
         tick_rate_hz: probe.tick_rate_hz,
         poll_interval_ms: probe.poll_interval.as_millis() as u64,
         forward_kmsg: probe.forward_kmsg,
+        benchmark_phase_ms: None,
         data_device,
         modules,
     }

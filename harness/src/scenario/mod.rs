@@ -151,6 +151,9 @@ fn validate(s: &Scenario, origin: &str) -> Result<(), ScenarioError> {
     if s.clocksources.is_empty() {
         return invalid("clocksources", "is empty: name at least one clocksource".into());
     }
+    if let Some(dup) = s.clocksources.iter().enumerate().find_map(|(i, c)| s.clocksources[..i].contains(c).then_some(c)) {
+        return invalid("clocksources", format!("{dup} is named twice"));
+    }
     if !(1..=64).contains(&s.guest.vcpus) {
         return invalid("guest.vcpus", format!("{} is out of range 1..=64", s.guest.vcpus));
     }

@@ -22,6 +22,11 @@ fn unknown_clocksource_is_a_usage_error_naming_the_value_and_the_choices() {
 }
 
 #[test]
+fn a_clocksource_named_twice_is_a_usage_error() {
+    assert_fails(&["run", "--clocksource", "tsc,hpet,tsc"], USAGE, "--clocksource: tsc is named twice");
+}
+
+#[test]
 fn missing_kernel_path_is_a_usage_error() {
     assert_fails(&["run", "--kernel", "/nonexistent/vmlinuz"], USAGE, "/nonexistent/vmlinuz");
 }

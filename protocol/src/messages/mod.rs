@@ -42,6 +42,8 @@ pub enum GuestMessage {
     ClocksourceChanged(ClocksourceChange),
     /// The result of an action the host asked for.
     ActionResult(ActionResult),
+    /// Figures of the in-guest benchmark (when the config asks for one).
+    Benchmark(BenchResult),
     /// Part of the measurement is unavailable or stopped working; the run
     /// goes on without it.
     Degraded { component: String, reason: String },

@@ -89,3 +89,21 @@ pub struct Gap {
     pub at_ns: u64,
     pub gap_ns: u64,
 }
+
+/// The in-guest benchmark: the physical limit (a bare read loop) against the
+/// probe's sampler in the same guest, and what the probe costs a CPU-bound
+/// task. Every phase runs for `phase_ms` on vCPU 0.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenchResult {
+    pub phase_ms: u64,
+    /// Bare `clock_gettime(CLOCK_MONOTONIC)` loop, reads per second.
+    pub raw_reads_per_s: f64,
+    /// The probe's sampler loop on the same clock, reads per second.
+    pub sampler_reads_per_s: f64,
+    /// A CPU-bound task (integer hashing) alone, operations per second.
+    pub task_ops_per_s_alone: f64,
+    /// The same task while the probe's timer, exchanges, poller and kmsg
+    /// threads run (not its samplers, which by design take a whole vCPU).
+    pub task_ops_per_s_with_probe: f64,
+}

@@ -1,6 +1,6 @@
 //! One run's record file reduced to the figures of the terminal summary.
 
-use clockstorm_protocol::{ClockId, GuestMessage, HarnessEvent, ProbeOutcome, RecordBody, RunOutcome, RunRecord};
+use clockstorm_protocol::{BenchResult, ClockId, GuestMessage, HarnessEvent, ProbeOutcome, RecordBody, RunOutcome, RunRecord};
 
 use crate::ticks::TickSummary;
 use crate::timebase::Timebase;
@@ -50,6 +50,10 @@ pub struct RunSummary {
     pub hz: Option<u32>,
     /// Tick backlog and timer latency.
     pub ticks: Option<TickSummary>,
+    /// The in-guest benchmark, when the run had one.
+    pub benchmark: Option<BenchResult>,
+    /// The samplers' reads per second over their windows (all vCPUs together).
+    pub sampler_reads_per_s: Option<f64>,
     /// ns per clock_gettime(CLOCK_MONOTONIC) in the probe's calibration loop.
     pub read_cost_ns: Option<f64>,
     pub rdtsc_cost_ns: Option<f64>,
@@ -89,6 +93,8 @@ pub fn summarize(records: &[RunRecord]) -> RunSummary {
         exchanges_lost: 0,
         hz: None,
         ticks: None,
+        benchmark: None,
+        sampler_reads_per_s: None,
         read_cost_ns: None,
         rdtsc_cost_ns: None,
         wall_ms: None,
@@ -103,6 +109,7 @@ pub fn summarize(records: &[RunRecord]) -> RunSummary {
     let mut measured_exchanges = Vec::new();
     let mut tick_windows = Vec::new();
     let mut counters = Vec::new();
+    let mut window_ns = 0u64;
     for r in records {
         match &r.body {
             RecordBody::Harness(HarnessEvent::RunStarted { run_id, clocksource, .. }) => {
@@ -130,6 +137,7 @@ pub fn summarize(records: &[RunRecord]) -> RunSummary {
             RecordBody::Guest(GuestMessage::Window(w)) => {
                 s.samples += w.samples;
                 s.windows += 1;
+                window_ns += w.end_ns.saturating_sub(w.start_ns);
                 s.max_gap_ns = Some(s.max_gap_ns.unwrap_or(0).max(w.max_gap_ns));
                 s.backwards_steps += w.backwards_steps;
                 s.worst_backwards_ns = s.worst_backwards_ns.max(w.worst_backwards_ns);
@@ -138,6 +146,7 @@ pub fn summarize(records: &[RunRecord]) -> RunSummary {
                 s.worst_warp_ns = s.worst_warp_ns.max(w.worst_warp_ns);
             }
             RecordBody::Guest(GuestMessage::TickWindow(t)) => tick_windows.push(*t),
+            RecordBody::Guest(GuestMessage::Benchmark(b)) => s.benchmark = Some(*b),
             RecordBody::Guest(GuestMessage::KernelCounters(c)) => counters.push(c.clone()),
             RecordBody::Guest(GuestMessage::Done(d)) => {
                 s.probe_peak_rss_kib = Some(d.peak_rss_kib);
@@ -149,6 +158,14 @@ pub fn summarize(records: &[RunRecord]) -> RunSummary {
             }
             RecordBody::Guest(_) => {}
         }
+    }
+    // Per vCPU: windows of different vCPUs overlap in time.
+    let vcpus = records.iter().find_map(|r| match &r.body {
+        RecordBody::Guest(GuestMessage::Hello(h)) => Some(h.vcpus.max(1)),
+        _ => None,
+    });
+    if window_ns > 0 {
+        s.sampler_reads_per_s = Some(s.samples as f64 / (window_ns as f64 / 1e9) * vcpus.unwrap_or(1) as f64);
     }
     s.exchanges = offsets.len();
     s.offset_median_ns = median(&mut offsets);
