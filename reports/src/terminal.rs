@@ -3,12 +3,22 @@
 use crate::format::{count, ns};
 use crate::RunSummary;
 
-const HEADERS: [&str; 9] =
-    ["clocksource", "status", "boot→hello", "samples", "max gap", "back steps", "offset to host", "read cost", "overhead"];
+const HEADERS: [&str; 10] = [
+    "clocksource",
+    "status",
+    "boot→hello",
+    "samples",
+    "max gap",
+    "back steps",
+    "tick backlog",
+    "offset to host",
+    "read cost",
+    "overhead",
+];
 
 /// One row per run, then one line per run that needs explaining.
 pub fn render(summaries: &[RunSummary]) -> String {
-    let rows: Vec<[String; 9]> = summaries.iter().map(row).collect();
+    let rows: Vec<[String; 10]> = summaries.iter().map(row).collect();
     let mut widths = HEADERS.map(|h| h.chars().count());
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
@@ -34,7 +44,7 @@ pub fn render(summaries: &[RunSummary]) -> String {
     out
 }
 
-fn row(s: &RunSummary) -> [String; 9] {
+fn row(s: &RunSummary) -> [String; 10] {
     let dash = || "–".to_string();
     let offset = match (s.offset_median_ns, s.offset_uncertainty_median_ns) {
         (Some(o), Some(u)) => format!("{} ± {}", ns(o as f64), ns(u as f64)),
@@ -48,6 +58,7 @@ fn row(s: &RunSummary) -> [String; 9] {
         if measured { count(s.samples) } else { dash() },
         s.max_gap_ns.map(|g| ns(g as f64)).unwrap_or_else(dash),
         if measured { count(s.backwards_steps) } else { dash() },
+        s.ticks.as_ref().and_then(|t| t.timer_expirations).map(|b| format!("{:.1}", b.total)).unwrap_or_else(dash),
         offset,
         s.read_cost_ns.map(ns).unwrap_or_else(dash),
         s.overhead_ms.map(|o| ns(o as f64 * 1e6)).unwrap_or_else(dash),

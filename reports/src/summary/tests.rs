@@ -43,6 +43,8 @@ pub fn completed_run() -> Vec<RunRecord> {
         rec(1_900, ex(4, 0, 320_000, 500_000)), // offset 70 µs ± 250 µs
         rec(1_950, window(0, 60_000, 2_500_000, 0)),
         rec(2_050, window(1, 61_000, 7_000_000, 1)),
+        rec(2_060, g(GuestMessage::TickWindow(TickWindow { index: 0, rate_hz: 1000, mono_ns: 0, realtime_ns: 100_000_000, expirations: 100, wakeups: 100, ..TickWindow::default() }))),
+        rec(2_160, g(GuestMessage::TickWindow(TickWindow { index: 1, rate_hz: 1000, mono_ns: 0, realtime_ns: 200_000_000, expirations: 197, wakeups: 190, ..TickWindow::default() }))),
         rec(6_700, g(GuestMessage::Done(Done {
             outcome: ProbeOutcome::Completed, samples: 121_000, windows: 2, dropped: Dropped::default(), exchanges: 3,
             exchanges_lost: 0, peak_rss_kib: 2048, cpu_user_ms: 4_000, cpu_system_ms: 900,
@@ -69,6 +71,12 @@ fn a_completed_run_is_summarized_from_its_records() {
     assert_eq!(s.offset_uncertainty_min_ns, Some(200_000));
     assert_eq!(s.overhead_ms, Some(1_890));
     assert_eq!(s.read_cost_ns, Some(1534.2));
+    // 100 ms of host time at 1 kHz, 97 expirations counted: 3 behind; 7 wake-ups missed.
+    let ticks = s.ticks.unwrap();
+    let timer = ticks.timer_expirations.unwrap();
+    assert_eq!(timer.seen, 97);
+    assert!((timer.total - 3.0).abs() < 1e-6, "{timer:?}");
+    assert_eq!(ticks.timer_missed_wakeups, 7);
 }
 
 #[test]
