@@ -13,6 +13,8 @@ pub enum Error {
     Scenario(#[from] ScenarioError),
     #[error("--clocksource: {0}")]
     Clocksource(#[from] crate::clocksource::UnknownClocksource),
+    #[error(transparent)]
+    Fault(#[from] crate::faults::spec::FaultParseError),
     #[error("--{flag}: {message}")]
     BadFlag { flag: &'static str, message: String },
     #[error(transparent)]
@@ -35,7 +37,7 @@ impl Error {
     /// The documented exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Scenario(_) | Error::Clocksource(_) | Error::BadFlag { .. } => exit_code::USAGE,
+            Error::Scenario(_) | Error::Clocksource(_) | Error::Fault(_) | Error::BadFlag { .. } => exit_code::USAGE,
             Error::Kernel(k) if k.is_bad_user_input() => exit_code::USAGE,
             Error::Kernel(_) => exit_code::ENVIRONMENT,
             Error::QemuMissing { .. } | Error::ProbeMissing { .. } | Error::ProbeNotStatic { .. } => exit_code::ENVIRONMENT,

@@ -11,6 +11,7 @@ pub mod clocksource;
 pub mod commands;
 pub mod error;
 pub mod exit_code;
+pub mod faults;
 pub mod host;
 pub mod initramfs;
 pub mod kernel;

@@ -44,13 +44,67 @@ pub enum HarnessEvent {
         qemu_argv: Vec<String>,
     },
     QemuSpawned { pid: u32 },
+    /// QMP answered: QEMU's version and its vCPU threads (index, host thread id).
+    QemuReady { qemu_version: String, vcpu_threads: Vec<(u32, u32)> },
     /// A line on the data channel that did not decode; kept verbatim.
     Garbled { line: String, error: String },
     /// The probe printed its success sentinel on the console.
     SentinelSeen,
     QemuExited { code: Option<i32>, signal: Option<i32> },
+    /// Measurement began (the probe's sync arrived): fault times count from here.
+    TimelineOrigin,
+    /// A fault is about to be applied.
+    FaultStarted { index: usize, kind: String, planned_start_ms: u64, planned_duration_ms: u64 },
+    /// A fault was lifted, with what it achieved.
+    FaultEnded(FaultEffect),
     /// Last line of every complete record file.
     RunFinished(RunOutcome),
+}
+
+/// What one fault did, as measured on the host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultEffect {
+    pub index: usize,
+    pub kind: String,
+    /// Host CLOCK_REALTIME / CLOCK_MONOTONIC when the fault took effect and
+    /// when it was lifted, in ns.
+    pub began_realtime_ns: i64,
+    pub began_monotonic_ns: u64,
+    pub ended_realtime_ns: i64,
+    pub ended_monotonic_ns: u64,
+    /// How long the fault was in effect (e.g. the threads were frozen), in ns.
+    pub achieved_ns: u64,
+    /// None when the fault could not even be set up (see `error`).
+    pub detail: Option<FaultDetail>,
+    /// Set when applying or lifting the fault failed.
+    pub error: Option<String>,
+}
+
+/// Kind-specific measurements of a fault.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum FaultDetail {
+    /// State letter of the QEMU process in /proc once stopped ('T' expected).
+    Freeze { stopped_state: Option<char> },
+    /// QEMU's own STOP / RESUME event times (host realtime, µs).
+    Pause { stop_event_us: Option<i64>, resume_event_us: Option<i64> },
+    /// The frozen vCPU threads and the /proc state each showed while frozen.
+    VcpuFreeze { threads: Vec<u32>, states: Vec<String>, cgroup: String },
+    /// Per vCPU thread: time run and time waiting for a CPU during the fault
+    /// (/proc/<tid>/schedstat deltas), and the quota's throttled time.
+    Starve { threads: Vec<ThreadSched>, busy_threads: u32, throttled_ns: Option<u64> },
+    /// The command's exit status and the end of its output.
+    Command { argv: Vec<String>, exit_code: Option<i32>, stdout_tail: String, stderr_tail: String },
+}
+
+/// Scheduler statistics of one thread over a fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreadSched {
+    pub tid: u32,
+    pub run_ns: u64,
+    pub wait_ns: u64,
 }
 
 /// How a run ended, from the harness's point of view.

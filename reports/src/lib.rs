@@ -2,6 +2,7 @@
 //! everything here takes parsed records and returns numbers or text.
 
 pub mod bench;
+pub mod faults;
 pub mod format;
 pub mod summary;
 pub mod terminal;

@@ -41,6 +41,36 @@ pub fn render(summaries: &[RunSummary]) -> String {
             out.push_str(&format!("{}: {}\n", s.clocksource, detail));
         }
     }
+    if summaries.iter().any(|s| !s.faults.is_empty()) {
+        out.push('\n');
+        out.push_str(&render_faults(summaries));
+    }
+    out
+}
+
+/// One line per fault and clocksource: the time the guest lost across it.
+pub fn render_faults(summaries: &[RunSummary]) -> String {
+    let mut out = format!("{:<5} {:<12} {:>8} {:>8}  {:<11} {:>26} {:>9}\n", "fault", "kind", "start", "length", "clocksource", "time lost", "max gap");
+    let mut rows: Vec<(usize, &RunSummary, &crate::faults::FaultSummary)> =
+        summaries.iter().flat_map(|s| s.faults.iter().map(move |f| (f.index, s, f))).collect();
+    rows.sort_by_key(|(i, _, _)| *i);
+    for (_, s, f) in rows {
+        let lost = match (f.lost_ns, f.lost_uncertainty_ns, &f.error) {
+            (_, _, Some(e)) => format!("error: {e}"),
+            (Some(l), Some(u), None) => format!("{} ± {}", ns(l as f64), ns(u as f64)),
+            _ => "–".into(),
+        };
+        out.push_str(&format!(
+            "{:<5} {:<12} {:>8} {:>8}  {:<11} {:>26} {:>9}\n",
+            f.index,
+            f.kind,
+            ns(f.planned_start_ms as f64 * 1e6),
+            ns(f.planned_duration_ms as f64 * 1e6),
+            s.clocksource,
+            lost,
+            f.max_gap_ns.map(|g| ns(g as f64)).unwrap_or_else(|| "–".into()),
+        ));
+    }
     out
 }
 

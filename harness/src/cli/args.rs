@@ -66,6 +66,14 @@ pub struct RunArgs {
     /// Static guest probe binary; default: $CLOCKSTORM_PROBE or the build's.
     #[arg(long)]
     pub probe: Option<PathBuf>,
+    /// A fault on the timeline, KIND:START+DURATION[,KEY=VALUE...], instead of
+    /// the scenario's; repeatable. E.g. freeze:3s+6s, pause:15s+3s,
+    /// starve:2s+10s,duty=80, vcpu-freeze:4s+2s, command:5s+0s,argv=PROG;ARG.
+    #[arg(long = "fault", value_name = "FAULT")]
+    pub faults: Vec<String>,
+    /// Let `command` faults run host commands.
+    #[arg(long)]
+    pub allow_commands: bool,
 }
 
 #[derive(Debug, Args)]

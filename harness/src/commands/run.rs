@@ -10,6 +10,7 @@ use super::time_text::{unix_ms_now, utc_compact};
 use crate::cli::args::{BenchArgs, DataChannelArg, RunArgs};
 use crate::clocksource::Clocksource;
 use crate::error::Error;
+use crate::faults::{self, parse_fault, FaultKind};
 use crate::initramfs::hex;
 use crate::kernel::{self, KernelCache, KernelImage};
 use crate::qemu::accel::{self, Accel};
@@ -41,6 +42,16 @@ pub fn run(args: &RunArgs, argv: &[String], benchmark_phase: Option<std::time::D
             return Err(Error::BadFlag { flag: "duration", message: format!("{d} is shorter than one window") });
         }
     }
+    let fault_specs = if args.faults.is_empty() {
+        loaded.scenario.faults.clone()
+    } else {
+        args.faults.iter().map(|f| parse_fault(f)).collect::<Result<Vec<_>, _>>()?
+    };
+    let fault_events = faults::expand(&fault_specs, loaded.scenario.seed, probe.duration)
+        .map_err(|e| Error::BadFlag { flag: "fault", message: e.to_string() })?;
+    if !args.allow_commands && fault_events.iter().any(|e| matches!(e.kind, FaultKind::Command { .. })) {
+        return Err(Error::BadFlag { flag: "fault", message: "command faults run host commands: add --allow-commands".into() });
+    }
     let accel = accel::resolve(args.accel, accel::probe_host());
     let qemu = host::find_qemu(args.qemu.as_deref())?;
     let kernel = find_kernel(args.kernel.as_deref())?;
@@ -66,12 +77,15 @@ pub fn run(args: &RunArgs, argv: &[String], benchmark_phase: Option<std::time::D
             probe: probe.clone(),
             skip: cs.unavailable_reason(accel),
             benchmark_phase,
+            faults: fault_events.clone(),
+            allow_commands: args.allow_commands,
         })
         .collect();
     let mut manifest = initial_manifest(&loaded, &specs, accel, data_channel, &qemu, &kernel, argv);
     results.write_manifest(&manifest)?;
     let initramfs_cache = KernelCache::default_location()?.root().parent().map(|p| p.join("initramfs")).unwrap_or_default();
-    let ctx = RunContext { qemu, accel, kernel, probe: probe_bytes, data_channel, modules, initramfs_cache };
+    let cgroup_root = PathBuf::from(faults::cgroup::DEFAULT_ROOT);
+    let ctx = RunContext { qemu, accel, kernel, probe: probe_bytes, data_channel, modules, initramfs_cache, cgroup_root };
     eprintln!(
         "clockstorm: scenario {} ({}), {} run(s), accel {accel}, kernel {} ({}), results in {}",
         loaded.scenario.name,

@@ -3,3 +3,4 @@
 pub mod accel;
 pub mod args;
 pub mod guard;
+pub mod qmp;

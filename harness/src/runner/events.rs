@@ -31,6 +31,8 @@ pub enum Event {
     /// The data channel closed (QEMU exited or closed the socket).
     DataClosed,
     Console(ConsoleSignal),
+    /// Something the harness's own threads (the fault timeline) want recorded.
+    Harness(clockstorm_protocol::HarnessEvent),
 }
 
 /// What the console reader recognizes.

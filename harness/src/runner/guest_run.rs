@@ -3,7 +3,8 @@
 //! as it happens.
 
 use std::path::Path;
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clockstorm_protocol::{
@@ -15,7 +16,9 @@ use super::data_channel;
 use super::events::{ConsoleSignal, Event};
 use super::record_file::RecordFile;
 use super::{RunContext, RunError, RunSpec};
+use crate::faults::{spawn_timeline, FaultContext, TimelineHandle};
 use crate::initramfs::{self, module_path_in_guest, Contents};
+use crate::qemu::qmp::Qmp;
 use crate::qemu::accel::Accel;
 use crate::qemu::args::{build_args, kernel_cmdline, DataChannelKind, QemuSpec, VIRTIO_PORT_NAME};
 use crate::qemu::guard::QemuProcess;
@@ -110,12 +113,19 @@ fn boot_and_measure(ctx: &RunContext, spec: &RunSpec, run_dir: &Path, records: &
         }
     };
     let shutdown_handle = stream.try_clone().ok();
+    let fault_tx = tx.clone();
     let data_thread = data_channel::spawn_reader(stream, tx)
         .map_err(|source| RunError::Io { what: "starting the data channel thread".into(), source })?;
 
-    let outcome = run_loop(ctx, spec, &rx, &mut qemu, records, &tail, started);
+    let qmp = connect_qmp(&qemu_spec.qmp_socket, &mut qemu, records);
+    let faults = FaultPlan { spec, qmp, qemu_pid: qemu.pid(), tx: fault_tx, timeline: None };
+    let mut faults = faults;
+    let outcome = run_loop(ctx, spec, &rx, &mut qemu, records, &tail, started, &mut faults);
 
-    // Teardown in order: QEMU, then the socket, then the reader threads.
+    // Teardown in order: faults lifted, QEMU, then the socket, then the reader threads.
+    if let Some(mut timeline) = faults.timeline.take() {
+        timeline.stop();
+    }
     let exit = qemu.shutdown();
     if let Some(s) = shutdown_handle {
         let _ = s.shutdown(std::net::Shutdown::Both);
@@ -148,6 +158,7 @@ fn run_loop(
     records: &mut RecordFile,
     tail: &ConsoleTail,
     started: Instant,
+    faults: &mut FaultPlan,
 ) -> RunOutcome {
     let hello_timeout = match ctx.accel {
         Accel::Kvm => HELLO_TIMEOUT_KVM,
@@ -163,6 +174,13 @@ fn run_loop(
             Ok(Event::Guest(stamp, msg)) => {
                 match &msg {
                     GuestMessage::Hello(_) => p.hello_at = Some(Instant::now()),
+                    GuestMessage::Synced(_) if !faults.spec.faults.is_empty() && faults.timeline.is_none() => {
+                        let _ = records.harness(HarnessEvent::TimelineOrigin);
+                        if let Err(reason) = faults.start(ctx) {
+                            let _ = records.write(stamp, RecordBody::Guest(msg.clone()));
+                            return failed(reason, tail);
+                        }
+                    }
                     GuestMessage::Done(d) => {
                         p.done = Some(d.outcome.clone());
                         done_at = Some(Instant::now());
@@ -179,6 +197,9 @@ fn run_loop(
                 let _ = records.write(stamp, RecordBody::Harness(HarnessEvent::Garbled { line, error }));
             }
             Ok(Event::Protocol(message)) => return failed(message, tail),
+            Ok(Event::Harness(event)) => {
+                let _ = records.harness(event);
+            }
             Ok(Event::Console(ConsoleSignal::Success)) => {
                 p.sentinel = true;
                 let _ = records.harness(HarnessEvent::SentinelSeen);
@@ -218,9 +239,11 @@ fn run_loop(
 }
 
 /// How long the probe measures after its hello: the duration, plus the
-/// benchmark's five phases when there is one.
+/// benchmark's five phases when there is one, plus every fault's length (a
+/// pause stops the guest's clocks, so its measuring stretches by the pause).
 fn expected_measuring(spec: &RunSpec) -> Duration {
-    spec.probe.duration + spec.benchmark_phase.map(|p| p * 5).unwrap_or_default()
+    let faults: Duration = spec.faults.iter().map(|f| f.duration).sum();
+    spec.probe.duration + spec.benchmark_phase.map(|p| p * 5).unwrap_or_default() + faults
 }
 
 fn finished(spec: &RunSpec, p: &Progress, status: std::process::ExitStatus, started: Instant, tail: &ConsoleTail) -> RunOutcome {
@@ -254,9 +277,68 @@ fn failed(reason: String, tail: &ConsoleTail) -> RunOutcome {
 
 fn drain(rx: &Receiver<Event>, records: &mut RecordFile) {
     while let Ok(event) = rx.try_recv() {
-        if let Event::Guest(stamp, msg) = event {
-            let _ = records.write(stamp, RecordBody::Guest(msg));
+        match event {
+            Event::Guest(stamp, msg) => {
+                let _ = records.write(stamp, RecordBody::Guest(msg));
+            }
+            Event::Harness(e) => {
+                let _ = records.harness(e);
+            }
+            _ => {}
         }
+    }
+}
+
+/// How long QEMU has to serve QMP after it started: it opens the socket while
+/// parsing its command line, well before the guest boots.
+pub const QMP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connects to QMP and records QEMU's version and vCPU threads. A QMP that
+/// does not answer is recorded and leaves faults that need it failing with
+/// their own error; measuring goes on.
+fn connect_qmp(path: &Path, qemu: &mut QemuProcess, records: &mut RecordFile) -> Option<Arc<Mutex<Qmp>>> {
+    let mut qmp = match Qmp::connect(path, QMP_CONNECT_TIMEOUT, || qemu.try_wait().is_none()) {
+        Ok(q) => q,
+        Err(e) => {
+            let _ = records.harness(HarnessEvent::Garbled { line: String::new(), error: format!("QMP: {e}") });
+            return None;
+        }
+    };
+    let vcpus = qmp.query_cpus_fast().unwrap_or_default();
+    let _ = records.harness(HarnessEvent::QemuReady {
+        qemu_version: qmp.version(),
+        vcpu_threads: vcpus.iter().map(|v| (v.cpu_index, v.thread_id)).collect(),
+    });
+    Some(Arc::new(Mutex::new(qmp)))
+}
+
+/// The run's faults and what applying them needs.
+struct FaultPlan<'a> {
+    spec: &'a RunSpec,
+    qmp: Option<Arc<Mutex<Qmp>>>,
+    qemu_pid: u32,
+    tx: Sender<Event>,
+    timeline: Option<TimelineHandle>,
+}
+
+impl FaultPlan<'_> {
+    /// Starts the timeline now (the probe has synced: measurement began).
+    fn start(&mut self, ctx: &RunContext) -> Result<(), String> {
+        let vcpus = match &self.qmp {
+            Some(q) => q.lock().unwrap_or_else(|e| e.into_inner()).query_cpus_fast().unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let fault_ctx = FaultContext {
+            qemu_pid: self.qemu_pid,
+            qmp: self.qmp.clone(),
+            vcpus,
+            cgroup_root: ctx.cgroup_root.clone(),
+            allow_commands: self.spec.allow_commands,
+        };
+        let handle = spawn_timeline(self.spec.faults.clone(), fault_ctx, Instant::now(), self.tx.clone())
+            .map_err(|e| format!("starting the fault timeline: {e}"))?;
+        self.timeline = Some(handle);
+        Ok(())
     }
 }
 

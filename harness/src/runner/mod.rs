@@ -34,6 +34,8 @@ pub struct RunContext {
     /// (file name, bytes) of kernel modules the data channel needs, in load order.
     pub modules: Vec<(String, Vec<u8>)>,
     pub initramfs_cache: PathBuf,
+    /// Root of the host's cgroup mounts, for faults that need cgroups.
+    pub cgroup_root: PathBuf,
 }
 
 /// One guest to boot.
@@ -48,6 +50,10 @@ pub struct RunSpec {
     pub skip: Option<String>,
     /// Run the in-guest benchmark first, each phase this long.
     pub benchmark_phase: Option<std::time::Duration>,
+    /// The fault timeline, expanded (times from the probe's sync).
+    pub faults: Vec<crate::faults::FaultEvent>,
+    /// Command faults may run (`--allow-commands`).
+    pub allow_commands: bool,
 }
 
 /// Errors that stop a run from being attempted or recorded at all (a guest

@@ -31,6 +31,10 @@ pub struct Scenario {
     pub guest: GuestSettings,
     #[serde(default)]
     pub probe: ProbeSettings,
+    /// The fault timeline, each written as on the command line
+    /// (`"freeze:3s+6s"`); times count from the start of measurement.
+    #[serde(default)]
+    pub faults: Vec<crate::faults::FaultSpec>,
 }
 
 /// The virtual machine.
@@ -177,6 +181,9 @@ fn validate(s: &Scenario, origin: &str) -> Result<(), ScenarioError> {
     if let Err(e) = probe.validate() {
         let (field, message) = e.split_once(": ").unwrap_or(("", &e));
         return invalid(&format!("probe.{}", scenario_key_of(field)), message.to_owned());
+    }
+    if let Err(e) = crate::faults::expand(&s.faults, s.seed, s.probe.duration) {
+        return invalid("faults", e.to_string());
     }
     if s.name.is_empty() || !s.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return invalid("name", format!("{:?} must be non-empty letters, digits, '-' or '_'", s.name));

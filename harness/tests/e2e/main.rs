@@ -7,6 +7,7 @@
 //! (`--test-threads=1`, see ci/test.sh).
 
 mod bad_input;
+mod faults;
 mod guests;
 mod interrupt;
 mod probe;

@@ -54,6 +54,8 @@ pub struct RunSummary {
     pub benchmark: Option<BenchResult>,
     /// The samplers' reads per second over their windows (all vCPUs together).
     pub sampler_reads_per_s: Option<f64>,
+    /// Every fault of the timeline, with the time lost across it.
+    pub faults: Vec<crate::faults::FaultSummary>,
     /// ns per clock_gettime(CLOCK_MONOTONIC) in the probe's calibration loop.
     pub read_cost_ns: Option<f64>,
     pub rdtsc_cost_ns: Option<f64>,
@@ -95,6 +97,7 @@ pub fn summarize(records: &[RunRecord]) -> RunSummary {
         ticks: None,
         benchmark: None,
         sampler_reads_per_s: None,
+        faults: Vec::new(),
         read_cost_ns: None,
         rdtsc_cost_ns: None,
         wall_ms: None,
@@ -167,6 +170,7 @@ pub fn summarize(records: &[RunRecord]) -> RunSummary {
     if window_ns > 0 {
         s.sampler_reads_per_s = Some(s.samples as f64 / (window_ns as f64 / 1e9) * vcpus.unwrap_or(1) as f64);
     }
+    s.faults = crate::faults::summarize(records);
     s.exchanges = offsets.len();
     s.offset_median_ns = median(&mut offsets);
     s.offset_uncertainty_min_ns = uncertainties.iter().copied().min();

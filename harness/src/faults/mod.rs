@@ -1,0 +1,14 @@
+//! Faults on a seeded timeline: the host-side causes of the incident
+//! (whole-VM freezes, vCPU freezes, pauses, CPU starvation, host commands),
+//! applied at the planned times and measured as they happen.
+
+pub mod cgroup;
+pub mod inject;
+mod runner;
+pub mod spec;
+pub mod timeline;
+
+pub use inject::FaultContext;
+pub use runner::{spawn_timeline, TimelineHandle};
+pub use spec::{parse_fault, FaultKind, FaultSpec};
+pub use timeline::{expand, FaultEvent};

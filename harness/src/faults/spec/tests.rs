@@ -1,0 +1,37 @@
+use super::*;
+
+fn s(secs: f64) -> Duration {
+    Duration::from_secs_f64(secs)
+}
+
+#[test]
+fn the_issue_examples_parse() {
+    let f = parse_fault("freeze:3s+6s").unwrap();
+    assert_eq!(f, FaultSpec { kind: FaultKind::Freeze, start: s(3.0), duration: s(6.0), count: 1, period: s(0.0), jitter: s(0.0) });
+    assert_eq!(parse_fault("pause:15s+3s").unwrap().kind, FaultKind::Pause);
+    assert_eq!(parse_fault("starve:2s+10s,duty=80").unwrap().kind, FaultKind::Starve { duty: 80, rt: false, quota: None });
+    let f = parse_fault("freeze:2s+1s,count=3,period=5s,jitter=200ms").unwrap();
+    assert_eq!((f.count, f.period, f.jitter), (3, s(5.0), s(0.2)));
+    assert_eq!(parse_fault("vcpu-freeze:4s+2s,vcpus=0/1").unwrap().kind, FaultKind::VcpuFreeze { vcpus: Some(vec![0, 1]) });
+    assert_eq!(parse_fault("starve:1s+1s,duty=100,rt=true,quota=20").unwrap().kind, FaultKind::Starve { duty: 100, rt: true, quota: Some(20) });
+    assert_eq!(
+        parse_fault("command:5s+0s,argv=/usr/bin/logger;VF reset, pf 0").unwrap().kind,
+        FaultKind::Command { argv: vec!["/usr/bin/logger".into(), "VF reset, pf 0".into()] }
+    );
+}
+
+#[test]
+fn bad_faults_say_what_is_wrong() {
+    let e = |t: &str| parse_fault(t).unwrap_err().to_string();
+    assert!(e("melt:1s+1s").contains("unknown kind \"melt\": expected one of freeze, vcpu-freeze, pause, starve, command"));
+    assert!(e("freeze:1s").contains("START+DURATION"));
+    assert!(e("freeze").contains("KIND:START+DURATION"));
+    assert!(e("freeze:1x+1s").contains("start:"));
+    assert!(e("starve:1s+1s").contains("duty=PERCENT"));
+    assert!(e("starve:1s+1s,duty=150").contains("duty: \"150\""));
+    assert!(e("freeze:1s+1s,duty=5").contains("unknown option \"duty\" for freeze"));
+    assert!(e("freeze:1s+2s,count=2,period=1s").contains("overlap"));
+    assert!(e("freeze:1s+2s,count=0").contains("count"));
+    assert!(e("command:1s+0s").contains("argv="));
+    assert!(e("freeze:1s+1s,oops").contains("not KEY=VALUE"));
+}

@@ -1,0 +1,167 @@
+//! Faults on real TCG guests, asserted from the probe's host-offset
+//! measurements (domain.md, "three kinds of freeze").
+//!
+//! Tolerance for "time lost": 10 ms plus the measured bound of the two
+//! exchanges that bracket the fault. Exchanges here are bounded to ~0.3 ms
+//! at the median and the fault summary picks the tightest of 8 on each side;
+//! 10 ms absorbs a loaded CI host while staying 470x below one acpi_pm wrap.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clockstorm_protocol::{FaultDetail, HarnessEvent, RecordBody};
+use clockstorm_reports::faults::FaultSummary;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::support::*;
+
+/// One acpi_pm wrap: 2^24 ticks of the 3.579545 MHz PM timer.
+const ACPI_PM_WRAP_NS: f64 = 16_777_216.0 / 3_579_545.0 * 1e9;
+const TOLERANCE_NS: f64 = 10_000_000.0;
+
+fn assert_lost(f: &FaultSummary, expected_ns: f64, ctx: &str) {
+    let lost = f.lost_ns.unwrap_or_else(|| panic!("no time-lost figure for fault {}: {ctx}", f.index)) as f64;
+    let bound = TOLERANCE_NS + f.lost_uncertainty_ns.unwrap() as f64;
+    assert!((lost - expected_ns).abs() <= bound, "fault {} ({}): lost {lost} ns, expected {expected_ns} ± {bound}: {ctx}", f.index, f.kind);
+    assert_eq!(f.error, None, "{ctx}");
+}
+
+#[test]
+fn freezes_cost_acpi_pm_whole_wraps_tsc_and_hpet_nothing_and_a_pause_costs_everyone_its_length() {
+    let (out, o) = clockstorm(&[
+        "run",
+        "--clocksource",
+        "tsc,hpet,acpi_pm",
+        "--duration",
+        "28s",
+        "--fault",
+        "freeze:1s+1.5s",
+        "--fault",
+        "freeze:4s+6s",
+        "--fault",
+        "freeze:12s+9s",
+        "--fault",
+        "pause:23s+3s",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for s in summaries(out.path()) {
+        let ctx = format!("{}: {:#?}", s.clocksource, s.faults);
+        assert_eq!(s.faults.len(), 4, "{ctx}");
+        let wraps = |n: f64| if s.clocksource == "acpi_pm" { n * ACPI_PM_WRAP_NS } else { 0.0 };
+        // 1.5 s is below half a wrap (2.34 s): nothing lost anywhere.
+        assert_lost(&s.faults[0], 0.0, &ctx);
+        // 6 s: acpi_pm loses one wrap; 9 s: two. tsc and hpet nothing.
+        assert_lost(&s.faults[1], wraps(1.0), &ctx);
+        assert_lost(&s.faults[2], wraps(2.0), &ctx);
+        // A QMP pause stops QEMU's virtual clock: everyone loses its length.
+        let pause = &s.faults[3];
+        let achieved = pause.achieved_ns as f64;
+        assert!((achieved - 3e9).abs() < 50e6, "pause held {achieved} ns: {ctx}");
+        assert_lost(pause, achieved, &ctx);
+        assert!(matches!(pause.detail, Some(FaultDetail::Pause { stop_event_us: Some(_), resume_event_us: Some(_) })), "{ctx}");
+        // Each SIGSTOP freeze shows up as a gap of about its length.
+        for (f, secs) in s.faults[..3].iter().zip([1.5, 6.0, 9.0]) {
+            let gap = f.max_gap_ns.unwrap() as f64 / 1e9;
+            assert!(gap > secs - 0.1 && gap < secs + 0.5, "fault {} gap {gap} s: {ctx}", f.index);
+            assert!(matches!(f.detail, Some(FaultDetail::Freeze { stopped_state: Some('T') })), "{ctx}");
+        }
+    }
+}
+
+#[test]
+fn a_vcpu_freeze_and_starvation_show_up_in_gaps_and_missed_ticks() {
+    let (out, o) = clockstorm(&[
+        "run",
+        "--clocksource",
+        "hpet",
+        "--duration",
+        "9s",
+        "--fault",
+        "vcpu-freeze:1s+2s",
+        "--fault",
+        "starve:5s+3s,duty=80,rt=true",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let s = summaries(out.path()).remove(0);
+    let ctx = format!("{s:#?}");
+    let (freeze, starve) = (&s.faults[0], &s.faults[1]);
+    assert_eq!((freeze.error.as_deref(), starve.error.as_deref()), (None, None), "{ctx}");
+    // Only the vCPUs stopped: the vCPU was gone ~2 s...
+    let gap = freeze.max_gap_ns.unwrap() as f64 / 1e9;
+    assert!((1.9..2.5).contains(&gap), "{ctx}");
+    // ...but hpet is a device clock and ran on, so the guest lost no time.
+    assert_lost(freeze, 0.0, &ctx);
+    assert!(matches!(&freeze.detail, Some(FaultDetail::VcpuFreeze { threads, .. }) if threads.len() == 1), "{ctx}");
+    // Starved at 80 % by a real-time thread: the vCPU thread ran at most
+    // ~20 % of the 3 s (plus scheduling slack) and waited for the rest.
+    let Some(FaultDetail::Starve { threads, busy_threads, .. }) = &starve.detail else { panic!("{ctx}") };
+    assert_eq!(*busy_threads, 1, "{ctx}");
+    assert!(threads[0].run_ns < 1_200_000_000, "{ctx}");
+    assert!(threads[0].wait_ns > 1_500_000_000, "{ctx}");
+    // The probe saw it: gaps of the busy thread's on-time (8 ms)...
+    assert!(starve.max_gap_ns.unwrap() >= 5_000_000, "{ctx}");
+    // ...and timer wake-ups missed: ~2000 in the vCPU freeze alone.
+    assert!(s.ticks.as_ref().unwrap().timer_missed_wakeups > 1_500, "{ctx}");
+}
+
+/// Cgroups clockstorm made and did not remove (it names them clockstorm-<pid>-*).
+fn leftover_cgroups() -> Vec<String> {
+    let mut found = Vec::new();
+    for dir in ["/sys/fs/cgroup/freezer", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup"] {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with("clockstorm-") {
+                    found.push(format!("{dir}/{name}"));
+                }
+            }
+        }
+    }
+    found
+}
+
+fn interrupt_mid_fault(fault: &str) -> (u32, std::process::Output, std::path::PathBuf) {
+    let out = tempfile::tempdir().unwrap().keep();
+    let child = Command::new(BIN)
+        .args(["run", "--clocksource", "hpet", "--duration", "40s", "--fault", fault, "--out"])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let path = records_path(&out, "baseline-hpet");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let qemu = loop {
+        let recs = records(&path);
+        if recs.iter().any(|r| matches!(r.body, RecordBody::Harness(HarnessEvent::FaultStarted { .. }))) {
+            break qemu_pid(&recs).unwrap();
+        }
+        assert!(Instant::now() < deadline, "fault never started: {recs:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Let the fault take hold.
+    std::thread::sleep(Duration::from_millis(500));
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    (qemu, child.wait_with_output().unwrap(), out)
+}
+
+#[test]
+fn ctrl_c_mid_fault_lifts_it_and_leaves_no_qemu_cgroup_or_thread_behind() {
+    for fault in ["vcpu-freeze:1s+30s", "freeze:1s+30s", "starve:1s+30s,duty=90,quota=20", "pause:1s+30s"] {
+        let (qemu, o, out) = interrupt_mid_fault(fault);
+        assert_eq!(o.status.code(), Some(130), "{fault}: {}", text(&o));
+        assert!(!process_alive(qemu), "{fault}: QEMU {qemu} survived");
+        assert_eq!(leftover_cgroups(), Vec::<String>::new(), "{fault}");
+        // The fault's end is recorded, marked as cut short.
+        let recs = records(&records_path(Path::new(&out), "baseline-hpet"));
+        let ended = recs.iter().find_map(|r| match &r.body {
+            RecordBody::Harness(HarnessEvent::FaultEnded(e)) => Some(e.clone()),
+            _ => None,
+        });
+        let ended = ended.unwrap_or_else(|| panic!("{fault}: no FaultEnded in {recs:?}"));
+        assert!(ended.error.as_deref().unwrap_or("").contains("interrupted"), "{fault}: {ended:?}");
+        let _ = std::fs::remove_dir_all(&out);
+    }
+}

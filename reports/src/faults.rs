@@ -1,0 +1,133 @@
+//! Per fault: how much time the guest lost across it, and how sure we are.
+//!
+//! Time lost = (host elapsed) − (guest elapsed) over a window that brackets
+//! the fault, which is the change of the host−guest offset from the last good
+//! exchange before the fault to the first good one after it. "Good" is the
+//! smallest round trip among a few exchanges on each side (the probe bursts
+//! exchanges right after a gap, so the after-side has tight ones). The
+//! uncertainty is the sum of the two exchanges' uncertainties: a bound, not
+//! a standard error.
+
+use clockstorm_protocol::{Exchange, FaultDetail, FaultEffect, GuestMessage, HarnessEvent, RecordBody, RunRecord};
+use serde::{Deserialize, Serialize};
+
+/// Exchanges considered on each side of a fault.
+pub const BRACKET_EXCHANGES: usize = 8;
+/// Windows that arrive up to this long after a fault ended still count as
+/// showing it (a window is sent at its end, and the probe catches up).
+pub const WINDOW_SLACK_NS: i64 = 1_500_000_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultSummary {
+    pub index: usize,
+    pub kind: String,
+    pub planned_start_ms: u64,
+    pub planned_duration_ms: u64,
+    /// How long it was in effect, as the host measured it.
+    pub achieved_ns: u64,
+    pub error: Option<String>,
+    /// Time the guest lost across the fault (positive: the guest is behind), ± bound.
+    pub lost_ns: Option<i64>,
+    pub lost_uncertainty_ns: Option<i64>,
+    /// Largest gap between clock reads in the windows around the fault.
+    pub max_gap_ns: Option<u64>,
+    pub detail: Option<FaultDetail>,
+}
+
+/// One summary per fault that ended, in timeline order.
+pub fn summarize(records: &[RunRecord]) -> Vec<FaultSummary> {
+    let mut planned = std::collections::HashMap::new();
+    let mut effects: Vec<&FaultEffect> = Vec::new();
+    let mut exchanges: Vec<Exchange> = Vec::new();
+    let mut windows: Vec<(i64, u64)> = Vec::new();
+    let mut synced = false;
+    for r in records {
+        match &r.body {
+            RecordBody::Harness(HarnessEvent::FaultStarted { index, planned_start_ms, planned_duration_ms, .. }) => {
+                planned.insert(*index, (*planned_start_ms, *planned_duration_ms));
+            }
+            RecordBody::Harness(HarnessEvent::FaultEnded(e)) => effects.push(e),
+            RecordBody::Guest(GuestMessage::Synced(_)) => synced = true,
+            RecordBody::Guest(GuestMessage::Exchange(e)) if synced => exchanges.push(*e),
+            RecordBody::Guest(GuestMessage::Window(w)) => windows.push((r.host_realtime_ns, w.max_gap_ns)),
+            _ => {}
+        }
+    }
+    effects
+        .into_iter()
+        .map(|e| {
+            let (planned_start_ms, planned_duration_ms) = planned.get(&e.index).copied().unwrap_or_default();
+            let lost = time_lost(&exchanges, e.began_realtime_ns, e.ended_realtime_ns);
+            let max_gap_ns = windows
+                .iter()
+                .filter(|(t, _)| *t >= e.began_realtime_ns && *t <= e.ended_realtime_ns + WINDOW_SLACK_NS)
+                .map(|(_, g)| *g)
+                .max();
+            FaultSummary {
+                index: e.index,
+                kind: e.kind.clone(),
+                planned_start_ms,
+                planned_duration_ms,
+                achieved_ns: e.achieved_ns,
+                error: e.error.clone(),
+                lost_ns: lost.map(|l| l.0),
+                lost_uncertainty_ns: lost.map(|l| l.1),
+                max_gap_ns,
+                detail: e.detail.clone(),
+            }
+        })
+        .collect()
+}
+
+/// (lost, uncertainty) across a fault from `began` to `ended` (host
+/// realtime), or None without exchanges on both sides. Pure.
+pub fn time_lost(exchanges: &[Exchange], began: i64, ended: i64) -> Option<(i64, i64)> {
+    let before = exchanges.iter().filter(|e| e.t2_ns < began).rev().take(BRACKET_EXCHANGES).min_by_key(|e| e.uncertainty_ns)?;
+    let after = exchanges.iter().filter(|e| e.t2_ns > ended).take(BRACKET_EXCHANGES).min_by_key(|e| e.uncertainty_ns)?;
+    Some((after.offset_ns - before.offset_ns, after.uncertainty_ns + before.uncertainty_ns))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An exchange whose host stamp is `t2` and whose offset is `offset`, ± `unc`.
+    fn ex(t2: i64, offset: i64, unc: i64) -> Exchange {
+        let mid = t2 - offset;
+        Exchange::from_timestamps(0, mid - unc, t2, mid + unc)
+    }
+
+    #[test]
+    fn the_offset_step_across_the_fault_is_the_time_lost() {
+        let s = 1_000_000_000;
+        // Before: offset ~0. The fault from 10 s to 16 s costs the guest one
+        // acpi_pm wrap (4.687 s): after it, the host is 4.687 s ahead.
+        let exchanges = vec![
+            ex(8 * s, 100, 300_000),
+            ex(9 * s, -50, 200_000), // the tightest before
+            ex(9 * s + 900_000_000, 20, 900_000),
+            ex(16 * s + 10_000_000, 4_687_000_000, 2_000_000),
+            ex(16 * s + 12_000_000, 4_687_000_100, 250_000), // the tightest after
+            ex(17 * s, 4_687_000_300, 300_000),
+        ];
+        let (lost, unc) = time_lost(&exchanges, 10 * s, 16 * s).unwrap();
+        assert_eq!(lost, 4_687_000_150);
+        assert_eq!(unc, 450_000);
+        assert_eq!(time_lost(&exchanges, 1, 2), None, "nothing before");
+        assert_eq!(time_lost(&exchanges, 20 * s, 21 * s), None, "nothing after");
+    }
+
+    #[test]
+    fn only_the_nearest_exchanges_count() {
+        let s = 1_000_000_000;
+        // A very tight exchange long before the fault must not be used: the
+        // guest may have drifted since.
+        let mut exchanges = vec![ex(s, 0, 1)];
+        for i in 0..BRACKET_EXCHANGES as i64 {
+            exchanges.push(ex(2 * s + i * 100_000_000, 1_000, 100_000));
+        }
+        exchanges.push(ex(10 * s, 1_000, 100_000));
+        let (lost, _) = time_lost(&exchanges, 5 * s, 6 * s).unwrap();
+        assert_eq!(lost, 0);
+    }
+}
