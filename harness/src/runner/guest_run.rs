@@ -238,19 +238,24 @@ fn run_loop(
     }
 }
 
+/// The measuring time the run asked for: the duration and the benchmark.
+fn requested(spec: &RunSpec) -> Duration {
+    spec.probe.duration + spec.benchmark_phase.map(|p| p * 5).unwrap_or_default()
+}
+
 /// How long the probe measures after its hello: the duration, plus the
 /// benchmark's five phases when there is one, plus every fault's length (a
 /// pause stops the guest's clocks, so its measuring stretches by the pause).
 fn expected_measuring(spec: &RunSpec) -> Duration {
     let faults: Duration = spec.faults.iter().map(|f| f.duration).sum();
-    spec.probe.duration + spec.benchmark_phase.map(|p| p * 5).unwrap_or_default() + faults
+    requested(spec) + faults
 }
 
 fn finished(spec: &RunSpec, p: &Progress, status: std::process::ExitStatus, started: Instant, tail: &ConsoleTail) -> RunOutcome {
     let wall_ms = started.elapsed().as_millis() as u64;
     match (&p.done, p.sentinel) {
         (Some(ProbeOutcome::Completed), true) => {
-            RunOutcome::Completed { wall_ms, requested_ms: expected_measuring(spec).as_millis() as u64 }
+            RunOutcome::Completed { wall_ms, requested_ms: requested(spec).as_millis() as u64 }
         }
         (Some(ProbeOutcome::ClocksourceNotHonored { requested, got }), true) => {
             RunOutcome::ClocksourceNotHonored { requested: requested.clone(), got: got.clone() }
