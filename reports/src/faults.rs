@@ -13,6 +13,16 @@ use serde::{Deserialize, Serialize};
 
 /// Exchanges considered on each side of a fault.
 pub const BRACKET_EXCHANGES: usize = 8;
+/// Kernel lines up to this long after a fault ended count as its reaction:
+/// the clocksource watchdog runs every 0.5 s and the soft-lockup detector
+/// reports within seconds of the vCPU coming back.
+pub const KERNEL_REACTION_NS: i64 = 10_000_000_000;
+
+/// Words that make a kernel line about clocks or stalls (until the kernel
+/// message parser gives typed events).
+const KERNEL_CLOCK_WORDS: &[&str] =
+    &["clocksource", "tsc", "watchdog", "lockup", "rcu", "hrtimer", "timekeeping", "hpet", "sched_clock", "csd"];
+
 /// Windows that arrive up to this long after a fault ended still count as
 /// showing it (a window is sent at its end, and the probe catches up).
 pub const WINDOW_SLACK_NS: i64 = 1_500_000_000;
@@ -32,6 +42,9 @@ pub struct FaultSummary {
     /// Largest gap between clock reads in the windows around the fault.
     pub max_gap_ns: Option<u64>,
     pub detail: Option<FaultDetail>,
+    /// What the guest kernel said about clocks and stalls during the fault
+    /// and in the following [`KERNEL_REACTION_NS`].
+    pub kernel_lines: Vec<String>,
 }
 
 /// One summary per fault that ended, in timeline order.
@@ -40,6 +53,7 @@ pub fn summarize(records: &[RunRecord]) -> Vec<FaultSummary> {
     let mut effects: Vec<&FaultEffect> = Vec::new();
     let mut exchanges: Vec<Exchange> = Vec::new();
     let mut windows: Vec<(i64, u64)> = Vec::new();
+    let mut kernel: Vec<(i64, &str)> = Vec::new();
     let mut synced = false;
     for r in records {
         match &r.body {
@@ -50,6 +64,7 @@ pub fn summarize(records: &[RunRecord]) -> Vec<FaultSummary> {
             RecordBody::Guest(GuestMessage::Synced(_)) => synced = true,
             RecordBody::Guest(GuestMessage::Exchange(e)) if synced => exchanges.push(*e),
             RecordBody::Guest(GuestMessage::Window(w)) => windows.push((r.host_realtime_ns, w.max_gap_ns)),
+            RecordBody::Guest(GuestMessage::KernelLog(k)) => kernel.push((r.host_realtime_ns, &k.message)),
             _ => {}
         }
     }
@@ -74,6 +89,15 @@ pub fn summarize(records: &[RunRecord]) -> Vec<FaultSummary> {
                 lost_uncertainty_ns: lost.map(|l| l.1),
                 max_gap_ns,
                 detail: e.detail.clone(),
+                kernel_lines: kernel
+                    .iter()
+                    .filter(|(t, _)| *t >= e.began_realtime_ns && *t <= e.ended_realtime_ns + KERNEL_REACTION_NS)
+                    .filter(|(_, m)| {
+                        let lower = m.to_lowercase();
+                        KERNEL_CLOCK_WORDS.iter().any(|w| lower.contains(w))
+                    })
+                    .map(|(_, m)| m.to_string())
+                    .collect(),
             }
         })
         .collect()
@@ -115,6 +139,35 @@ mod tests {
         assert_eq!(unc, 450_000);
         assert_eq!(time_lost(&exchanges, 1, 2), None, "nothing before");
         assert_eq!(time_lost(&exchanges, 20 * s, 21 * s), None, "nothing after");
+    }
+
+    #[test]
+    fn kernel_lines_during_and_after_a_fault_are_attached_to_it() {
+        use clockstorm_protocol::KernelLog;
+        let s = 1_000_000_000i64;
+        let rec = |t: i64, body| RunRecord { host_realtime_ns: t, host_monotonic_ns: t as u64, body };
+        let klog = |m: &str| RecordBody::Guest(GuestMessage::KernelLog(KernelLog { seq: 0, ts_us: 0, level: 4, message: m.into() }));
+        let effect = FaultEffect {
+            index: 0,
+            kind: "freeze".into(),
+            began_realtime_ns: 10 * s,
+            began_monotonic_ns: 0,
+            ended_realtime_ns: 16 * s,
+            ended_monotonic_ns: 0,
+            achieved_ns: 6 * s as u64,
+            detail: None,
+            error: None,
+        };
+        let records = vec![
+            rec(s, klog("clocksource: Switched to clocksource tsc")), // boot: before the fault
+            rec(16 * s + 500_000_000, klog("clocksource: Long readout interval, skipping watchdog check: cs_nsec: 6473708936 wd_nsec: 6473653720")),
+            rec(17 * s, klog("virtio_net: link up")), // not about clocks
+            rec(40 * s, klog("watchdog: BUG: soft lockup - CPU#0 stuck for 23s!")), // too late
+            rec(16 * s, RecordBody::Harness(HarnessEvent::FaultEnded(effect))),
+        ];
+        let f = &summarize(&records)[0];
+        assert_eq!(f.kernel_lines.len(), 1, "{:?}", f.kernel_lines);
+        assert!(f.kernel_lines[0].contains("Long readout interval"));
     }
 
     #[test]

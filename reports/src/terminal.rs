@@ -70,6 +70,9 @@ pub fn render_faults(summaries: &[RunSummary]) -> String {
             lost,
             f.max_gap_ns.map(|g| ns(g as f64)).unwrap_or_else(|| "–".into()),
         ));
+        for line in &f.kernel_lines {
+            out.push_str(&format!("{:<5} {:<12} {:>8} {:>8}  {:<11}   kernel: {line}\n", "", "", "", "", ""));
+        }
     }
     out
 }
