@@ -57,6 +57,16 @@ fn upper_bound(i: usize) -> u64 {
 }
 
 impl Histogram {
+    /// Values below this have a counter of their own.
+    pub const EXACT_BELOW: u64 = EXACT as u64;
+
+    /// Records a value known to be below [`Self::EXACT_BELOW`]: the index
+    /// needs no check beyond the mask.
+    #[inline(always)]
+    pub fn record_exact(&mut self, v: u64) {
+        self.counts[v as usize & (SLOTS - 1)] += 1;
+    }
+
     #[inline(always)]
     pub fn record(&mut self, v: u64) {
         if v < EXACT as u64 {

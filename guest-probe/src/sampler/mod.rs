@@ -21,9 +21,9 @@ use crate::outbox::{Outbox, Producer};
 use warp::WarpCheck;
 pub use window::WindowAccumulator;
 
-/// A TSC read every this many clock reads (a power of two, at least 2). Every
-/// read would cost ~10 % of the tsc clocksource's read rate under TCG.
-const TSC_EVERY: u64 = 8;
+/// A TSC read every this many clock reads (a power of two). Every read would
+/// cost ~10 % of the tsc clocksource's read rate under TCG.
+const TSC_EVERY: u64 = 16;
 /// A cross-vCPU check every this many clock reads (a power of two, a multiple
 /// of TSC_EVERY): it takes a lock shared by all vCPUs.
 const WARP_EVERY: u64 = 64;
@@ -107,8 +107,8 @@ pub fn run_for(cpu: usize, settings: &SamplerSettings, shared: &SamplerShared, o
 /// Reads `clock` for one window and sends its summary.
 ///
 /// The loop is unrolled by [`TSC_EVERY`] so the common path has no counter
-/// checks: seven plain reads, then one read followed by the TSC bracket, then
-/// the rarer checks on a counter of such rounds.
+/// checks: fifteen plain reads, then one read followed by the TSC bracket,
+/// then the rarer checks on a counter of such rounds.
 fn sample_window(
     cpu: u32,
     index: u64,

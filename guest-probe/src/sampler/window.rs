@@ -10,8 +10,11 @@ pub struct WindowAccumulator {
     deltas: Histogram,
     max_delta: u64,
     gap_event_ns: u64,
-    /// min(max_delta, gap_event_ns): only intervals above it take the slow path.
-    slow_above: u64,
+    /// Intervals up to this take the fast path (one compare, one increment):
+    /// min(max_delta, gap_event_ns, largest exact histogram value). A
+    /// backwards step wraps to a huge unsigned interval and so also lands on
+    /// the slow path.
+    fast_limit: u64,
     last_slow: u64,
     first_tsc: Option<(u64, u64)>,
     last_tsc: Option<(u64, u64)>,
@@ -25,7 +28,7 @@ impl WindowAccumulator {
             deltas: Histogram::default(),
             max_delta: 0,
             gap_event_ns,
-            slow_above: 0,
+            fast_limit: 0,
             last_slow: 0,
             first_tsc: None,
             last_tsc: None,
@@ -37,24 +40,23 @@ impl WindowAccumulator {
         self.window = Window { index, cpu, clock: Some(clock), start_ns: mono, end_ns: mono, ..Window::default() };
         self.deltas.clear();
         self.max_delta = 0;
-        self.slow_above = 0;
+        self.fast_limit = 0;
         self.first_tsc = None;
         self.last_tsc = None;
     }
 
     /// Records the read `now` that followed the read `prev` of the same
     /// clock. Returns true when the interval is a gap event (longer than the
-    /// threshold). The common case is one compare, one bucket increment and
-    /// one more compare.
+    /// threshold). The common case is one subtraction, one compare and one
+    /// counter increment: under TCG every instruction here costs read rate.
     #[inline(always)]
     pub fn record(&mut self, prev: u64, now: u64) -> bool {
-        if now < prev {
-            self.backwards(prev - now);
+        let delta = now.wrapping_sub(prev);
+        if delta <= self.fast_limit {
+            self.deltas.record_exact(delta);
             return false;
         }
-        let delta = now - prev;
-        self.deltas.record(delta);
-        delta > self.slow_above && self.slow_path(delta, now)
+        self.slow_path(prev, now)
     }
 
     /// The interval [`Self::record`] last took the slow path for.
@@ -62,22 +64,24 @@ impl WindowAccumulator {
         self.last_slow
     }
 
-    #[cold]
-    fn backwards(&mut self, by: u64) {
-        self.window.backwards_steps += 1;
-        self.window.worst_backwards_ns = self.window.worst_backwards_ns.max(by);
-    }
-
-    /// A new largest interval, or a gap event.
+    /// A backwards step, an interval beyond the exact histogram region, a
+    /// new largest interval, or a gap event.
     #[cold]
     #[inline(never)]
-    fn slow_path(&mut self, delta: u64, now: u64) -> bool {
+    fn slow_path(&mut self, prev: u64, now: u64) -> bool {
+        if now < prev {
+            self.window.backwards_steps += 1;
+            self.window.worst_backwards_ns = self.window.worst_backwards_ns.max(prev - now);
+            return false;
+        }
+        let delta = now - prev;
+        self.deltas.record(delta);
         self.last_slow = delta;
         if delta > self.max_delta {
             self.max_delta = delta;
             self.window.max_gap_at_ns = now;
         }
-        self.slow_above = self.max_delta.min(self.gap_event_ns);
+        self.fast_limit = self.max_delta.min(self.gap_event_ns).min(Histogram::EXACT_BELOW - 1);
         delta > self.gap_event_ns
     }
 
