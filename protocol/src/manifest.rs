@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::RunOutcome;
 
 /// Version of the manifest format.
-pub const MANIFEST_VERSION: u32 = 1;
+pub const MANIFEST_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -18,13 +18,16 @@ pub struct Manifest {
     pub command_line: Vec<String>,
     pub scenario: ScenarioInfo,
     pub seed: u64,
+    /// `K/N` when this directory holds one shard of the matrix.
+    pub shard: Option<String>,
     pub accel: String,
-    pub data_channel: String,
     pub qemu: QemuInfo,
-    pub kernel: KernelInfo,
+    /// Every kernel of the matrix.
+    pub kernels: Vec<KernelInfo>,
     pub host: HostInfo,
     pub started_at_unix_ms: u64,
     pub finished_at_unix_ms: Option<u64>,
+    /// In the order they ran (shuffled from the seed).
     pub runs: Vec<ManifestRun>,
 }
 
@@ -49,12 +52,16 @@ pub struct QemuInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KernelInfo {
+    /// The name the scenario gave it ("default", a cached name or a path).
+    pub name: String,
     pub path: String,
     pub release: String,
     pub sha256: String,
     pub size: u64,
     /// How it was found: flag, env, cache NAME, boot.
     pub origin: String,
+    /// The probe's data channel with this kernel: virtio or isa-serial.
+    pub data_channel: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,6 +78,9 @@ pub struct HostInfo {
 pub struct ManifestRun {
     pub id: String,
     pub clocksource: String,
+    pub kernel: String,
+    pub variant: String,
+    pub repetition: u32,
     /// `runs/<id>` relative to the results directory.
     pub dir: String,
     /// None until the run has finished.

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod faults;
 pub mod format;
+pub mod gates;
 pub mod kernel_events;
 pub mod summary;
 pub mod terminal;

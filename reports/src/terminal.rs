@@ -97,3 +97,16 @@ fn row(s: &RunSummary) -> [String; 10] {
         s.overhead_ms.map(|o| ns(o as f64 * 1e6)).unwrap_or_else(dash),
     ]
 }
+
+/// The gates, failed ones first.
+pub fn render_gates(results: &[crate::gates::GateResult]) -> String {
+    let failed = results.iter().filter(|g| !g.passed).count();
+    let mut out = format!("gates: {} checked, {failed} failed\n", results.len());
+    let mut sorted: Vec<_> = results.iter().collect();
+    sorted.sort_by_key(|g| g.passed);
+    for g in sorted {
+        let mark = if g.passed { "pass" } else { "FAIL" };
+        out.push_str(&format!("  {mark}  {:<22} {:<28} {}\n", g.gate, g.run_id, g.message));
+    }
+    out
+}

@@ -26,6 +26,18 @@ pub enum Command {
     Kernel(KernelCommand),
     /// List the scenarios shipped with clockstorm.
     Scenarios,
+    /// Print the clock events (watchdog, clocksource, lockups, RCU stalls…)
+    /// found in a console log, dmesg output or /var/log/messages.
+    Events {
+        /// Log file; `-` or nothing reads standard input.
+        file: Option<String>,
+        /// One JSON object per event (JSON Lines).
+        #[arg(long)]
+        json: bool,
+        /// Also print the lines that are not clock events.
+        #[arg(long)]
+        all: bool,
+    },
     /// Answer the exchanges of `guest-probe --standalone --reference` over TCP.
     ReferenceServer {
         /// Address to listen on.
@@ -74,6 +86,17 @@ pub struct RunArgs {
     /// Let `command` faults run host commands.
     #[arg(long)]
     pub allow_commands: bool,
+    /// Run only the K-th of N deterministic parts of the matrix (e.g. 2/4);
+    /// join the parts with `clockstorm merge`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Continue an interrupted results directory (--out): finished runs are
+    /// kept, the others are run again.
+    #[arg(long, requires = "out")]
+    pub resume: bool,
+    /// Repetitions of each combination, instead of the scenario's.
+    #[arg(long)]
+    pub repetitions: Option<u32>,
 }
 
 #[derive(Debug, Args)]

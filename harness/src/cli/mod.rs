@@ -21,6 +21,7 @@ pub fn main_with(argv: Vec<String>) -> u8 {
         args::Command::Bench(bench) => commands::run::bench(bench, &argv),
         args::Command::Kernel(k) => commands::kernel::run(k),
         args::Command::Scenarios => commands::scenarios::run(),
+        args::Command::Events { file, json, all } => commands::events::run(file.as_deref(), *json, *all),
         args::Command::ReferenceServer { listen } => commands::reference_server::run(listen),
     };
     match result {

@@ -1,6 +1,7 @@
 //! One module per subcommand: each turns raw arguments into a validated
 //! plan, runs it, and returns the documented exit code.
 
+pub mod events;
 pub mod kernel;
 pub mod reference_server;
 pub mod run;

@@ -20,7 +20,7 @@ use crate::faults::{spawn_timeline, FaultContext, TimelineHandle};
 use crate::initramfs::{self, module_path_in_guest, Contents};
 use crate::qemu::qmp::Qmp;
 use crate::qemu::accel::Accel;
-use crate::qemu::args::{build_args, kernel_cmdline, DataChannelKind, QemuSpec, VIRTIO_PORT_NAME};
+use crate::qemu::args::{build_args, cpu_arg, kernel_cmdline, machine_arg, timer_args, DataChannelKind, QemuSpec, VIRTIO_PORT_NAME};
 use crate::qemu::guard::QemuProcess;
 use crate::signals;
 
@@ -65,13 +65,15 @@ fn boot_and_measure(ctx: &RunContext, spec: &RunSpec, run_dir: &Path, records: &
         binary: ctx.qemu.clone(),
         name: format!("clockstorm-{}", spec.id),
         accel: ctx.accel,
-        cpu_model: ctx.accel.default_cpu_model().into(),
+        machine: machine_arg(&spec.guest.machine, ctx.accel, &spec.guest.timers),
+        cpu: cpu_arg(&spec.guest.cpu_model, ctx.accel, &spec.guest.timers),
+        timer_args: timer_args(ctx.accel, &spec.guest.timers),
         vcpus: spec.guest.vcpus,
         memory_mib: spec.guest.memory_mib,
-        kernel: ctx.kernel.path.clone(),
+        kernel: spec.kernel.image.path.clone(),
         initrd,
         append: kernel_cmdline(Some(spec.clocksource.kernel_name()), &spec.guest.kernel_params),
-        data_channel: ctx.data_channel,
+        data_channel: spec.kernel.data_channel,
         data_socket: private.path().join("data.sock"),
         qmp_socket: private.path().join("qmp.sock"),
     };
@@ -348,17 +350,18 @@ impl FaultPlan<'_> {
 }
 
 fn build_initramfs(ctx: &RunContext, spec: &RunSpec) -> Result<std::path::PathBuf, RunError> {
-    let (data_device, modules) = match ctx.data_channel {
+    let (data_device, modules) = match spec.kernel.data_channel {
         DataChannelKind::IsaSerial => (DataDevice::IsaSerial { path: "/dev/ttyS1".into() }, vec![]),
         DataChannelKind::Virtio => (
             DataDevice::VirtioPort { name: VIRTIO_PORT_NAME.into() },
-            ctx.modules.iter().map(|(name, _)| module_path_in_guest(name)).collect(),
+            spec.kernel.modules.iter().map(|(name, _)| module_path_in_guest(name)).collect(),
         ),
     };
     let mut config = super::probe_config_for(&spec.probe, &spec.id, Some(spec.clocksource.kernel_name()), data_device, modules);
     config.benchmark_phase_ms = spec.benchmark_phase.map(|p| p.as_millis() as u64);
     let config_json = serde_json::to_vec_pretty(&config).expect("config always serializes");
-    let module_bytes: &[(String, Vec<u8>)] = if ctx.data_channel == DataChannelKind::Virtio { &ctx.modules } else { &[] };
+    let module_bytes: &[(String, Vec<u8>)] =
+        if spec.kernel.data_channel == DataChannelKind::Virtio { &spec.kernel.modules } else { &[] };
     let contents = Contents { probe: &ctx.probe, config_json: &config_json, modules: module_bytes };
     Ok(initramfs::build_cached(&ctx.initramfs_cache, &contents)?)
 }

@@ -27,15 +27,22 @@ pub use results_dir::{ResultsDir, RUNS_DIR};
 pub struct RunContext {
     pub qemu: PathBuf,
     pub accel: Accel,
-    pub kernel: KernelImage,
     /// The static probe binary's bytes (it becomes `/init`).
     pub probe: Vec<u8>,
-    pub data_channel: DataChannelKind,
-    /// (file name, bytes) of kernel modules the data channel needs, in load order.
-    pub modules: Vec<(String, Vec<u8>)>,
     pub initramfs_cache: PathBuf,
     /// Root of the host's cgroup mounts, for faults that need cgroups.
     pub cgroup_root: PathBuf,
+}
+
+/// A kernel of the matrix, ready to boot.
+#[derive(Debug)]
+pub struct KernelSetup {
+    /// The scenario's name for it ("default", a cached name or a path).
+    pub name: String,
+    pub image: KernelImage,
+    pub data_channel: DataChannelKind,
+    /// (file name, bytes) of kernel modules the data channel needs, in load order.
+    pub modules: Vec<(String, Vec<u8>)>,
 }
 
 /// One guest to boot.
@@ -44,6 +51,10 @@ pub struct RunSpec {
     /// Deterministic id, also the run's directory name.
     pub id: String,
     pub clocksource: Clocksource,
+    pub kernel: std::sync::Arc<KernelSetup>,
+    pub variant: String,
+    pub repetition: u32,
+    /// The guest; its kernel_params already include the variant's.
     pub guest: GuestSettings,
     pub probe: ProbeSettings,
     /// Set when the run cannot happen here (e.g. kvm-clock under TCG).
@@ -54,6 +65,8 @@ pub struct RunSpec {
     pub faults: Vec<crate::faults::FaultEvent>,
     /// Command faults may run (`--allow-commands`).
     pub allow_commands: bool,
+    /// In-guest actions, times from the probe's sync.
+    pub actions: Vec<crate::scenario::ScheduledAction>,
 }
 
 /// Errors that stop a run from being attempted or recorded at all (a guest

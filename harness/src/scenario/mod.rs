@@ -3,6 +3,10 @@
 //! unknown keys, and errors name the file, line, column and key.
 
 pub mod duration;
+mod extras;
+mod guest;
+pub mod matrix;
+mod probe;
 mod shipped;
 
 use std::path::{Path, PathBuf};
@@ -11,7 +15,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::clocksource::Clocksource;
-use clockstorm_protocol::ClockId;
+pub use extras::{Gates, ScheduledAction, Variant};
+pub use guest::{GuestSettings, PitPolicy, RtcBase, RtcDriftfix, TimerHardware};
+pub use probe::ProbeSettings;
 pub use shipped::{shipped, SHIPPED};
 
 /// A whole scenario file.
@@ -24,9 +30,13 @@ pub struct Scenario {
     pub description: String,
     /// Clocksources to compare, one guest each.
     pub clocksources: Vec<Clocksource>,
-    /// Seed for every randomized choice; recorded in the manifest.
+    /// Seed for every randomized choice (fault jitter, run order); recorded
+    /// in the manifest.
     #[serde(default)]
     pub seed: u64,
+    /// How many times each combination runs.
+    #[serde(default = "one")]
+    pub repetitions: u32,
     #[serde(default)]
     pub guest: GuestSettings,
     #[serde(default)]
@@ -35,72 +45,29 @@ pub struct Scenario {
     /// (`"freeze:3s+6s"`); times count from the start of measurement.
     #[serde(default)]
     pub faults: Vec<crate::faults::FaultSpec>,
+    /// Named sets of kernel parameters to compare; one run each. Without
+    /// any, a single variant "default" with no extra parameters.
+    #[serde(default)]
+    pub variants: Vec<Variant>,
+    /// In-guest actions at points of the timeline (failover validation).
+    #[serde(default)]
+    pub actions: Vec<ScheduledAction>,
+    /// What must hold for the scenario to pass.
+    #[serde(default)]
+    pub gates: Gates,
 }
 
-/// The virtual machine.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GuestSettings {
-    pub vcpus: u32,
-    pub memory_mib: u32,
-    /// Extra kernel parameters, appended after clockstorm's own.
-    pub kernel_params: Vec<String>,
+fn one() -> u32 {
+    1
 }
 
-impl Default for GuestSettings {
-    fn default() -> Self {
-        GuestSettings { vcpus: 1, memory_mib: 256, kernel_params: Vec::new() }
-    }
-}
-
-/// What the probe does.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ProbeSettings {
-    /// How long each guest measures.
-    #[serde(with = "duration::serde_text")]
-    pub duration: Duration,
-    /// Length of a summary window.
-    #[serde(with = "duration::serde_text")]
-    pub window: Duration,
-    /// Interval between exchanges with the host reference clock.
-    #[serde(with = "duration::serde_text")]
-    pub exchange_interval: Duration,
-    /// Gaps between clock reads longer than this are reported one by one.
-    #[serde(with = "duration::serde_text")]
-    pub gap_event_threshold: Duration,
-    /// Exchanges at start; the best one steps the guest clock onto host time.
-    pub initial_sync_exchanges: u32,
-    /// A gap at least this long starts a burst of exchanges.
-    #[serde(with = "duration::serde_text")]
-    pub burst_after_gap: Duration,
-    /// Exchanges in such a burst.
-    pub burst_exchanges: u32,
-    /// Clocks the samplers rotate through, one per window.
-    pub clocks: Vec<ClockId>,
-    /// Rate of the probe's periodic timer (tick backlog, wake-up latency).
-    pub tick_rate_hz: u32,
-    /// Interval of the /proc counter and clocksource polls.
-    #[serde(with = "duration::serde_text")]
-    pub poll_interval: Duration,
-    /// Forward the guest's /dev/kmsg.
-    pub forward_kmsg: bool,
-}
-
-impl Default for ProbeSettings {
-    fn default() -> Self {
-        ProbeSettings {
-            duration: Duration::from_secs(10),
-            window: Duration::from_millis(100),
-            exchange_interval: Duration::from_millis(100),
-            gap_event_threshold: Duration::from_millis(10),
-            initial_sync_exchanges: 8,
-            burst_after_gap: Duration::from_millis(50),
-            burst_exchanges: 5,
-            clocks: ClockId::ALL.to_vec(),
-            tick_rate_hz: 1000,
-            poll_interval: Duration::from_millis(100),
-            forward_kmsg: true,
+impl Scenario {
+    /// The variants to run: the declared ones, or "default".
+    pub fn effective_variants(&self) -> Vec<Variant> {
+        if self.variants.is_empty() {
+            vec![Variant { name: "default".into(), kernel_params: Vec::new() }]
+        } else {
+            self.variants.clone()
         }
     }
 }
@@ -185,10 +152,34 @@ fn validate(s: &Scenario, origin: &str) -> Result<(), ScenarioError> {
     if let Err(e) = crate::faults::expand(&s.faults, s.seed, s.probe.duration) {
         return invalid("faults", e.to_string());
     }
-    if s.name.is_empty() || !s.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return invalid("name", format!("{:?} must be non-empty letters, digits, '-' or '_'", s.name));
+    if !(1..=1000).contains(&s.repetitions) {
+        return invalid("repetitions", format!("{} is out of range 1..=1000", s.repetitions));
+    }
+    if s.guest.kernels.is_empty() {
+        return invalid("guest.kernels", "is empty: name at least one kernel (or \"default\")".into());
+    }
+    for (i, v) in s.variants.iter().enumerate() {
+        if !is_name(&v.name) {
+            return invalid(&format!("variants[{i}].name"), format!("{:?} must be non-empty letters, digits, '-', '_' or '.'", v.name));
+        }
+        if s.variants[..i].iter().any(|o| o.name == v.name) {
+            return invalid(&format!("variants[{i}].name"), format!("{:?} is named twice", v.name));
+        }
+    }
+    for (i, a) in s.actions.iter().enumerate() {
+        if let Err(message) = a.validate(s.probe.duration) {
+            return invalid(&format!("actions[{i}]"), message);
+        }
+    }
+    if !is_name(&s.name) {
+        return invalid("name", format!("{:?} must be non-empty letters, digits, '-', '_' or '.'", s.name));
     }
     Ok(())
+}
+
+/// Names that can go into run ids and directory names.
+fn is_name(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }
 
 /// The scenario key behind a probe config field.

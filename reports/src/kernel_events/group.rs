@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 
 use super::events::{CurrentClocksource, KernelEvent, SkewSign, SkewSource};
 use super::line::split_line;
-use super::parse::{classify, Piece, RcuHeader, RcuTail, SkewClock};
+use super::parse::{classify, Piece, RcuHeader, SkewClock};
 
 /// A pending group closes after this many lines without a fitting detail.
 pub const WINDOW: u64 = 24;
@@ -365,7 +365,7 @@ impl Parser {
 }
 
 fn rcu_event(ts_us: Option<u64>, h: RcuHeader, lines: u32) -> KernelEvent {
-    let t = h.tail.unwrap_or_else(RcuTail::default);
+    let t = h.tail.unwrap_or_default();
     KernelEvent::RcuStall {
         ts_us,
         flavor: h.flavor,

@@ -56,6 +56,13 @@ pub struct RunSummary {
     pub sampler_reads_per_s: Option<f64>,
     /// Every fault of the timeline, with the time lost across it.
     pub faults: Vec<crate::faults::FaultSummary>,
+    /// Clocksource changes the probe saw ("old -> new"), and the last one in use.
+    pub clocksource_changes: Vec<String>,
+    pub final_clocksource: Option<String>,
+    /// Soft lockup and RCU stall reports in the guest's kernel log.
+    pub soft_lockups: u64,
+    /// In-guest actions and their results ("set_clocksource acpi_pm: ok, now acpi_pm").
+    pub actions: Vec<String>,
     /// ns per clock_gettime(CLOCK_MONOTONIC) in the probe's calibration loop.
     pub read_cost_ns: Option<f64>,
     pub rdtsc_cost_ns: Option<f64>,
@@ -99,6 +106,10 @@ pub fn summarize(records: &[RunRecord]) -> RunSummary {
         benchmark: None,
         sampler_reads_per_s: None,
         faults: Vec::new(),
+        clocksource_changes: Vec::new(),
+        final_clocksource: None,
+        soft_lockups: 0,
+        actions: Vec::new(),
         read_cost_ns: None,
         rdtsc_cost_ns: None,
         wall_ms: None,
@@ -126,6 +137,7 @@ pub fn summarize(records: &[RunRecord]) -> RunSummary {
             RecordBody::Guest(GuestMessage::Hello(h)) => {
                 s.kernel_release = Some(h.kernel_release.clone());
                 s.clocksource_in_guest = Some(h.clocksource.current.clone());
+                s.final_clocksource = Some(h.clocksource.current.clone());
                 s.guest_uptime_at_hello_ms = Some(h.boottime_ns as f64 / 1e6);
                 s.boot_to_hello_ms = spawned_at.map(|t| r.host_monotonic_ns.saturating_sub(t) as f64 / 1e6);
                 s.read_cost_ns = h.read_cost.of(ClockId::Monotonic);
@@ -151,6 +163,17 @@ pub fn summarize(records: &[RunRecord]) -> RunSummary {
             }
             RecordBody::Guest(GuestMessage::TickWindow(t)) => tick_windows.push(*t),
             RecordBody::Guest(GuestMessage::Benchmark(b)) => s.benchmark = Some(*b),
+            RecordBody::Guest(GuestMessage::ClocksourceChanged(c)) => {
+                s.clocksource_changes.push(format!("{} -> {}", c.old, c.new));
+                s.final_clocksource = Some(c.new.clone());
+            }
+            RecordBody::Guest(GuestMessage::KernelLog(k)) if is_lockup_report(&k.message) => s.soft_lockups += 1,
+            RecordBody::Guest(GuestMessage::ActionResult(a)) => s.actions.push(format!(
+                "{:?}: {}, now {}",
+                a.action,
+                a.error.as_deref().unwrap_or("ok"),
+                a.clocksource_after
+            )),
             RecordBody::Guest(GuestMessage::KernelCounters(c)) => counters.push(c.clone()),
             RecordBody::Guest(GuestMessage::Done(d)) => {
                 s.probe_peak_rss_kib = Some(d.peak_rss_kib);
@@ -205,6 +228,13 @@ fn apply_outcome(s: &mut RunSummary, outcome: &RunOutcome) {
     }
 }
 
+/// A soft lockup or RCU stall report (every prefix and generation; see
+/// kernel-messages.md).
+pub fn is_lockup_report(message: &str) -> bool {
+    message.contains("BUG: soft lockup") || message.contains("detected stall") || message.contains("detected stalls")
+        || message.contains("RCU detected CPU")
+}
+
 /// The nearest-rank quantile of values already sorted ascending.
 pub fn quantile_sorted(sorted: &[i64], q: f64) -> Option<i64> {
     if sorted.is_empty() {
@@ -225,4 +255,4 @@ pub fn median(values: &mut [i64]) -> Option<i64> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -82,8 +82,8 @@ fn legacy_418_skew_is_computed_from_cycles_with_the_logged_tsc_frequency() {
         "[    0.000000] tsc: Detected 2600.000 MHz processor",
         "[  120.500000] clocksource: timekeeping watchdog on CPU1: Marking clocksource 'tsc' as unstable because the skew is too large:",
         "[  120.500010] clocksource:                       'hpet' wd_now: 2faf080 wd_last: 0 mask: ffffffff",
-        // 7.5 s of TSC at 2.6 GHz = 19_500_000_000 cycles = 0x48A3B7E00
-        "[  120.500020] clocksource:                       'tsc' cs_now: 48a3b7e00 cs_last: 0 mask: ffffffffffffffff",
+        // 7.5 s of TSC at 2.6 GHz = 19_500_000_000 cycles = 0x48A4A6300
+        "[  120.500020] clocksource:                       'tsc' cs_now: 48a4a6300 cs_last: 0 mask: ffffffffffffffff",
     ]);
     match &events[1] {
         KernelEvent::ClocksourceSkew { wd_nsec, cs_nsec, skew_ns, skew_sign, skew_source, wd_freq_hz, cs_freq_hz, .. } => {

@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use super::accel::Accel;
+use crate::scenario::{PitPolicy, RtcBase, RtcDriftfix, TimerHardware};
 
 /// Name of the virtio-serial port the probe looks for in sysfs.
 pub const VIRTIO_PORT_NAME: &str = "org.clockstorm.data";
@@ -25,7 +26,12 @@ pub struct QemuSpec {
     pub binary: PathBuf,
     pub name: String,
     pub accel: Accel,
-    pub cpu_model: String,
+    /// `-machine` value, from [`machine_arg`].
+    pub machine: String,
+    /// `-cpu` value, from [`cpu_arg`].
+    pub cpu: String,
+    /// Extra timer arguments, from [`timer_args`].
+    pub timer_args: Vec<String>,
     pub vcpus: u32,
     pub memory_mib: u32,
     pub kernel: PathBuf,
@@ -51,17 +57,64 @@ pub fn kernel_cmdline(clocksource: Option<&str>, extra: &[String]) -> String {
     parts.join(" ")
 }
 
+/// `-machine`: the type, the accelerator, and the HPET switch.
+pub fn machine_arg(machine: &str, accel: Accel, timers: &TimerHardware) -> String {
+    let hpet = if timers.hpet { "on" } else { "off" };
+    format!("{machine},accel={},hpet={hpet}", accel.qemu_name())
+}
+
+/// `-cpu`: the model ("auto": `max` under TCG, `host` under KVM) and the
+/// TSC-related flags. kvm-clock and the TSC frequency only exist under KVM.
+pub fn cpu_arg(model: &str, accel: Accel, timers: &TimerHardware) -> String {
+    let mut cpu = if model == "auto" { accel.default_cpu_model().to_owned() } else { model.to_owned() };
+    if timers.invtsc {
+        cpu.push_str(",+invtsc");
+    }
+    if accel == Accel::Kvm {
+        if !timers.kvmclock {
+            cpu.push_str(",-kvmclock,-kvmclock-stable-bit");
+        }
+        if let Some(hz) = timers.tsc_frequency_hz {
+            cpu.push_str(&format!(",tsc-frequency={hz}"));
+        }
+    }
+    cpu
+}
+
+/// The RTC (`-rtc base=...,driftfix=...`) and, under KVM, the in-kernel
+/// PIT's lost-tick policy.
+pub fn timer_args(accel: Accel, timers: &TimerHardware) -> Vec<String> {
+    let base = match timers.rtc_base {
+        RtcBase::Utc => "utc",
+        RtcBase::Localtime => "localtime",
+    };
+    let driftfix = match timers.rtc_driftfix {
+        RtcDriftfix::None => "none",
+        RtcDriftfix::Slew => "slew",
+    };
+    let mut args = vec!["-rtc".to_owned(), format!("base={base},driftfix={driftfix}")];
+    if let (Accel::Kvm, Some(policy)) = (accel, timers.pit_lost_tick_policy) {
+        let policy = match policy {
+            PitPolicy::Delay => "delay",
+            PitPolicy::Discard => "discard",
+        };
+        args.extend(["-global".to_owned(), format!("kvm-pit.lost_tick_policy={policy}")]);
+    }
+    args
+}
+
 /// The full argument vector (without the binary).
 pub fn build_args(spec: &QemuSpec) -> Vec<OsString> {
     let mut args: Vec<OsString> = Vec::new();
     let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
     push(&["-name", &format!("{},debug-threads=on", spec.name)]);
-    push(&["-machine", &format!("q35,accel={}", spec.accel.qemu_name())]);
-    push(&["-cpu", &spec.cpu_model]);
+    push(&["-machine", &spec.machine]);
+    push(&["-cpu", &spec.cpu]);
     push(&["-smp", &spec.vcpus.to_string(), "-m", &spec.memory_mib.to_string()]);
     push(&["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"]);
     // The console goes to QEMU's stdout, which the harness reads line by line.
     push(&["-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console"]);
+    args.extend(spec.timer_args.iter().map(OsString::from));
     args.extend(data_channel_args(spec));
     args.push("-qmp".into());
     args.push(socket_arg("unix:", &spec.qmp_socket, ",server=on,wait=off"));

@@ -5,7 +5,9 @@ fn spec(channel: DataChannelKind, accel: Accel) -> QemuSpec {
         binary: "qemu-system-x86_64".into(),
         name: "clockstorm-tsc".into(),
         accel,
-        cpu_model: "max".into(),
+        machine: machine_arg("q35", accel, &TimerHardware::default()),
+        cpu: cpu_arg("auto", accel, &TimerHardware::default()),
+        timer_args: timer_args(accel, &TimerHardware::default()),
         vcpus: 2,
         memory_mib: 256,
         kernel: "/k/vmlinuz".into(),
@@ -34,13 +36,13 @@ fn cmdline_puts_the_clocksource_and_lets_extra_params_come_last() {
 #[test]
 fn isa_serial_data_channel_is_the_second_uart() {
     let line = joined(&build_args(&spec(DataChannelKind::IsaSerial, Accel::Tcg)));
-    insta::assert_snapshot!(line, @"-name clockstorm-tsc,debug-threads=on -machine q35,accel=tcg -cpu max -smp 2 -m 256 -nodefaults -no-user-config -display none -no-reboot -chardev stdio,id=console,signal=off -serial chardev:console -chardev socket,id=data,path=/tmp/x/data.sock -serial chardev:data -qmp unix:/tmp/x/qmp.sock,server=on,wait=off -kernel /k/vmlinuz -initrd /c/abc.cpio -append console=ttyS0 panic=-1 clocksource=tsc");
+    insta::assert_snapshot!(line, @"-name clockstorm-tsc,debug-threads=on -machine q35,accel=tcg,hpet=on -cpu max -smp 2 -m 256 -nodefaults -no-user-config -display none -no-reboot -chardev stdio,id=console,signal=off -serial chardev:console -rtc base=utc,driftfix=none -chardev socket,id=data,path=/tmp/x/data.sock -serial chardev:data -qmp unix:/tmp/x/qmp.sock,server=on,wait=off -kernel /k/vmlinuz -initrd /c/abc.cpio -append console=ttyS0 panic=-1 clocksource=tsc");
 }
 
 #[test]
 fn virtio_data_channel_is_a_named_port() {
     let line = joined(&build_args(&spec(DataChannelKind::Virtio, Accel::Kvm)));
-    assert!(line.contains("-machine q35,accel=kvm"));
+    assert!(line.contains("-machine q35,accel=kvm,hpet=on -cpu host"));
     assert!(line.contains("-device virtio-serial-pci,id=clockstorm-vser -device virtserialport,chardev=data,name=org.clockstorm.data"));
     assert!(!line.contains("-serial chardev:data"));
 }
@@ -51,4 +53,27 @@ fn the_append_string_stays_one_argument() {
     let i = args.iter().position(|a| a == "-append").unwrap();
     assert_eq!(args[i + 1], "console=ttyS0 panic=-1 clocksource=tsc");
     assert_eq!(args.len(), i + 2);
+}
+
+#[test]
+fn timer_hardware_maps_onto_machine_cpu_and_rtc_arguments_and_kvm_only_parts_stay_out_of_tcg() {
+    use crate::scenario::{PitPolicy, RtcBase, RtcDriftfix};
+    let t = TimerHardware {
+        hpet: false,
+        rtc_base: RtcBase::Localtime,
+        rtc_driftfix: RtcDriftfix::Slew,
+        pit_lost_tick_policy: Some(PitPolicy::Discard),
+        kvmclock: false,
+        invtsc: true,
+        tsc_frequency_hz: Some(2_000_000_000),
+    };
+    assert_eq!(machine_arg("q35", Accel::Tcg, &t), "q35,accel=tcg,hpet=off");
+    assert_eq!(cpu_arg("auto", Accel::Tcg, &t), "max,+invtsc");
+    assert_eq!(cpu_arg("auto", Accel::Kvm, &t), "host,+invtsc,-kvmclock,-kvmclock-stable-bit,tsc-frequency=2000000000");
+    assert_eq!(cpu_arg("Skylake-Server", Accel::Kvm, &TimerHardware::default()), "Skylake-Server");
+    assert_eq!(timer_args(Accel::Tcg, &t), vec!["-rtc", "base=localtime,driftfix=slew"]);
+    assert_eq!(
+        timer_args(Accel::Kvm, &t),
+        vec!["-rtc", "base=localtime,driftfix=slew", "-global", "kvm-pit.lost_tick_policy=discard"]
+    );
 }

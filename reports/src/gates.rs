@@ -1,0 +1,89 @@
+//! Gates: what must hold for a run to pass. Evaluated per run; over
+//! repetitions a gate passes when every repetition passes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::RunSummary;
+
+/// The limits to check (absent ones are not checked). Plain numbers: the
+/// scenario file's `[gates]` table is converted into this.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateLimits {
+    pub max_time_lost_ns: Option<u64>,
+    pub max_gap_ns: Option<u64>,
+    pub no_clocksource_switch: bool,
+    pub final_clocksource: Option<String>,
+    pub no_soft_lockup: bool,
+    pub max_backwards_steps: Option<u64>,
+    pub max_tick_backlog: Option<u64>,
+}
+
+/// One gate checked on one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateResult {
+    pub run_id: String,
+    pub gate: String,
+    pub passed: bool,
+    /// What was measured and what was allowed, in words.
+    pub message: String,
+}
+
+/// Checks every gate on every run that measured; runs that did not (failed,
+/// skipped, not honored) are not gated here: they fail the run on their own.
+pub fn evaluate(summaries: &[RunSummary], limits: &GateLimits) -> Vec<GateResult> {
+    let mut out = Vec::new();
+    for s in summaries.iter().filter(|s| s.status == "completed") {
+        let mut check = |gate: &str, passed: bool, message: String| {
+            out.push(GateResult { run_id: s.run_id.clone(), gate: gate.into(), passed, message })
+        };
+        if let Some(max) = limits.max_time_lost_ns {
+            let worst = s.faults.iter().filter_map(|f| f.lost_ns).map(|l| l.unsigned_abs()).max();
+            match worst {
+                Some(w) => check("max_time_lost", w <= max, format!("worst time lost {} ns, allowed {max} ns", w)),
+                None if s.faults.is_empty() => {}
+                None => check("max_time_lost", false, "no time-lost figure for the faults (no exchanges around them)".into()),
+            }
+        }
+        if let Some(max) = limits.max_gap_ns {
+            let gap = s.max_gap_ns.unwrap_or(0);
+            check("max_gap", gap <= max, format!("max gap {gap} ns, allowed {max} ns"));
+        }
+        if limits.no_clocksource_switch {
+            let n = s.clocksource_changes.len();
+            check("no_clocksource_switch", n == 0, format!("{n} clocksource change(s): {}", s.clocksource_changes.join(", ")));
+        }
+        if let Some(want) = &limits.final_clocksource {
+            let got = s.final_clocksource.as_deref().unwrap_or("unknown");
+            check("final_clocksource", got == want, format!("ended on {got}, required {want}"));
+        }
+        if limits.no_soft_lockup {
+            check("no_soft_lockup", s.soft_lockups == 0, format!("{} soft lockup / RCU stall report(s)", s.soft_lockups));
+        }
+        if let Some(max) = limits.max_backwards_steps {
+            check("max_backwards_steps", s.backwards_steps <= max, format!("{} backwards steps, allowed {max}", s.backwards_steps));
+        }
+        if let Some(max) = limits.max_tick_backlog {
+            let backlog = s.ticks.as_ref().and_then(|t| t.timer_expirations).map(|b| b.max).unwrap_or(0.0);
+            check("max_tick_backlog", backlog <= max as f64, format!("tick backlog {backlog:.1}, allowed {max}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::tests::completed_run;
+
+    #[test]
+    fn gates_pass_and_fail_with_what_was_measured() {
+        let s = crate::summarize(&completed_run());
+        let limits = GateLimits { max_gap_ns: Some(5_000_000), max_backwards_steps: Some(0), ..GateLimits::default() };
+        let r = evaluate(&[s.clone()], &limits);
+        assert_eq!(r.len(), 2);
+        assert!(!r[0].passed && r[0].message == "max gap 7000000 ns, allowed 5000000 ns", "{r:?}");
+        assert!(!r[1].passed && r[1].message.contains("1 backwards steps"), "{r:?}");
+        let loose = GateLimits { max_gap_ns: Some(10_000_000), final_clocksource: Some("hpet".into()), ..GateLimits::default() };
+        assert!(evaluate(&[s], &loose).iter().all(|g| g.passed));
+    }
+}
