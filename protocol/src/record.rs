@@ -53,6 +53,9 @@ pub enum HarnessEvent {
     QemuExited { code: Option<i32>, signal: Option<i32> },
     /// Measurement began (the probe's sync arrived): fault times count from here.
     TimelineOrigin,
+    /// An in-guest action was sent to the probe (its result comes as an
+    /// action_result message).
+    ActionSent { id: u64, action: crate::Action },
     /// A fault is about to be applied.
     FaultStarted { index: usize, kind: String, planned_start_ms: u64, planned_duration_ms: u64 },
     /// A fault was lifted, with what it achieved.

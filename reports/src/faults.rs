@@ -11,17 +11,14 @@
 use clockstorm_protocol::{Exchange, FaultDetail, FaultEffect, GuestMessage, HarnessEvent, RecordBody, RunRecord};
 use serde::{Deserialize, Serialize};
 
+use crate::kernel_events::{KernelEvent, Parser};
+
 /// Exchanges considered on each side of a fault.
 pub const BRACKET_EXCHANGES: usize = 8;
 /// Kernel lines up to this long after a fault ended count as its reaction:
 /// the clocksource watchdog runs every 0.5 s and the soft-lockup detector
 /// reports within seconds of the vCPU coming back.
 pub const KERNEL_REACTION_NS: i64 = 10_000_000_000;
-
-/// Words that make a kernel line about clocks or stalls (until the kernel
-/// message parser gives typed events).
-const KERNEL_CLOCK_WORDS: &[&str] =
-    &["clocksource", "tsc", "watchdog", "lockup", "rcu", "hrtimer", "timekeeping", "hpet", "sched_clock", "csd"];
 
 /// Windows that arrive up to this long after a fault ended still count as
 /// showing it (a window is sent at its end, and the probe catches up).
@@ -43,8 +40,9 @@ pub struct FaultSummary {
     pub max_gap_ns: Option<u64>,
     pub detail: Option<FaultDetail>,
     /// What the guest kernel said about clocks and stalls during the fault
-    /// and in the following [`KERNEL_REACTION_NS`].
-    pub kernel_lines: Vec<String>,
+    /// and in the following [`KERNEL_REACTION_NS`], parsed (see
+    /// `kernel_events`), each with its guest timestamp.
+    pub kernel_events: Vec<KernelEvent>,
 }
 
 /// One summary per fault that ended, in timeline order.
@@ -53,7 +51,10 @@ pub fn summarize(records: &[RunRecord]) -> Vec<FaultSummary> {
     let mut effects: Vec<&FaultEffect> = Vec::new();
     let mut exchanges: Vec<Exchange> = Vec::new();
     let mut windows: Vec<(i64, u64)> = Vec::new();
-    let mut kernel: Vec<(i64, &str)> = Vec::new();
+    let mut parser = Parser::new();
+    // Guest printk time (µs) -> host time of the record that carried it.
+    let mut host_time_of: std::collections::BTreeMap<u64, i64> = std::collections::BTreeMap::new();
+    let mut kernel: Vec<KernelEvent> = Vec::new();
     let mut synced = false;
     for r in records {
         match &r.body {
@@ -64,10 +65,21 @@ pub fn summarize(records: &[RunRecord]) -> Vec<FaultSummary> {
             RecordBody::Guest(GuestMessage::Synced(_)) => synced = true,
             RecordBody::Guest(GuestMessage::Exchange(e)) if synced => exchanges.push(*e),
             RecordBody::Guest(GuestMessage::Window(w)) => windows.push((r.host_realtime_ns, w.max_gap_ns)),
-            RecordBody::Guest(GuestMessage::KernelLog(k)) => kernel.push((r.host_realtime_ns, &k.message)),
+            RecordBody::Guest(GuestMessage::KernelLog(k)) => {
+                host_time_of.entry(k.ts_us).or_insert(r.host_realtime_ns);
+                kernel.extend(parser.push_message(Some(k.ts_us), &k.message));
+            }
             _ => {}
         }
     }
+    kernel.extend(parser.finish());
+    // Clock and stall events only; registrations, frequencies and other
+    // lines say nothing about a fault.
+    let kernel: Vec<(i64, KernelEvent)> = kernel
+        .into_iter()
+        .filter(|e| e.is_clock_event() && !e.is_informational())
+        .filter_map(|e| Some((*host_time_of.get(&e.ts_us()?)?, e)))
+        .collect();
     effects
         .into_iter()
         .map(|e| {
@@ -89,14 +101,10 @@ pub fn summarize(records: &[RunRecord]) -> Vec<FaultSummary> {
                 lost_uncertainty_ns: lost.map(|l| l.1),
                 max_gap_ns,
                 detail: e.detail.clone(),
-                kernel_lines: kernel
+                kernel_events: kernel
                     .iter()
                     .filter(|(t, _)| *t >= e.began_realtime_ns && *t <= e.ended_realtime_ns + KERNEL_REACTION_NS)
-                    .filter(|(_, m)| {
-                        let lower = m.to_lowercase();
-                        KERNEL_CLOCK_WORDS.iter().any(|w| lower.contains(w))
-                    })
-                    .map(|(_, m)| m.to_string())
+                    .map(|(_, k)| k.clone())
                     .collect(),
             }
         })
@@ -146,7 +154,10 @@ mod tests {
         use clockstorm_protocol::KernelLog;
         let s = 1_000_000_000i64;
         let rec = |t: i64, body| RunRecord { host_realtime_ns: t, host_monotonic_ns: t as u64, body };
-        let klog = |m: &str| RecordBody::Guest(GuestMessage::KernelLog(KernelLog { seq: 0, ts_us: 0, level: 4, message: m.into() }));
+        let klog = |m: &str| {
+            let ts_us = m.len() as u64; // distinct per line, enough to place them
+            RecordBody::Guest(GuestMessage::KernelLog(KernelLog { seq: 0, ts_us, level: 4, message: m.into() }))
+        };
         let effect = FaultEffect {
             index: 0,
             kind: "freeze".into(),
@@ -166,8 +177,8 @@ mod tests {
             rec(16 * s, RecordBody::Harness(HarnessEvent::FaultEnded(effect))),
         ];
         let f = &summarize(&records)[0];
-        assert_eq!(f.kernel_lines.len(), 1, "{:?}", f.kernel_lines);
-        assert!(f.kernel_lines[0].contains("Long readout interval"));
+        assert_eq!(f.kernel_events.len(), 1, "{:?}", f.kernel_events);
+        assert_eq!(f.kernel_events[0].kind(), "clocksource_long_readout");
     }
 
     #[test]

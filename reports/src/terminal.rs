@@ -4,7 +4,7 @@ use crate::format::{count, ns};
 use crate::RunSummary;
 
 const HEADERS: [&str; 10] = [
-    "clocksource",
+    "run",
     "status",
     "boot→hello",
     "samples",
@@ -38,7 +38,7 @@ pub fn render(summaries: &[RunSummary]) -> String {
     }
     for s in summaries {
         if let Some(detail) = &s.detail {
-            out.push_str(&format!("{}: {}\n", s.clocksource, detail));
+            out.push_str(&format!("{}: {}\n", run_label(s), detail));
         }
     }
     if summaries.iter().any(|s| !s.faults.is_empty()) {
@@ -50,7 +50,7 @@ pub fn render(summaries: &[RunSummary]) -> String {
 
 /// One line per fault and clocksource: the time the guest lost across it.
 pub fn render_faults(summaries: &[RunSummary]) -> String {
-    let mut out = format!("{:<5} {:<12} {:>8} {:>8}  {:<11} {:>26} {:>9}\n", "fault", "kind", "start", "length", "clocksource", "time lost", "max gap");
+    let mut out = format!("{:<5} {:<12} {:>8} {:>8}  {:<11} {:>26} {:>9}\n", "fault", "kind", "start", "length", "run", "time lost", "max gap");
     let mut rows: Vec<(usize, &RunSummary, &crate::faults::FaultSummary)> =
         summaries.iter().flat_map(|s| s.faults.iter().map(move |f| (f.index, s, f))).collect();
     rows.sort_by_key(|(i, _, _)| *i);
@@ -66,15 +66,24 @@ pub fn render_faults(summaries: &[RunSummary]) -> String {
             f.kind,
             ns(f.planned_start_ms as f64 * 1e6),
             ns(f.planned_duration_ms as f64 * 1e6),
-            s.clocksource,
+            run_label(s),
             lost,
             f.max_gap_ns.map(|g| ns(g as f64)).unwrap_or_else(|| "–".into()),
         ));
-        for line in &f.kernel_lines {
-            out.push_str(&format!("{:<5} {:<12} {:>8} {:>8}  {:<11}   kernel: {line}\n", "", "", "", "", ""));
+        for event in &f.kernel_events {
+            out.push_str(&format!("{:<5} {:<12} {:>8} {:>8}  {:<11}   kernel: {}\n", "", "", "", "", "", event.summary()));
         }
     }
     out
+}
+
+/// The run's id without its scenario prefix: the clocksource, then any
+/// kernel, variant and repetition parts.
+fn run_label(s: &RunSummary) -> String {
+    match s.run_id.find(&format!("-{}", s.clocksource)) {
+        Some(i) if !s.clocksource.is_empty() => s.run_id[i + 1..].to_owned(),
+        _ => s.clocksource.clone(),
+    }
 }
 
 fn row(s: &RunSummary) -> [String; 10] {
@@ -85,7 +94,7 @@ fn row(s: &RunSummary) -> [String; 10] {
     };
     let measured = s.samples > 0;
     [
-        s.clocksource.clone(),
+        run_label(s),
         s.status.clone(),
         s.boot_to_hello_ms.map(|m| ns(m * 1e6)).unwrap_or_else(dash),
         if measured { count(s.samples) } else { dash() },

@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::sync::mpsc::Sender;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -48,10 +49,20 @@ pub fn listen(path: &Path) -> std::io::Result<UnixListener> {
     UnixListener::bind(path)
 }
 
+/// The writing half of the data channel, shared by the reader thread (pongs)
+/// and the run loop (actions) so their lines never interleave.
+pub type HostWriter = Arc<Mutex<UnixStream>>;
+
+/// Sends one message to the probe.
+pub fn send(writer: &HostWriter, msg: &HostMessage) -> std::io::Result<()> {
+    writer.lock().unwrap_or_else(|e| e.into_inner()).write_all(encode_line(msg).as_bytes())
+}
+
 /// Starts the reader thread. It ends when the socket closes.
-pub fn spawn_reader(stream: UnixStream, events: Sender<Event>) -> std::io::Result<JoinHandle<()>> {
-    let mut writer = stream.try_clone()?;
-    std::thread::Builder::new().name("clockstorm-data".into()).spawn(move || {
+pub fn spawn_reader(stream: UnixStream, events: Sender<Event>) -> std::io::Result<(JoinHandle<()>, HostWriter)> {
+    let writer: HostWriter = Arc::new(Mutex::new(stream.try_clone()?));
+    let thread_writer = writer.clone();
+    let handle = std::thread::Builder::new().name("clockstorm-data".into()).spawn(move || {
         let mut reader = BufReader::new(stream);
         let mut saw_hello = false;
         let mut line = String::new();
@@ -73,8 +84,7 @@ pub fn spawn_reader(stream: UnixStream, events: Sender<Event>) -> std::io::Resul
                 Ok(msg) => {
                     saw_hello = true;
                     if let GuestMessage::Ping { seq, .. } = msg {
-                        let pong = encode_line(&HostMessage::Pong { seq, t2_ns: stamp.realtime_ns });
-                        let _ = writer.write_all(pong.as_bytes());
+                        let _ = send(&thread_writer, &HostMessage::Pong { seq, t2_ns: stamp.realtime_ns });
                     }
                     let _ = events.send(Event::Guest(stamp, msg));
                 }
@@ -87,5 +97,6 @@ pub fn spawn_reader(stream: UnixStream, events: Sender<Event>) -> std::io::Resul
             }
         }
         let _ = events.send(Event::DataClosed);
-    })
+    })?;
+    Ok((handle, writer))
 }

@@ -116,11 +116,11 @@ fn boot_and_measure(ctx: &RunContext, spec: &RunSpec, run_dir: &Path, records: &
     };
     let shutdown_handle = stream.try_clone().ok();
     let fault_tx = tx.clone();
-    let data_thread = data_channel::spawn_reader(stream, tx)
+    let (data_thread, host_writer) = data_channel::spawn_reader(stream, tx)
         .map_err(|source| RunError::Io { what: "starting the data channel thread".into(), source })?;
 
     let qmp = connect_qmp(&qemu_spec.qmp_socket, &mut qemu, records);
-    let faults = FaultPlan { spec, qmp, qemu_pid: qemu.pid(), tx: fault_tx, timeline: None };
+    let faults = FaultPlan { spec, qmp, qemu_pid: qemu.pid(), tx: fault_tx, timeline: None, host_writer, origin: None, actions_sent: 0 };
     let mut faults = faults;
     let outcome = run_loop(ctx, spec, &rx, &mut qemu, records, &tail, started, &mut faults);
 
@@ -176,7 +176,8 @@ fn run_loop(
             Ok(Event::Guest(stamp, msg)) => {
                 match &msg {
                     GuestMessage::Hello(_) => p.hello_at = Some(Instant::now()),
-                    GuestMessage::Synced(_) if !faults.spec.faults.is_empty() && faults.timeline.is_none() => {
+                    GuestMessage::Synced(_) if faults.origin.is_none() => {
+                        faults.origin = Some(Instant::now());
                         let _ = records.harness(HarnessEvent::TimelineOrigin);
                         if let Err(reason) = faults.start(ctx) {
                             let _ = records.write(stamp, RecordBody::Guest(msg.clone()));
@@ -210,6 +211,7 @@ fn run_loop(
             Ok(Event::Console(ConsoleSignal::KernelPanic(line))) => return failed(format!("the guest kernel panicked: {line}"), tail),
             Ok(Event::DataClosed) | Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {}
         }
+        faults.send_due_actions(records);
         if let Some(status) = qemu.try_wait() {
             // Let the console and data threads deliver what QEMU wrote last.
             std::thread::sleep(LOOP_TICK);
@@ -326,11 +328,34 @@ struct FaultPlan<'a> {
     qemu_pid: u32,
     tx: Sender<Event>,
     timeline: Option<TimelineHandle>,
+    host_writer: data_channel::HostWriter,
+    /// When measurement began (the probe's sync): time zero of faults and actions.
+    origin: Option<Instant>,
+    actions_sent: usize,
 }
 
 impl FaultPlan<'_> {
-    /// Starts the timeline now (the probe has synced: measurement began).
+    /// Sends the in-guest actions whose time has come (checked every loop
+    /// tick: 50 ms resolution; the probe stamps the action's effect itself).
+    fn send_due_actions(&mut self, records: &mut RecordFile) {
+        let Some(origin) = self.origin else { return };
+        while let Some(a) = self.spec.actions.get(self.actions_sent) {
+            if Instant::now() < origin + a.at {
+                return;
+            }
+            let id = self.actions_sent as u64;
+            self.actions_sent += 1;
+            let Some(action) = a.action() else { continue };
+            let _ = data_channel::send(&self.host_writer, &clockstorm_protocol::HostMessage::Action { id, action: action.clone() });
+            let _ = records.harness(HarnessEvent::ActionSent { id, action });
+        }
+    }
+
+    /// Starts the fault timeline now (the probe has synced: measurement began).
     fn start(&mut self, ctx: &RunContext) -> Result<(), String> {
+        if self.spec.faults.is_empty() {
+            return Ok(());
+        }
         let vcpus = match &self.qmp {
             Some(q) => q.lock().unwrap_or_else(|e| e.into_inner()).query_cpus_fast().unwrap_or_default(),
             None => Vec::new(),

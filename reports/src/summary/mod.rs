@@ -61,6 +61,8 @@ pub struct RunSummary {
     pub final_clocksource: Option<String>,
     /// Soft lockup and RCU stall reports in the guest's kernel log.
     pub soft_lockups: u64,
+    /// Every clock and stall event the guest kernel reported, parsed.
+    pub kernel_events: Vec<crate::kernel_events::KernelEvent>,
     /// In-guest actions and their results ("set_clocksource acpi_pm: ok, now acpi_pm").
     pub actions: Vec<String>,
     /// ns per clock_gettime(CLOCK_MONOTONIC) in the probe's calibration loop.
@@ -109,6 +111,7 @@ pub fn summarize(records: &[RunRecord]) -> RunSummary {
         clocksource_changes: Vec::new(),
         final_clocksource: None,
         soft_lockups: 0,
+        kernel_events: Vec::new(),
         actions: Vec::new(),
         read_cost_ns: None,
         rdtsc_cost_ns: None,
@@ -125,6 +128,8 @@ pub fn summarize(records: &[RunRecord]) -> RunSummary {
     let mut tick_windows = Vec::new();
     let mut counters = Vec::new();
     let mut window_ns = 0u64;
+    let mut parser = crate::kernel_events::Parser::new();
+    let mut kernel = Vec::new();
     for r in records {
         match &r.body {
             RecordBody::Harness(HarnessEvent::RunStarted { run_id, clocksource, .. }) => {
@@ -167,7 +172,7 @@ pub fn summarize(records: &[RunRecord]) -> RunSummary {
                 s.clocksource_changes.push(format!("{} -> {}", c.old, c.new));
                 s.final_clocksource = Some(c.new.clone());
             }
-            RecordBody::Guest(GuestMessage::KernelLog(k)) if is_lockup_report(&k.message) => s.soft_lockups += 1,
+            RecordBody::Guest(GuestMessage::KernelLog(k)) => kernel.extend(parser.push_message(Some(k.ts_us), &k.message)),
             RecordBody::Guest(GuestMessage::ActionResult(a)) => s.actions.push(format!(
                 "{:?}: {}, now {}",
                 a.action,
@@ -194,6 +199,9 @@ pub fn summarize(records: &[RunRecord]) -> RunSummary {
     if window_ns > 0 {
         s.sampler_reads_per_s = Some(s.samples as f64 / (window_ns as f64 / 1e9) * vcpus.unwrap_or(1) as f64);
     }
+    kernel.extend(parser.finish());
+    s.soft_lockups = kernel.iter().filter(|e| matches!(e.kind(), "soft_lockup" | "rcu_stall")).count() as u64;
+    s.kernel_events = kernel.into_iter().filter(|e| e.is_clock_event() && !e.is_informational()).collect();
     s.faults = crate::faults::summarize(records);
     // A guest that lost time measured that much longer in host time (its
     // duration runs on its own clock): that is not the harness's overhead.
@@ -226,13 +234,6 @@ fn apply_outcome(s: &mut RunSummary, outcome: &RunOutcome) {
         RunOutcome::Failed { reason, .. } => s.detail = Some(reason.clone()),
         RunOutcome::Interrupted => {}
     }
-}
-
-/// A soft lockup or RCU stall report (every prefix and generation; see
-/// kernel-messages.md).
-pub fn is_lockup_report(message: &str) -> bool {
-    message.contains("BUG: soft lockup") || message.contains("detected stall") || message.contains("detected stalls")
-        || message.contains("RCU detected CPU")
 }
 
 /// The nearest-rank quantile of values already sorted ascending.

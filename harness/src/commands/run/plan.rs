@@ -69,6 +69,8 @@ pub fn specs(
     faults: &[FaultEvent],
     args: &RunArgs,
 ) -> Vec<RunSpec> {
+    let mut actions = s.actions.clone();
+    actions.sort_by_key(|a| a.at);
     ordered
         .iter()
         .map(|m| {
@@ -86,7 +88,7 @@ pub fn specs(
                 benchmark_phase,
                 faults: faults.to_vec(),
                 allow_commands: args.allow_commands,
-                actions: s.actions.clone(),
+                actions: actions.clone(),
             }
         })
         .collect()
