@@ -2,8 +2,9 @@
 # Prepares a Debian/Ubuntu host for clockstorm, idempotently:
 #   1. installs QEMU and the few packages the build and the kernel fetch need;
 #   2. builds the harness and the static guest probe (ci/build.sh);
-#   3. fetches Debian's cloud kernel into the per-user cache unless one is
-#      cached already (CLOCKSTORM_REFETCH=1 fetches anew).
+#   3. fetches Debian's cloud kernels (bookworm 6.1, the default; bullseye
+#      5.10 and trixie 6.12 for kernel matrices) into the per-user cache
+#      unless cached already (CLOCKSTORM_REFETCH=1 fetches anew).
 # Needs root for apt-get (run it with sudo otherwise).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,8 +35,7 @@ fi
 
 ci/build.sh
 
-clockstorm=target/release/clockstorm
-if [[ ${CLOCKSTORM_REFETCH:-0} == 1 ]] || "$clockstorm" kernel list | grep -q '^no cached kernels'; then
-  "$clockstorm" kernel fetch
-fi
-"$clockstorm" kernel list
+# The default guest kernel (bookworm's 6.1) first, then 5.10 and 6.12 for
+# kernel matrices.
+ci/fetch-kernels.sh
+target/release/clockstorm kernel list

@@ -24,8 +24,18 @@ pub enum Command {
     /// Manage guest kernels.
     #[command(subcommand)]
     Kernel(KernelCommand),
-    /// List the scenarios shipped with clockstorm.
-    Scenarios,
+    /// Scenario files: list the shipped ones, validate files, show a matrix.
+    #[command(subcommand)]
+    Scenario(ScenarioCommand),
+    /// Join the results directories of the shards of one matrix.
+    Merge {
+        /// The merged results directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// The shards' results directories.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+    },
     /// Print the clock events (watchdog, clocksource, lockups, RCU stalls…)
     /// found in a console log, dmesg output or /var/log/messages.
     Events {
@@ -48,8 +58,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Scenario file, or the name of a shipped scenario.
-    #[arg(default_value = "baseline")]
+    /// Scenario file, or the name of a shipped scenario (`clockstorm scenario list`).
+    #[arg(default_value = crate::scenario::DEFAULT_SCENARIO)]
     pub scenario: String,
     /// Comma-separated clocksources to compare, instead of the scenario's
     /// (tsc, hpet, acpi_pm, kvm-clock).
@@ -114,6 +124,19 @@ pub enum DataChannelArg {
     Auto,
     IsaSerial,
     Virtio,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScenarioCommand {
+    /// The shipped scenarios, one line each.
+    List,
+    /// Check scenario files; every error names the file, line, key and value.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+    /// The fully expanded matrix (every run, with its id, in run order) and the timeline.
+    Show { scenario: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -20,7 +20,8 @@ pub fn main_with(argv: Vec<String>) -> u8 {
         args::Command::Run(run) => commands::run::run(run, &argv, None),
         args::Command::Bench(bench) => commands::run::bench(bench, &argv),
         args::Command::Kernel(k) => commands::kernel::run(k),
-        args::Command::Scenarios => commands::scenarios::run(),
+        args::Command::Scenario(cmd) => commands::scenarios::run(cmd),
+        args::Command::Merge { out, shards } => commands::merge::run(out, shards),
         args::Command::Events { file, json, all } => commands::events::run(file.as_deref(), *json, *all),
         args::Command::ReferenceServer { listen } => commands::reference_server::run(listen),
     };

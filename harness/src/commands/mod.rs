@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod kernel;
+pub mod merge;
 pub mod reference_server;
 pub mod run;
 pub mod scenarios;

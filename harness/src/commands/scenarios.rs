@@ -1,13 +1,72 @@
-//! `clockstorm scenarios`: the shipped scenarios, one line each.
+//! `clockstorm scenario list|validate|show`.
 
+use crate::cli::args::ScenarioCommand;
 use crate::error::Error;
 use crate::exit_code;
-use crate::scenario::{parse, SHIPPED};
+use crate::faults;
+use crate::scenario::duration::format_duration;
+use crate::scenario::{self, matrix, parse, SHIPPED};
 
-pub fn run() -> Result<u8, Error> {
-    for (name, text) in SHIPPED {
-        let loaded = parse(text, &format!("shipped scenario {name}"))?;
-        println!("{name:<16} {}", loaded.scenario.description);
+pub fn run(cmd: &ScenarioCommand) -> Result<u8, Error> {
+    match cmd {
+        ScenarioCommand::List => {
+            for (name, text) in SHIPPED {
+                let loaded = parse(text, &format!("shipped scenario {name}"))?;
+                println!("{name:<14} {}", loaded.scenario.description);
+            }
+        }
+        ScenarioCommand::Validate { files } => {
+            // Every file is checked; the first error is the exit code.
+            let mut first_error = None;
+            for f in files {
+                match scenario::load(f) {
+                    Ok(l) => println!("ok      {f} ({} runs)", matrix::expand(&l.scenario).len()),
+                    Err(e) => {
+                        println!("invalid {e}");
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            if let Some(e) = first_error {
+                return Ok(Error::from(e).exit_code());
+            }
+        }
+        ScenarioCommand::Show { scenario } => print!("{}", show(scenario)?),
     }
     Ok(exit_code::SUCCESS)
+}
+
+/// Every run the scenario would make, in the order it would make them, and
+/// its timeline. Pure apart from loading the file.
+pub fn show(arg: &str) -> Result<String, Error> {
+    let l = scenario::load(arg)?;
+    let s = &l.scenario;
+    let mut out = format!("{} — {}\n", s.name, s.description);
+    out.push_str(&format!("seed {}, {} repetition(s), {} per run\n", s.seed, s.repetitions, format_duration(s.probe.duration)));
+    let runs = matrix::shuffled(matrix::expand(s), s.seed);
+    out.push_str(&format!("\nruns ({}), in run order:\n", runs.len()));
+    for (i, r) in runs.iter().enumerate() {
+        out.push_str(&format!("  {i:>3}  {:<48} kernel {:<30} variant {:<14} {}\n", r.id, r.kernel, r.variant.name, r.clocksource));
+    }
+    let events = faults::expand(&s.faults, s.seed, s.probe.duration).unwrap_or_default();
+    if !events.is_empty() {
+        out.push_str("\nfaults (from the start of measurement):\n");
+        for e in &events {
+            out.push_str(&format!("  {:>3}  {:<12} at {:>8} for {:>8}\n", e.index, e.kind.name(), format_duration(e.start), format_duration(e.duration)));
+        }
+    }
+    if !s.actions.is_empty() {
+        out.push_str("\nactions:\n");
+        for a in &s.actions {
+            out.push_str(&format!("  at {:>8}  {:?}\n", format_duration(a.at), a.action()));
+        }
+    }
+    let gates = toml::to_string(&s.gates).unwrap_or_default();
+    if !gates.trim().is_empty() {
+        out.push_str("\ngates:\n");
+        for line in gates.lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    Ok(out)
 }

@@ -18,7 +18,7 @@ use crate::clocksource::Clocksource;
 pub use extras::{Gates, ScheduledAction, Variant};
 pub use guest::{GuestSettings, PitPolicy, RtcBase, RtcDriftfix, TimerHardware};
 pub use probe::ProbeSettings;
-pub use shipped::{shipped, SHIPPED};
+pub use shipped::{shipped, DEFAULT_SCENARIO, SHIPPED};
 
 /// A whole scenario file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -193,5 +193,7 @@ fn scenario_key_of(probe_field: &str) -> &str {
     }
 }
 
+#[cfg(test)]
+mod readme_tests;
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,18 @@
 //! from any directory. Their source is `scenarios/*.toml`.
 
 /// (name, TOML text) of every shipped scenario.
-pub const SHIPPED: &[(&str, &str)] = &[("baseline", include_str!("../../../scenarios/baseline.toml"))];
+pub const SHIPPED: &[(&str, &str)] = &[
+    ("vf-reload", include_str!("../../../scenarios/vf-reload.toml")),
+    ("idle", include_str!("../../../scenarios/idle.toml")),
+    ("pause", include_str!("../../../scenarios/pause.toml")),
+    ("starvation", include_str!("../../../scenarios/starvation.toml")),
+    ("vcpu-freeze", include_str!("../../../scenarios/vcpu-freeze.toml")),
+    ("failover", include_str!("../../../scenarios/failover.toml")),
+    ("kernel-ci", include_str!("../../../scenarios/kernel-ci.toml")),
+];
+
+/// The scenario `clockstorm run` uses when none is named.
+pub const DEFAULT_SCENARIO: &str = "vf-reload";
 
 /// The text of the shipped scenario `name`.
 pub fn shipped(name: &str) -> Option<&'static str> {

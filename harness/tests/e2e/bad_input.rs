@@ -18,17 +18,17 @@ fn assert_fails(args: &[&str], code: i32, needle: &str) {
 
 #[test]
 fn unknown_clocksource_is_a_usage_error_naming_the_value_and_the_choices() {
-    assert_fails(&["run", "--clocksource", "tsc,hpte"], USAGE, "unknown clocksource \"hpte\": expected one of tsc, hpet, acpi_pm, kvm-clock");
+    assert_fails(&["run", "idle", "--clocksource", "tsc,hpte"], USAGE, "unknown clocksource \"hpte\": expected one of tsc, hpet, acpi_pm, kvm-clock");
 }
 
 #[test]
 fn a_clocksource_named_twice_is_a_usage_error() {
-    assert_fails(&["run", "--clocksource", "tsc,hpet,tsc"], USAGE, "--clocksource: tsc is named twice");
+    assert_fails(&["run", "idle", "--clocksource", "tsc,hpet,tsc"], USAGE, "--clocksource: tsc is named twice");
 }
 
 #[test]
 fn missing_kernel_path_is_a_usage_error() {
-    assert_fails(&["run", "--kernel", "/nonexistent/vmlinuz"], USAGE, "/nonexistent/vmlinuz");
+    assert_fails(&["run", "idle", "--kernel", "/nonexistent/vmlinuz"], USAGE, "/nonexistent/vmlinuz");
 }
 
 #[test]
@@ -36,18 +36,18 @@ fn a_file_that_is_not_a_kernel_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let fake = dir.path().join("vmlinuz");
     std::fs::write(&fake, vec![0u8; 4096]).unwrap();
-    assert_fails(&["run", "--kernel", fake.to_str().unwrap()], USAGE, "is not an x86 bzImage");
+    assert_fails(&["run", "idle", "--kernel", fake.to_str().unwrap()], USAGE, "is not an x86 bzImage");
 }
 
 #[test]
 fn missing_qemu_is_an_environment_error_with_the_fix() {
-    assert_fails(&["run", "--qemu", "/nonexistent/qemu-system-x86_64"], ENVIRONMENT, "apt-get install qemu-system-x86");
+    assert_fails(&["run", "idle", "--qemu", "/nonexistent/qemu-system-x86_64"], ENVIRONMENT, "apt-get install qemu-system-x86");
 }
 
 #[test]
 fn unwritable_output_directory_is_an_environment_error() {
     // Under a regular file: not creatable even for root.
-    let o = Command::new(BIN).args(["run", "--out", "/etc/hostname/results"]).output().unwrap();
+    let o = Command::new(BIN).args(["run", "idle", "--out", "/etc/hostname/results"]).output().unwrap();
     assert_eq!(o.status.code(), Some(ENVIRONMENT), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("output directory /etc/hostname/results is not writable"), "{}", text(&o));
 }
@@ -62,5 +62,5 @@ fn bad_scenario_key_names_file_line_and_key() {
 
 #[test]
 fn bad_duration_flag_is_a_usage_error() {
-    assert_fails(&["run", "--duration", "10"], USAGE, "--duration: \"10\" has no unit");
+    assert_fails(&["run", "idle", "--duration", "10"], USAGE, "--duration: \"10\" has no unit");
 }

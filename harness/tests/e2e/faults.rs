@@ -32,6 +32,7 @@ fn assert_lost(f: &FaultSummary, expected_ns: f64, ctx: &str) {
 fn freezes_cost_acpi_pm_whole_wraps_tsc_and_hpet_nothing_and_a_pause_costs_everyone_its_length() {
     let (out, o) = clockstorm(&[
         "run",
+        "idle",
         "--clocksource",
         "tsc,hpet,acpi_pm",
         "--duration",
@@ -82,6 +83,7 @@ fn freezes_cost_acpi_pm_whole_wraps_tsc_and_hpet_nothing_and_a_pause_costs_every
 fn a_vcpu_freeze_and_starvation_show_up_in_gaps_and_missed_ticks() {
     let (out, o) = clockstorm(&[
         "run",
+        "idle",
         "--clocksource",
         "hpet",
         "--duration",
@@ -133,13 +135,13 @@ fn leftover_cgroups() -> Vec<String> {
 fn interrupt_mid_fault(fault: &str) -> (u32, std::process::Output, std::path::PathBuf) {
     let out = tempfile::tempdir().unwrap().keep();
     let child = Command::new(BIN)
-        .args(["run", "--clocksource", "hpet", "--duration", "40s", "--fault", fault, "--out"])
+        .args(["run", "idle", "--clocksource", "hpet", "--duration", "40s", "--fault", fault, "--out"])
         .arg(&out)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let path = records_path(&out, "baseline-hpet");
+    let path = records_path(&out, "idle-hpet");
     let deadline = Instant::now() + Duration::from_secs(60);
     let qemu = loop {
         let recs = records(&path);
@@ -163,7 +165,7 @@ fn ctrl_c_mid_fault_lifts_it_and_leaves_no_qemu_cgroup_or_thread_behind() {
         assert!(!process_alive(qemu), "{fault}: QEMU {qemu} survived");
         assert_eq!(leftover_cgroups(), Vec::<String>::new(), "{fault}");
         // The fault's end is recorded, marked as cut short.
-        let recs = records(&records_path(Path::new(&out), "baseline-hpet"));
+        let recs = records(&records_path(Path::new(&out), "idle-hpet"));
         let ended = recs.iter().find_map(|r| match &r.body {
             RecordBody::Harness(HarnessEvent::FaultEnded(e)) => Some(e.clone()),
             _ => None,

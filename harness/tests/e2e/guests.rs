@@ -15,7 +15,7 @@ const MIN_SAMPLES: u64 = 100_000;
 
 #[test]
 fn tsc_hpet_and_acpi_pm_guests_boot_honor_their_clocksource_and_measure() {
-    let (out, o) = clockstorm(&["run", "baseline", "--clocksource", "tsc,hpet,acpi_pm,kvm-clock", "--duration", "2s", "--accel", "tcg"]);
+    let (out, o) = clockstorm(&["run", "idle", "--clocksource", "tsc,hpet,acpi_pm,kvm-clock", "--duration", "2s", "--accel", "tcg"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let summaries = summaries(out.path());
     assert_eq!(summaries.len(), 4, "{}", text(&o));
@@ -54,8 +54,8 @@ fn tsc_hpet_and_acpi_pm_guests_boot_honor_their_clocksource_and_measure() {
     assert!(summaries[3].detail.as_deref().unwrap_or("").contains("TCG"));
     let m = manifest(out.path());
     assert_eq!(m.accel, "tcg");
-    assert_eq!(m.kernel.sha256.len(), 64);
-    assert!(!m.kernel.release.is_empty());
+    assert_eq!(m.kernels[0].sha256.len(), 64);
+    assert!(!m.kernels[0].release.is_empty());
     assert!(m.qemu.version.contains("QEMU"), "{:?}", m.qemu);
     assert!(m.finished_at_unix_ms.is_some());
     // The terminal table names every clocksource.
@@ -64,18 +64,18 @@ fn tsc_hpet_and_acpi_pm_guests_boot_honor_their_clocksource_and_measure() {
         assert!(stdout.contains(cs), "{stdout}");
     }
     // The console log is kept and ends with the probe's sentinel and the power-off.
-    let console = std::fs::read_to_string(out.path().join("runs/baseline-hpet/console.log")).unwrap();
+    let console = std::fs::read_to_string(out.path().join("runs/idle-hpet/console.log")).unwrap();
     assert!(console.contains("clockstorm-probe: done: success"), "{console}");
 }
 
 #[test]
 fn the_isa_serial_channel_also_works() {
-    let (out, o) = clockstorm(&["run", "--clocksource", "hpet", "--duration", "1s", "--data-channel", "isa-serial"]);
+    let (out, o) = clockstorm(&["run", "idle", "--clocksource", "hpet", "--duration", "1s", "--data-channel", "isa-serial"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let s = &summaries(out.path())[0];
     assert_eq!(s.status, "completed");
     assert!(s.exchanges >= 5, "{s:#?}");
-    assert_eq!(manifest(out.path()).data_channel, "isa-serial");
+    assert_eq!(manifest(out.path()).kernels[0].data_channel, "isa-serial");
 }
 
 #[test]

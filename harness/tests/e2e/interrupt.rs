@@ -16,7 +16,7 @@ const MEASURING_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn start_long_run(out: &Path) -> Child {
     Command::new(BIN)
-        .args(["run", "--clocksource", "hpet", "--duration", "60s", "--out"])
+        .args(["run", "idle", "--clocksource", "hpet", "--duration", "60s", "--out"])
         .arg(out)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -26,7 +26,7 @@ fn start_long_run(out: &Path) -> Child {
 
 /// Waits until the guest has sent at least one window; returns QEMU's pid.
 fn wait_until_measuring(out: &Path) -> u32 {
-    let path = records_path(out, "baseline-hpet");
+    let path = records_path(out, "idle-hpet");
     let deadline = Instant::now() + MEASURING_TIMEOUT;
     loop {
         let recs = records(&path);
@@ -47,7 +47,7 @@ fn first_ctrl_c_stops_cleanly_keeps_results_and_leaves_nothing_running() {
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130), "{}", text(&o));
     assert!(!process_alive(qemu), "QEMU {qemu} survived");
-    let recs = records(&records_path(out.path(), "baseline-hpet"));
+    let recs = records(&records_path(out.path(), "idle-hpet"));
     assert_eq!(outcome(&recs), Some(RunOutcome::Interrupted));
     // What was measured before the interruption is kept and summarized.
     let s = &summaries(out.path())[0];

@@ -11,4 +11,5 @@ mod faults;
 mod guests;
 mod interrupt;
 mod probe;
+mod scenarios;
 mod support;

@@ -117,13 +117,13 @@ fn a_two_second_sigstop_of_qemu_is_a_two_second_gap_and_two_thousand_missed_time
     for clocksource in ["tsc", "hpet"] {
         let out = tempfile::tempdir().unwrap();
         let mut child = Command::new(BIN)
-            .args(["run", "--clocksource", clocksource, "--duration", "6s", "--out"])
+            .args(["run", "idle", "--clocksource", clocksource, "--duration", "6s", "--out"])
             .arg(out.path())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let records_file = records_path(out.path(), &format!("baseline-{clocksource}"));
+        let records_file = records_path(out.path(), &format!("idle-{clocksource}"));
         let deadline = Instant::now() + Duration::from_secs(60);
         let qemu = loop {
             let recs = records(&records_file);
