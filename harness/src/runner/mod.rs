@@ -120,7 +120,9 @@ pub fn run_all(ctx: &RunContext, specs: &[RunSpec], results: &ResultsDir, manife
         eprintln!("clockstorm: [{}/{}] {} ({})", i + 1, specs.len(), spec.id, spec.clocksource);
         let outcome = guest_run::run_guest(ctx, spec, &results.run_dir(&spec.id))?;
         report_progress(&outcome);
-        manifest.runs[i].outcome = Some(outcome);
+        if let Some(run) = manifest.runs.iter_mut().find(|r| r.id == spec.id) {
+            run.outcome = Some(outcome);
+        }
         results.write_manifest(manifest)?;
     }
     Ok(())
