@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use clockstorm_protocol::Manifest;
+use clockstorm_reports::gates::GateResult;
 
 use crate::error::Error;
-use crate::exit_code;
 use crate::runner::ResultsDir;
 
 pub fn run(out: &Path, shards: &[PathBuf]) -> Result<u8, Error> {
@@ -26,9 +26,21 @@ pub fn run(out: &Path, shards: &[PathBuf]) -> Result<u8, Error> {
     results.write_manifest(&merged)?;
     let summaries = super::run::summarize_results(&results, &merged);
     results.write_json("summary.json", &summaries)?;
+    // Each shard evaluated the scenario's gates on its own runs; together
+    // they are the merged matrix's gate results.
+    let gates: Vec<GateResult> = shards
+        .iter()
+        .filter_map(|d| std::fs::read_to_string(d.join("gates.json")).ok())
+        .filter_map(|t| serde_json::from_str::<Vec<GateResult>>(&t).ok())
+        .flatten()
+        .collect();
+    results.write_json("gates.json", &gates)?;
     println!("{}", clockstorm_reports::terminal::render(&summaries));
+    if !gates.is_empty() {
+        println!("{}", clockstorm_reports::terminal::render_gates(&gates));
+    }
     println!("merged {} shard(s), {} run(s): {}", shards.len(), merged.runs.len(), results.root().display());
-    Ok(exit_code::SUCCESS)
+    Ok(super::run::exit_code_for(&merged, &gates))
 }
 
 fn read_manifest(dir: &Path) -> Result<Manifest, Error> {

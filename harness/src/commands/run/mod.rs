@@ -21,7 +21,7 @@ use crate::runner::{self, ResultsDir, RunContext};
 use crate::scenario::duration::parse_duration;
 use crate::scenario::{self, matrix};
 use crate::{faults, host, probe_binary, signals};
-pub use outcome::summarize_results;
+pub use outcome::{exit_code_for, summarize_results};
 
 /// Runs `clockstorm bench`: a run whose guests benchmark first.
 pub fn bench(args: &BenchArgs, argv: &[String]) -> Result<u8, Error> {
@@ -94,5 +94,5 @@ pub fn run(args: &RunArgs, argv: &[String], benchmark_phase: Option<Duration>) -
         println!("{}", terminal::render_gates(&gate_results));
     }
     println!("results: {}", results.root().display());
-    Ok(outcome::exit_code_for(&manifest, &gate_results))
+    Ok(exit_code_for(&manifest, &gate_results))
 }
