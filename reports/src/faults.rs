@@ -80,8 +80,19 @@ pub fn summarize(records: &[RunRecord]) -> Vec<FaultSummary> {
         .filter(|e| e.is_clock_event() && !e.is_informational())
         .filter_map(|e| Some((*host_time_of.get(&e.ts_us()?)?, e)))
         .collect();
+    // Each event belongs to the latest fault that began before it (and only
+    // within KERNEL_REACTION_NS of that fault's end): a later fault's
+    // reaction is not an earlier one's.
+    let owner = |t: i64| -> Option<usize> {
+        effects
+            .iter()
+            .filter(|e| e.began_realtime_ns <= t && t <= e.ended_realtime_ns + KERNEL_REACTION_NS)
+            .max_by_key(|e| e.began_realtime_ns)
+            .map(|e| e.index)
+    };
+    let kernel: Vec<(Option<usize>, KernelEvent)> = kernel.into_iter().map(|(t, k)| (owner(t), k)).collect();
     effects
-        .into_iter()
+        .iter()
         .map(|e| {
             let (planned_start_ms, planned_duration_ms) = planned.get(&e.index).copied().unwrap_or_default();
             let lost = time_lost(&exchanges, e.began_realtime_ns, e.ended_realtime_ns);
@@ -101,11 +112,7 @@ pub fn summarize(records: &[RunRecord]) -> Vec<FaultSummary> {
                 lost_uncertainty_ns: lost.map(|l| l.1),
                 max_gap_ns,
                 detail: e.detail.clone(),
-                kernel_events: kernel
-                    .iter()
-                    .filter(|(t, _)| *t >= e.began_realtime_ns && *t <= e.ended_realtime_ns + KERNEL_REACTION_NS)
-                    .map(|(_, k)| k.clone())
-                    .collect(),
+                kernel_events: kernel.iter().filter(|(owner, _)| *owner == Some(e.index)).map(|(_, k)| k.clone()).collect(),
             }
         })
         .collect()
@@ -179,6 +186,33 @@ mod tests {
         let f = &summarize(&records)[0];
         assert_eq!(f.kernel_events.len(), 1, "{:?}", f.kernel_events);
         assert_eq!(f.kernel_events[0].kind(), "clocksource_long_readout");
+    }
+
+    #[test]
+    fn a_kernel_event_belongs_to_the_latest_fault_before_it() {
+        use clockstorm_protocol::KernelLog;
+        let s = 1_000_000_000i64;
+        let rec = |t: i64, body| RunRecord { host_realtime_ns: t, host_monotonic_ns: t as u64, body };
+        let effect = |index, began: i64, ended: i64| FaultEffect {
+            index,
+            kind: "freeze".into(),
+            began_realtime_ns: began,
+            began_monotonic_ns: 0,
+            ended_realtime_ns: ended,
+            ended_monotonic_ns: 0,
+            achieved_ns: 0,
+            detail: None,
+            error: None,
+        };
+        let line = "clocksource: Long readout interval, skipping watchdog check: cs_nsec: 5499708708 wd_nsec: 5499662080";
+        let records = vec![
+            rec(13 * s, RecordBody::Guest(GuestMessage::KernelLog(KernelLog { seq: 1, ts_us: 13_000_000, level: 4, message: line.into() }))),
+            rec(4 * s, RecordBody::Harness(HarnessEvent::FaultEnded(effect(0, 2 * s, 4 * s)))),
+            rec(12 * s, RecordBody::Harness(HarnessEvent::FaultEnded(effect(1, 7 * s, 12 * s)))),
+        ];
+        let f = summarize(&records);
+        assert!(f[0].kernel_events.is_empty(), "fault 0 ended 9 s before: {:?}", f[0].kernel_events);
+        assert_eq!(f[1].kernel_events.len(), 1);
     }
 
     #[test]

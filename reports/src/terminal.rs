@@ -71,7 +71,7 @@ pub fn render_faults(summaries: &[RunSummary]) -> String {
             f.max_gap_ns.map(|g| ns(g as f64)).unwrap_or_else(|| "–".into()),
         ));
         for event in &f.kernel_events {
-            out.push_str(&format!("{:<5} {:<12} {:>8} {:>8}  {:<11}   kernel: {}\n", "", "", "", "", "", event.summary()));
+            out.push_str(&format!("{:<5} {:<12} {:>8} {:>8}  {:<11}   kernel: {} {}\n", "", "", "", "", "", event.kind(), event.summary()));
         }
     }
     out

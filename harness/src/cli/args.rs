@@ -27,6 +27,12 @@ pub enum Command {
     /// Scenario files: list the shipped ones, validate files, show a matrix.
     #[command(subcommand)]
     Scenario(ScenarioCommand),
+    /// Render the report of an existing results directory.
+    Report {
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value = "terminal")]
+        format: ReportFormat,
+    },
     /// Join the results directories of the shards of one matrix.
     Merge {
         /// The merged results directory.
@@ -116,6 +122,13 @@ pub struct BenchArgs {
     /// Length of each benchmark phase (bare loop, sampler, task alone, task with probe).
     #[arg(long, default_value = "2s")]
     pub phase: String,
+}
+
+/// `report --format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Terminal,
+    Json,
 }
 
 /// `--data-channel` values.

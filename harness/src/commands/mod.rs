@@ -5,6 +5,7 @@ pub mod events;
 pub mod kernel;
 pub mod merge;
 pub mod reference_server;
+pub mod report;
 pub mod run;
 pub mod scenarios;
 mod time_text;

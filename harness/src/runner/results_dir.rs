@@ -25,6 +25,11 @@ impl ResultsDir {
         Ok(ResultsDir { root: root.to_owned() })
     }
 
+    /// An existing results directory, for reading.
+    pub fn open(root: &Path) -> ResultsDir {
+        ResultsDir { root: root.to_owned() }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
