@@ -70,6 +70,9 @@ fn raw_loop(phase: Duration) -> f64 {
 /// The samplers' hot loop, run here for whole windows until `phase` passed.
 fn sampler_loop(phase: Duration) -> f64 {
     let shared = Arc::new(SamplerShared::default());
+    // As the samplers of this guest would: cross-vCPU checks only with
+    // more than one vCPU.
+    shared.cross_checks.store(crate::sched::online_cpus().len() > 1, Ordering::Relaxed);
     // Windows go nowhere: the queue is dropped with this function.
     let (outbox, _rx) = Outbox::new(64);
     let settings = SamplerSettings { clocks: vec![ClockId::Monotonic], window_ns: 100_000_000, gap_event_ns: u64::MAX };

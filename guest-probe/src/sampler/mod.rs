@@ -36,6 +36,10 @@ const END_CHECK_EVERY: u64 = 1024;
 #[derive(Default)]
 pub struct SamplerShared {
     pub stop: AtomicBool,
+    /// Whether there are other samplers to warp against: with one vCPU the
+    /// cross-vCPU check has nothing to compare and only costs read rate (its
+    /// lock is an atomic, a helper call under TCG).
+    pub cross_checks: AtomicBool,
     pub samples: AtomicU64,
     pub windows: AtomicU64,
     warp: WarpCheck,
@@ -64,6 +68,7 @@ pub fn spawn_all(
     shared: &Arc<SamplerShared>,
     outbox: &Outbox,
 ) -> std::io::Result<Vec<JoinHandle<()>>> {
+    shared.cross_checks.store(cpus.len() > 1, Ordering::Relaxed);
     cpus.iter()
         .map(|&cpu| {
             let (settings, shared, outbox) = (settings.clone(), shared.clone(), outbox.clone());
@@ -126,18 +131,20 @@ fn sample_window(
         let gap_ns = acc.last_gap();
         outbox.send(Producer::Sampler, GuestMessage::Gap(Gap { cpu, at_ns, gap_ns }));
     };
+    let cross_checks = shared.cross_checks.load(Ordering::Relaxed);
     let mut prev = read();
     let mut rounds: u64 = 0;
     loop {
+        let mut limit = acc.fast_limit();
         for _ in 0..TSC_EVERY - 1 {
             let now = read();
-            if acc.record(prev, now) {
+            if acc.record_with(&mut limit, prev, now) {
                 gap_event(acc, now);
             }
             prev = now;
         }
         rounds += 1;
-        let now = if rounds % (WARP_EVERY / TSC_EVERY) == 0 {
+        let now = if rounds % (WARP_EVERY / TSC_EVERY) == 0 && cross_checks {
             let (now, behind) = shared.warp.check(clock, read);
             if behind > 0 {
                 acc.record_warp(behind);

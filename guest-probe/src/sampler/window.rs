@@ -51,12 +51,27 @@ impl WindowAccumulator {
     /// counter increment: under TCG every instruction here costs read rate.
     #[inline(always)]
     pub fn record(&mut self, prev: u64, now: u64) -> bool {
+        let mut limit = self.fast_limit;
+        self.record_with(&mut limit, prev, now)
+    }
+
+    /// [`Self::record`] with the fast-path limit held by the caller (in a
+    /// register across the clock reads), refreshed when the slow path runs.
+    #[inline(always)]
+    pub fn record_with(&mut self, limit: &mut u64, prev: u64, now: u64) -> bool {
         let delta = now.wrapping_sub(prev);
-        if delta <= self.fast_limit {
+        if delta <= *limit {
             self.deltas.record_exact(delta);
             return false;
         }
-        self.slow_path(prev, now)
+        let event = self.slow_path(prev, now);
+        *limit = self.fast_limit;
+        event
+    }
+
+    /// The current fast-path limit, for [`Self::record_with`].
+    pub fn fast_limit(&self) -> u64 {
+        self.fast_limit
     }
 
     /// The interval [`Self::record`] last took the slow path for.
