@@ -5,6 +5,10 @@ pub mod bench;
 pub mod faults;
 pub mod format;
 pub mod gates;
+pub mod junit;
+pub mod markdown;
+pub mod model;
+pub mod stats;
 pub mod kernel_events;
 pub mod summary;
 pub mod terminal;
@@ -12,3 +16,6 @@ pub mod ticks;
 pub mod timebase;
 
 pub use summary::{summarize, RunSummary};
+
+#[cfg(test)]
+mod renderer_tests;

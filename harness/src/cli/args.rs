@@ -128,7 +128,12 @@ pub struct BenchArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReportFormat {
     Terminal,
+    /// The versioned report model.
     Json,
+    /// Fits a pull-request comment.
+    Markdown,
+    /// One test case per run and per gate, for CI systems.
+    Junit,
 }
 
 /// `--data-channel` values.

@@ -27,8 +27,14 @@ pub fn run(dir: &Path, format: ReportFormat) -> Result<u8, Error> {
             }
         }
         ReportFormat::Json => {
-            let report = serde_json::json!({ "manifest": manifest, "runs": summaries, "gates": gates });
+            let report = clockstorm_reports::model::build(manifest.clone(), summaries, gates.clone());
             println!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
+        }
+        ReportFormat::Markdown => {
+            print!("{}", clockstorm_reports::markdown::render(&clockstorm_reports::model::build(manifest.clone(), summaries, gates.clone())));
+        }
+        ReportFormat::Junit => {
+            print!("{}", clockstorm_reports::junit::render(&clockstorm_reports::model::build(manifest.clone(), summaries, gates.clone())));
         }
     }
     Ok(super::run::exit_code_for(&manifest, &gates))

@@ -45,11 +45,16 @@ impl ResultsDir {
 
     /// Writes `name` (a JSON document) atomically.
     pub fn write_json<T: serde::Serialize>(&self, name: &str, value: &T) -> Result<(), RunError> {
+        let mut text = serde_json::to_string_pretty(value).expect("results always serialize");
+        text.push('\n');
+        self.write_text(name, &text)
+    }
+
+    /// Writes `name` atomically (beside its final name, then renamed).
+    pub fn write_text(&self, name: &str, text: &str) -> Result<(), RunError> {
         let path = self.root.join(name);
         let err = |source| RunError::Io { what: format!("writing {}", path.display()), source };
         let mut tmp = tempfile::NamedTempFile::new_in(&self.root).map_err(err)?;
-        let mut text = serde_json::to_string_pretty(value).expect("results always serialize");
-        text.push('\n');
         tmp.write_all(text.as_bytes()).map_err(err)?;
         tmp.persist(&path).map_err(|e| err(e.error))?;
         Ok(())

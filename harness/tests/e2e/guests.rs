@@ -60,6 +60,12 @@ fn tsc_hpet_and_acpi_pm_guests_boot_honor_their_clocksource_and_measure() {
     assert!(!m.kernels[0].release.is_empty());
     assert!(m.qemu.version.contains("QEMU"), "{:?}", m.qemu);
     assert!(m.finished_at_unix_ms.is_some());
+    // The report in every format: the model, Markdown, JUnit.
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["schema_version"], 1);
+    assert!(std::fs::read_to_string(out.path().join("report.md")).unwrap().starts_with("### clockstorm: idle"));
+    let junit = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
+    assert!(junit.contains("tests=\"4\" failures=\"0\" skipped=\"1\""), "{junit}");
     // The terminal table names every clocksource.
     let stdout = String::from_utf8_lossy(&o.stdout);
     for cs in ["tsc", "hpet", "acpi_pm", "kvm-clock"] {

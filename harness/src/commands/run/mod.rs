@@ -86,6 +86,10 @@ pub fn run(args: &RunArgs, argv: &[String], benchmark_phase: Option<Duration>) -
     results.write_json("summary.json", &summaries)?;
     let gate_results = gates::evaluate(&summaries, &plan::gate_limits(&scenario.gates));
     results.write_json("gates.json", &gate_results)?;
+    let report = clockstorm_reports::model::build(manifest.clone(), summaries.clone(), gate_results.clone());
+    results.write_json("report.json", &report)?;
+    results.write_text("report.md", &clockstorm_reports::markdown::render(&report))?;
+    results.write_text("junit.xml", &clockstorm_reports::junit::render(&report))?;
     println!("{}", terminal::render(&summaries));
     if benchmark_phase.is_some() {
         println!("{}", clockstorm_reports::bench::render(&summaries));

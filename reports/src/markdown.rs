@@ -1,0 +1,73 @@
+//! Markdown: a report that fits a pull-request comment.
+
+use crate::format::{count, ns};
+use crate::model::Report;
+
+pub fn render(r: &Report) -> String {
+    let p = &r.provenance;
+    let mut out = format!("### clockstorm: {}\n\n", p.scenario.name);
+    let kernels: Vec<String> = p.kernels.iter().map(|k| format!("{} (`{}`)", k.release, &k.sha256[..k.sha256.len().min(12)])).collect();
+    out.push_str(&format!(
+        "clockstorm {} · {} · accel {} · kernels {} · seed {}\n\n",
+        p.clockstorm_version,
+        p.qemu.version,
+        p.accel,
+        kernels.join(", "),
+        p.seed
+    ));
+    out.push_str("| run | status | max gap | back steps | tick backlog | offset to host | read cost |\n|---|---|---|---|---|---|---|\n");
+    for s in &r.runs {
+        let dash = || "–".to_string();
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} | {} | {} |\n",
+            s.run_id,
+            s.status,
+            s.max_gap_ns.map(|g| ns(g as f64)).unwrap_or_else(dash),
+            if s.samples > 0 { count(s.backwards_steps) } else { dash() },
+            s.ticks.as_ref().and_then(|t| t.timer_expirations).map(|b| format!("{:.1}", b.total)).unwrap_or_else(dash),
+            match (s.offset_median_ns, s.offset_uncertainty_median_ns) {
+                (Some(o), Some(u)) => format!("{} ± {}", ns(o as f64), ns(u as f64)),
+                _ => dash(),
+            },
+            s.read_cost_ns.map(ns).unwrap_or_else(dash),
+        ));
+    }
+    let faults: Vec<_> = r.runs.iter().flat_map(|s| s.faults.iter().map(move |f| (s, f))).collect();
+    if !faults.is_empty() {
+        out.push_str("\n**Time lost per fault**\n\n| fault | kind | start | length | run | time lost | max gap |\n|---|---|---|---|---|---|---|\n");
+        for (s, f) in faults {
+            let lost = match (f.lost_ns, f.lost_uncertainty_ns, &f.error) {
+                (_, _, Some(e)) => format!("error: {e}"),
+                (Some(l), Some(u), None) => format!("{} ± {}", ns(l as f64), ns(u as f64)),
+                _ => "–".into(),
+            };
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | `{}` | {} | {} |\n",
+                f.index,
+                f.kind,
+                ns(f.planned_start_ms as f64 * 1e6),
+                ns(f.planned_duration_ms as f64 * 1e6),
+                s.run_id,
+                lost,
+                f.max_gap_ns.map(|g| ns(g as f64)).unwrap_or_else(|| "–".into())
+            ));
+        }
+    }
+    if !r.groups.is_empty() {
+        out.push_str("\n**Over repetitions** (mean, Student-t 95 % CI; median, bootstrap 95 % CI)\n\n| combination | metric | n | mean [95 % CI] | median [95 % CI] |\n|---|---|---|---|---|\n");
+        for g in &r.groups {
+            out.push_str(&format!(
+                "| `{}` | {} ({}) | {} | {:.4} [{:.4}, {:.4}] | {:.4} [{:.4}, {:.4}] |\n",
+                g.group, g.metric, g.unit, g.mean.n, g.mean.mean, g.mean.low, g.mean.high, g.median.median, g.median.low, g.median.high
+            ));
+        }
+    }
+    if !r.gates.is_empty() {
+        let failed = r.gates.iter().filter(|g| !g.passed).count();
+        out.push_str(&format!("\n**Gates**: {} checked, {failed} failed\n\n", r.gates.len()));
+        for g in r.gates.iter().filter(|g| !g.passed) {
+            out.push_str(&format!("- ❌ `{}` {}: {}\n", g.run_id, g.gate, g.message));
+        }
+    }
+    out
+}

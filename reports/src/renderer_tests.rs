@@ -1,0 +1,70 @@
+//! Snapshots of every renderer on a fixed fixture (fixed times, paths and
+//! host: nothing to redact).
+
+use clockstorm_protocol::*;
+
+use crate::gates::GateResult;
+use crate::model::build;
+use crate::summary::tests::completed_run;
+
+fn manifest() -> Manifest {
+    Manifest {
+        manifest_version: MANIFEST_VERSION,
+        clockstorm_version: "0.1.0".into(),
+        command_line: vec!["clockstorm".into(), "run".into(), "vf-reload".into()],
+        scenario: ScenarioInfo { name: "vf-reload".into(), origin: "shipped scenario vf-reload".into(), sha256: "ab".repeat(32) },
+        seed: 1,
+        shard: None,
+        accel: "tcg".into(),
+        qemu: QemuInfo { path: "/usr/bin/qemu-system-x86_64".into(), version: "QEMU emulator version 7.2.22".into() },
+        kernels: vec![KernelInfo {
+            name: "default".into(),
+            path: "/cache/vmlinuz".into(),
+            release: "6.1.0-50-cloud-amd64".into(),
+            sha256: "3d616aa853fe11b1c0ea99a1cdb4fb6ddc9010ba7c4562de700ad94264989654".into(),
+            size: 14_149_568,
+            origin: "kernel cache entry debian-bookworm-cloud-amd64".into(),
+            data_channel: "virtio".into(),
+        }],
+        host: HostInfo { kernel_release: "6.18.0".into(), clocksource: "tsc".into(), cpu_model: "test cpu".into(), cpus: 2 },
+        started_at_unix_ms: 1_764_000_000_000,
+        finished_at_unix_ms: Some(1_764_000_060_000),
+        runs: vec![],
+    }
+}
+
+fn report() -> crate::model::Report {
+    let mut a = crate::summarize(&completed_run());
+    a.run_id = "vf-reload-hpet.r0".into();
+    let mut b = a.clone();
+    b.run_id = "vf-reload-hpet.r1".into();
+    b.max_gap_ns = Some(9_000_000);
+    b.read_cost_ns = Some(1600.0);
+    let gates = vec![
+        GateResult { run_id: a.run_id.clone(), gate: "max_gap".into(), passed: true, message: "max gap 7000000 ns, allowed 8000000 ns".into() },
+        GateResult { run_id: b.run_id.clone(), gate: "max_gap".into(), passed: false, message: "max gap 9000000 ns, allowed 8000000 ns".into() },
+    ];
+    build(manifest(), vec![a, b], gates)
+}
+
+#[test]
+fn markdown_snapshot() {
+    insta::assert_snapshot!(crate::markdown::render(&report()));
+}
+
+#[test]
+fn junit_snapshot() {
+    insta::assert_snapshot!(crate::junit::render(&report()));
+}
+
+#[test]
+fn json_snapshot_is_the_model_itself() {
+    let r = report();
+    let json = serde_json::to_string_pretty(&r).unwrap();
+    assert_eq!(serde_json::from_str::<crate::model::Report>(&json).unwrap(), r);
+    assert_eq!(r.schema_version, crate::model::REPORT_SCHEMA_VERSION);
+    // Two repetitions of one combination: statistics over them.
+    let gap = r.groups.iter().find(|g| g.metric == "max gap").unwrap();
+    assert_eq!((gap.group.as_str(), gap.mean.n, gap.mean.mean), ("vf-reload-hpet", 2, 8.0));
+    assert!(gap.mean.low < 8.0 && gap.mean.high > 8.0);
+}
