@@ -113,6 +113,11 @@ pub struct RunArgs {
     /// Repetitions of each combination, instead of the scenario's.
     #[arg(long)]
     pub repetitions: Option<u32>,
+    /// Guests to run at once, each QEMU pinned to its own share of the host
+    /// CPUs. Fault scenarios measure timing, so the default is 1; a warning
+    /// says when the host is oversubscribed.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub jobs: u32,
 }
 
 #[derive(Debug, Args)]

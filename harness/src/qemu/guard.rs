@@ -41,7 +41,8 @@ pub struct QemuProcess {
 impl QemuProcess {
     /// Starts `binary args` with stdout piped (the guest console), stderr to
     /// `stderr_log`, stdin closed. Returns the guard and the console pipe.
-    pub fn spawn(binary: &Path, args: &[OsString], stderr_log: &Path) -> Result<(QemuProcess, ChildStdout), GuardError> {
+    /// With `cpus`, QEMU (every thread it starts) runs only on those host CPUs.
+    pub fn spawn(binary: &Path, args: &[OsString], stderr_log: &Path, cpus: Option<&[usize]>) -> Result<(QemuProcess, ChildStdout), GuardError> {
         let spawn_err = |source| GuardError::Spawn { binary: binary.display().to_string(), source };
         let stderr = std::fs::File::create(stderr_log).map_err(spawn_err)?;
         let mut cmd = Command::new(binary);
@@ -52,10 +53,26 @@ impl QemuProcess {
         // SAFETY: prctl is async-signal-safe and touches only the child.
         // PDEATHSIG fires when the spawning *thread* exits; runs spawn QEMU
         // from the thread that also waits for it.
+        // The CPU set is built before the fork; in the child only the
+        // (async-signal-safe) syscalls run.
+        let affinity = cpus.map(|cpus| {
+            // SAFETY: an all-zero cpu_set_t is the empty set.
+            let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+            for &c in cpus {
+                // SAFETY: CPU_SET writes one bit of `set`; c is below CPU_SETSIZE for any real host.
+                unsafe { libc::CPU_SET(c, &mut set) };
+            }
+            set
+        });
         unsafe {
-            cmd.pre_exec(|| {
+            cmd.pre_exec(move || {
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                     return Err(std::io::Error::last_os_error());
+                }
+                if let Some(set) = &affinity {
+                    if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
                 }
                 Ok(())
             });

@@ -39,7 +39,7 @@ pub const POWEROFF_TIMEOUT: Duration = Duration::from_secs(10);
 const LOOP_TICK: Duration = Duration::from_millis(50);
 
 /// Runs one guest; the outcome is also the record file's last line.
-pub fn run_guest(ctx: &RunContext, spec: &RunSpec, run_dir: &Path) -> Result<RunOutcome, RunError> {
+pub fn run_guest(ctx: &RunContext, spec: &RunSpec, run_dir: &Path, host_cpus: Option<&[usize]>) -> Result<RunOutcome, RunError> {
     let io = |what: &str, path: &Path| {
         let what = format!("{what} {}", path.display());
         move |source| RunError::Io { what, source }
@@ -49,13 +49,19 @@ pub fn run_guest(ctx: &RunContext, spec: &RunSpec, run_dir: &Path) -> Result<Run
     let mut records = RecordFile::create(&records_path).map_err(io("creating", &records_path))?;
     let outcome = match &spec.skip {
         Some(reason) => RunOutcome::Skipped { reason: reason.clone() },
-        None => boot_and_measure(ctx, spec, run_dir, &mut records)?,
+        None => boot_and_measure(ctx, spec, run_dir, &mut records, host_cpus)?,
     };
     records.harness(HarnessEvent::RunFinished(outcome.clone())).map_err(io("writing", &records_path))?;
     Ok(outcome)
 }
 
-fn boot_and_measure(ctx: &RunContext, spec: &RunSpec, run_dir: &Path, records: &mut RecordFile) -> Result<RunOutcome, RunError> {
+fn boot_and_measure(
+    ctx: &RunContext,
+    spec: &RunSpec,
+    run_dir: &Path,
+    records: &mut RecordFile,
+    host_cpus: Option<&[usize]>,
+) -> Result<RunOutcome, RunError> {
     let private = tempfile::Builder::new().prefix("clockstorm-").tempdir().map_err(|source| RunError::Io {
         what: "creating a private temp dir".into(),
         source,
@@ -95,7 +101,7 @@ fn boot_and_measure(ctx: &RunContext, spec: &RunSpec, run_dir: &Path, records: &
     let listener = data_channel::listen(&qemu_spec.data_socket)
         .map_err(|source| RunError::Io { what: format!("listening on {}", qemu_spec.data_socket.display()), source })?;
     let started = Instant::now();
-    let (mut qemu, console_pipe) = QemuProcess::spawn(&ctx.qemu, &args, &run_dir.join("qemu.stderr"))?;
+    let (mut qemu, console_pipe) = QemuProcess::spawn(&ctx.qemu, &args, &run_dir.join("qemu.stderr"), host_cpus)?;
     let _ = records.harness(HarnessEvent::QemuSpawned { pid: qemu.pid() });
 
     let (tx, rx) = channel();

@@ -110,22 +110,99 @@ pub fn probe_config_for(
     }
 }
 
-/// Runs every spec in order, updating the manifest after each. Stops early,
-/// keeping everything recorded, when the user presses Ctrl-C.
-pub fn run_all(ctx: &RunContext, specs: &[RunSpec], results: &ResultsDir, manifest: &mut Manifest) -> Result<(), RunError> {
-    for (i, spec) in specs.iter().enumerate() {
-        if signals::interrupted() {
-            break;
+/// Runs every spec, `jobs` guests at a time (in order when 1), updating the
+/// manifest after each. Stops early, keeping everything recorded, when the
+/// user presses Ctrl-C. With more than one job, each worker's QEMU is pinned
+/// to its own share of the host CPUs ([`partition_cpus`]).
+pub fn run_all(ctx: &RunContext, specs: &[RunSpec], results: &ResultsDir, manifest: &mut Manifest, jobs: usize) -> Result<(), RunError> {
+    let jobs = jobs.clamp(1, specs.len().max(1));
+    let groups = if jobs > 1 { Some(partition_cpus(&host_cpus(), jobs)) } else { None };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let manifest = std::sync::Mutex::new(manifest);
+    let worker = |slot: usize| -> Result<(), RunError> {
+        let cpus = groups.as_ref().map(|g| g[slot].as_slice());
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let Some(spec) = specs.get(i) else { return Ok(()) };
+            if signals::interrupted() {
+                return Ok(());
+            }
+            let pinned = cpus.map(|c| format!(" on host CPUs {c:?}")).unwrap_or_default();
+            eprintln!("clockstorm: [{}/{}] {} ({}){pinned}", i + 1, specs.len(), spec.id, spec.clocksource);
+            let outcome = guest_run::run_guest(ctx, spec, &results.run_dir(&spec.id), cpus)?;
+            report_progress(&outcome);
+            let mut m = manifest.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(run) = m.runs.iter_mut().find(|r| r.id == spec.id) {
+                run.outcome = Some(outcome);
+            }
+            results.write_manifest(&m)?;
         }
-        eprintln!("clockstorm: [{}/{}] {} ({})", i + 1, specs.len(), spec.id, spec.clocksource);
-        let outcome = guest_run::run_guest(ctx, spec, &results.run_dir(&spec.id))?;
-        report_progress(&outcome);
-        if let Some(run) = manifest.runs.iter_mut().find(|r| r.id == spec.id) {
-            run.outcome = Some(outcome);
-        }
-        results.write_manifest(manifest)?;
+    };
+    if jobs == 1 {
+        return worker(0);
     }
-    Ok(())
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..jobs).map(|slot| scope.spawn(move || worker(slot))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(Ok(()))).collect::<Result<Vec<()>, _>>().map(|_| ())
+    })
+}
+
+/// The CPUs this process may run on.
+pub fn host_cpus() -> Vec<usize> {
+    match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
+        Ok(set) => (0..nix::sched::CpuSet::count()).filter(|&c| set.is_set(c).unwrap_or(false)).collect(),
+        Err(_) => vec![0],
+    }
+}
+
+/// Splits `cpus` into `jobs` disjoint groups, as even as possible. With more
+/// jobs than CPUs the groups cannot be disjoint: they wrap around (the
+/// caller warns that the host is oversubscribed). Pure.
+pub fn partition_cpus(cpus: &[usize], jobs: usize) -> Vec<Vec<usize>> {
+    let jobs = jobs.max(1);
+    if cpus.is_empty() {
+        return vec![Vec::new(); jobs];
+    }
+    if jobs > cpus.len() {
+        return (0..jobs).map(|j| vec![cpus[j % cpus.len()]]).collect();
+    }
+    let mut groups = vec![Vec::new(); jobs];
+    for (i, &c) in cpus.iter().enumerate() {
+        groups[i * jobs / cpus.len()].push(c);
+    }
+    groups
+}
+
+/// Why `jobs` guests of `vcpus` each oversubscribe `host_cpus`, if they do:
+/// a TCG guest keeps a host CPU busy per vCPU, plus QEMU's I/O thread.
+pub fn oversubscription(jobs: usize, vcpus: u32, host_cpus: usize) -> Option<String> {
+    let needed = jobs * (vcpus as usize + 1);
+    (jobs > 1 && needed > host_cpus).then(|| {
+        format!(
+            "{jobs} guests of {vcpus} vCPU(s) want about {needed} host CPUs (one per vCPU plus QEMU's I/O thread) and this host has {host_cpus}: \
+             they will disturb each other's timing; fault scenarios measure timing, so the default is --jobs 1"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpus_split_into_disjoint_even_groups() {
+        assert_eq!(partition_cpus(&[0, 1, 2, 3], 2), vec![vec![0, 1], vec![2, 3]]);
+        assert_eq!(partition_cpus(&[0, 1, 2], 2), vec![vec![0, 1], vec![2]]);
+        assert_eq!(partition_cpus(&[0, 1], 3), vec![vec![0], vec![1], vec![0]]);
+        assert_eq!(partition_cpus(&[4, 5, 6, 7, 8, 9, 10, 11], 4), vec![vec![4, 5], vec![6, 7], vec![8, 9], vec![10, 11]]);
+    }
+
+    #[test]
+    fn oversubscription_is_named_with_the_numbers() {
+        assert_eq!(oversubscription(1, 4, 2), None);
+        assert_eq!(oversubscription(2, 1, 4), None);
+        assert!(oversubscription(2, 1, 2).unwrap().starts_with("2 guests of 1 vCPU(s) want about 4 host CPUs"));
+    }
 }
 
 fn report_progress(outcome: &RunOutcome) {

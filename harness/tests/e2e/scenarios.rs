@@ -132,3 +132,20 @@ fn resume_redoes_only_the_runs_that_did_not_finish() {
     assert!(err.contains(&victim), "{err}");
     assert!(manifest(out.path()).runs.iter().all(|r| matches!(r.outcome, Some(RunOutcome::Completed { .. }))));
 }
+
+#[test]
+fn jobs_run_guests_at_once_on_disjoint_host_cpus_and_warn_when_oversubscribed() {
+    let (out, o) = clockstorm(&["run", "idle", "--clocksource", "tsc,hpet", "--duration", "1s", "--jobs", "2"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let host_cpus = std::thread::available_parallelism().unwrap().get();
+    // Two 1-vCPU guests want ~4 host CPUs: this 2-CPU machine is oversubscribed.
+    if host_cpus < 4 {
+        assert!(err.contains("warning: 2 guests of 1 vCPU(s) want about 4 host CPUs"), "{err}");
+    }
+    // Each worker's QEMU is pinned to its own CPUs.
+    let pins: Vec<&str> = err.lines().filter_map(|l| l.split(" on host CPUs ").nth(1)).collect();
+    assert_eq!(pins.len(), 2, "{err}");
+    assert_ne!(pins[0], pins[1], "{err}");
+    assert!(manifest(out.path()).runs.iter().all(|r| matches!(r.outcome, Some(RunOutcome::Completed { .. }))));
+}

@@ -77,7 +77,11 @@ pub fn run(args: &RunArgs, argv: &[String], benchmark_phase: Option<Duration>) -
         results.root().display()
     );
     let pending: Vec<_> = specs.into_iter().filter(|s| to_run.contains(&s.id)).collect();
-    let run_result = runner::run_all(&ctx, &pending, &results, &mut manifest);
+    let jobs = args.jobs as usize;
+    if let Some(warning) = runner::oversubscription(jobs.min(pending.len()), scenario.guest.vcpus, runner::host_cpus().len()) {
+        eprintln!("clockstorm: warning: {warning}");
+    }
+    let run_result = runner::run_all(&ctx, &pending, &results, &mut manifest, jobs);
     manifest.finished_at_unix_ms = Some(unix_ms_now());
     results.write_manifest(&manifest)?;
     run_result?;
