@@ -8,6 +8,7 @@ pub mod gates;
 pub mod junit;
 pub mod markdown;
 pub mod model;
+pub mod predict;
 pub mod stats;
 pub mod kernel_events;
 pub mod summary;

@@ -53,6 +53,13 @@ pub fn render(r: &Report) -> String {
             ));
         }
     }
+    if !r.verdicts.is_empty() {
+        out.push_str("\n**Verdicts**\n\n");
+        for v in &r.verdicts {
+            let mark = if v.disagrees_with_model { "⚠️ " } else { "" };
+            out.push_str(&format!("- fault {}: {mark}{}\n", v.fault, v.sentence));
+        }
+    }
     if !r.groups.is_empty() {
         out.push_str("\n**Over repetitions** (mean, Student-t 95 % CI; median, bootstrap 95 % CI)\n\n| combination | metric | n | mean [95 % CI] | median [95 % CI] |\n|---|---|---|---|---|\n");
         for g in &r.groups {

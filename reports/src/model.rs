@@ -24,7 +24,32 @@ pub struct Report {
     /// Per combination (a run id without its repetition), statistics over
     /// its repetitions; only combinations with at least two completed runs.
     pub groups: Vec<GroupStats>,
+    /// Per fault and clocksource: time lost, what the clock model predicts,
+    /// and a sentence.
+    pub verdicts: Vec<FaultVerdict>,
 }
+
+/// What one fault cost one clocksource, over every run that had it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultVerdict {
+    pub fault: usize,
+    pub kind: String,
+    pub length_ms: u64,
+    pub clocksource: String,
+    pub runs: usize,
+    /// Mean time lost over the runs, and its ± (the largest exchange bound,
+    /// or the 95 % CI half-width over repetitions when that is wider), in ns.
+    pub lost_ns: f64,
+    pub plus_minus_ns: f64,
+    pub predicted_ns: Option<f64>,
+    /// Measurement and model differ by more than 10 ms plus the ±.
+    pub disagrees_with_model: bool,
+    pub sentence: String,
+}
+
+/// Slack between measurement and model before they are said to disagree:
+/// the tolerance the fault tests justify (loaded hosts, exchange spikes).
+pub const MODEL_TOLERANCE_NS: f64 = 10_000_000.0;
 
 /// One metric of one combination over its repetitions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,7 +101,69 @@ pub fn build(provenance: Manifest, runs: Vec<RunSummary>, gates: Vec<GateResult>
             metric(&format!("time lost, fault {i}"), "s", lost);
         }
     }
-    Report { schema_version: REPORT_SCHEMA_VERSION, provenance, runs, gates, groups }
+    let verdicts = verdicts(&runs, &provenance.accel);
+    Report { schema_version: REPORT_SCHEMA_VERSION, provenance, runs, gates, groups, verdicts }
+}
+
+fn verdicts(runs: &[RunSummary], accel: &str) -> Vec<FaultVerdict> {
+    use crate::format::ns;
+    let mut keys: Vec<(usize, String)> =
+        runs.iter().flat_map(|r| r.faults.iter().map(move |f| (f.index, r.clocksource.clone()))).collect();
+    keys.sort();
+    keys.dedup();
+    let mut out = Vec::new();
+    for (index, clocksource) in keys {
+        let faults: Vec<_> = runs
+            .iter()
+            .filter(|r| r.clocksource == clocksource && r.status == "completed")
+            .filter_map(|r| r.faults.iter().find(|f| f.index == index))
+            .collect();
+        let measured: Vec<(f64, f64)> =
+            faults.iter().filter_map(|f| Some((f.lost_ns? as f64, f.lost_uncertainty_ns? as f64))).collect();
+        let Some(first) = faults.first() else { continue };
+        if measured.is_empty() {
+            continue;
+        }
+        let lost_ns = measured.iter().map(|m| m.0).sum::<f64>() / measured.len() as f64;
+        let mut plus_minus_ns = measured.iter().map(|m| m.1).fold(0.0, f64::max);
+        if let Ok(sample) = Sample::new(measured.iter().map(|m| m.0).collect()) {
+            let ci = mean_ci(&sample, 0.95);
+            plus_minus_ns = plus_minus_ns.max((ci.high - ci.low) / 2.0);
+        }
+        let length_ms = first.planned_duration_ms;
+        let achieved = faults.iter().map(|f| f.achieved_ns as f64).sum::<f64>() / faults.len() as f64;
+        let predicted_ns = crate::predict::predicted_loss_ns(&first.kind, achieved, &clocksource, accel);
+        let disagrees = predicted_ns.is_some_and(|p| (lost_ns - p).abs() > MODEL_TOLERANCE_NS + plus_minus_ns);
+        let what = if lost_ns.abs() < 1e6 + plus_minus_ns { format!("loses < {}", ns(1e6 + plus_minus_ns)) } else {
+            format!("loses {} ± {}", ns(lost_ns), ns(plus_minus_ns))
+        };
+        let model = match predicted_ns {
+            Some(p) if disagrees => format!("; the clock model predicts {}: DISAGREES", if p == 0.0 { "nothing lost".into() } else { ns(p) }),
+            Some(p) if p == 0.0 => " (model: nothing lost)".to_owned(),
+            Some(p) => format!(" (model: {})", ns(p)),
+            None => String::new(),
+        };
+        let sentence = format!(
+            "{clocksource} {what} per {} {} ({} run{}){model}",
+            ns(length_ms as f64 * 1e6),
+            first.kind,
+            measured.len(),
+            if measured.len() == 1 { "" } else { "s" }
+        );
+        out.push(FaultVerdict {
+            fault: index,
+            kind: first.kind.clone(),
+            length_ms,
+            clocksource,
+            runs: measured.len(),
+            lost_ns,
+            plus_minus_ns,
+            predicted_ns,
+            disagrees_with_model: disagrees,
+            sentence,
+        });
+    }
+    out
 }
 
 #[cfg(test)]

@@ -33,13 +33,33 @@ fn manifest() -> Manifest {
     }
 }
 
+fn fault(index: usize, kind: &str, length_ms: u64, lost_ns: i64) -> crate::faults::FaultSummary {
+    crate::faults::FaultSummary {
+        index,
+        kind: kind.into(),
+        planned_start_ms: 2_000,
+        planned_duration_ms: length_ms,
+        achieved_ns: length_ms * 1_000_000,
+        error: None,
+        lost_ns: Some(lost_ns),
+        lost_uncertainty_ns: Some(300_000),
+        max_gap_ns: Some(length_ms * 1_000_000),
+        detail: None,
+        kernel_events: vec![],
+    }
+}
+
 fn report() -> crate::model::Report {
     let mut a = crate::summarize(&completed_run());
     a.run_id = "vf-reload-hpet.r0".into();
+    // hpet loses nothing on a 2 s freeze (as the model says) and, in this
+    // made-up fixture, 4.69 s on a 6 s one (which the model flags).
+    a.faults = vec![fault(0, "freeze", 2_000, 40_000), fault(1, "freeze", 6_000, 4_687_000_000)];
     let mut b = a.clone();
     b.run_id = "vf-reload-hpet.r1".into();
     b.max_gap_ns = Some(9_000_000);
     b.read_cost_ns = Some(1600.0);
+    b.faults = vec![fault(0, "freeze", 2_000, -20_000), fault(1, "freeze", 6_000, 4_687_100_000)];
     let gates = vec![
         GateResult { run_id: a.run_id.clone(), gate: "max_gap".into(), passed: true, message: "max gap 7000000 ns, allowed 8000000 ns".into() },
         GateResult { run_id: b.run_id.clone(), gate: "max_gap".into(), passed: false, message: "max gap 9000000 ns, allowed 8000000 ns".into() },

@@ -47,6 +47,13 @@ fn freezes_cost_acpi_pm_whole_wraps_tsc_and_hpet_nothing_and_a_pause_costs_every
         "pause:23s+3s",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // The report sets the clock model beside every measurement: here they agree.
+    let report: clockstorm_reports::model::Report =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(report.verdicts.len(), 12, "{:#?}", report.verdicts);
+    for v in &report.verdicts {
+        assert!(v.predicted_ns.is_some() && !v.disagrees_with_model, "{}", v.sentence);
+    }
     for s in summaries(out.path()) {
         let ctx = format!("{}: {:#?}", s.clocksource, s.faults);
         assert_eq!(s.faults.len(), 4, "{ctx}");

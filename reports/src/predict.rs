@@ -1,0 +1,54 @@
+//! What the clock model predicts a fault costs (domain.md, "how the clocks
+//! behave"), to set beside each measurement and flag disagreements.
+//!
+//! Narrow counters read through a mask (acpi_pm: 24 bits at 3.579545 MHz,
+//! wrapping every 4.687 s; hpet: 32 bits at 100 MHz, every 42.95 s) only show
+//! the elapsed time modulo their wrap period W, and the kernel treats a
+//! masked delta above W/2 as the clock going backwards: a stop of D while
+//! the counter runs on costs round(D/W) whole wraps. tsc and kvm-clock do
+//! not wrap. A QMP pause under TCG stops every clock: it costs its length.
+
+/// acpi_pm's wrap period: 2^24 / 3.579545 MHz.
+pub const ACPI_PM_WRAP_NS: f64 = 16_777_216.0 / 3_579_545.0 * 1e9;
+/// hpet's wrap period as Linux reads it: 2^32 / 100 MHz.
+pub const HPET_WRAP_NS: f64 = 4_294_967_296.0 / 100_000_000.0 * 1e9;
+
+/// The predicted time lost (ns) for a fault of `kind` held `duration_ns` on
+/// `clocksource` under `accel`, or None where the model says nothing
+/// (starvation, commands, KVM pauses).
+pub fn predicted_loss_ns(kind: &str, duration_ns: f64, clocksource: &str, accel: &str) -> Option<f64> {
+    let wrap = match clocksource {
+        "acpi_pm" => Some(ACPI_PM_WRAP_NS),
+        "hpet" => Some(HPET_WRAP_NS),
+        "tsc" | "kvm-clock" => None,
+        _ => return None,
+    };
+    let wraps_lost = |w: f64| (duration_ns / w).round() * w;
+    match (kind, accel) {
+        // The whole process stops; the device clocks run on with host time.
+        ("freeze", _) | ("vcpu-freeze", _) => Some(wrap.map(wraps_lost).unwrap_or(0.0)),
+        ("pause", "tcg") => Some(duration_ns),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_gives_the_measured_cases_of_domain_md() {
+        let s = 1e9;
+        // acpi_pm lost 4.687 s for freezes of 3 s and 6 s, 9.374 s for 9 s.
+        for (d, wraps) in [(1.5, 0.0), (2.0, 0.0), (3.0, 1.0), (6.0, 1.0), (9.0, 2.0)] {
+            let p = predicted_loss_ns("freeze", d * s, "acpi_pm", "tcg").unwrap();
+            assert!((p - wraps * ACPI_PM_WRAP_NS).abs() < 1.0, "{d} s: {p}");
+        }
+        assert_eq!(predicted_loss_ns("freeze", 9.0 * s, "hpet", "tcg"), Some(0.0));
+        assert_eq!(predicted_loss_ns("freeze", 9.0 * s, "tsc", "tcg"), Some(0.0));
+        assert_eq!(predicted_loss_ns("pause", 3.0 * s, "tsc", "tcg"), Some(3.0 * s));
+        assert_eq!(predicted_loss_ns("pause", 3.0 * s, "tsc", "kvm"), None);
+        assert_eq!(predicted_loss_ns("starve", 3.0 * s, "tsc", "tcg"), None);
+        assert!((ACPI_PM_WRAP_NS / 1e9 - 4.686_9).abs() < 1e-4);
+    }
+}
