@@ -82,8 +82,6 @@ fn a_scenario_naming_a_missing_kernel_file_is_a_usage_error() {
 fn shard_and_merge_give_the_same_runs_as_one_run() {
     let common = ["run", "idle", "--clocksource", "tsc,acpi_pm", "--repetitions", "2", "--duration", "1s"];
     let ids = |dir: &std::path::Path| -> BTreeSet<String> { manifest(dir).runs.into_iter().map(|r| r.id).collect() };
-    let show = Command::new(BIN).args(["scenario", "show", "idle"]).output().unwrap();
-    assert!(show.status.success());
     let mut shards = Vec::new();
     for k in ["1/2", "2/2"] {
         let mut args = common.to_vec();
@@ -103,12 +101,18 @@ fn shard_and_merge_give_the_same_runs_as_one_run() {
     for id in &expected {
         assert!(merged.path().join("runs").join(id).join("records.jsonl").is_file(), "{id}");
     }
-    // Shards of different scenarios are refused.
-    let (other, o) = clockstorm(&["run", "idle", "--clocksource", "tsc", "--duration", "1s", "--shard", "1/2"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let _ = other;
-    let refused = Command::new(BIN).args(["merge", "--out"]).arg(merged.path().join("again")).arg(shards[0].path()).arg("/nonexistent").output().unwrap();
+    // A shard of another scenario (another scenario hash) is refused, by name.
+    let foreign = tempfile::tempdir().unwrap();
+    let mut m = manifest(shards[1].path());
+    m.scenario.sha256 = "0".repeat(64);
+    std::fs::write(foreign.path().join("manifest.json"), serde_json::to_string(&m).unwrap()).unwrap();
+    let refused = Command::new(BIN).args(["merge", "--out"]).arg(merged.path().join("again")).arg(shards[0].path()).arg(foreign.path()).output().unwrap();
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("has scenario sha256 0000"), "{}", text(&refused));
+    // A directory without a manifest is refused, naming the file.
+    let missing = Command::new(BIN).args(["merge", "--out"]).arg(merged.path().join("again2")).arg(shards[0].path()).arg("/nonexistent").output().unwrap();
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/manifest.json"), "{}", text(&missing));
 }
 
 #[test]
