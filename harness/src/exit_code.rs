@@ -8,9 +8,10 @@ pub const SUCCESS: u8 = 0;
 pub const RUN_FAILED: u8 = 1;
 /// Bad input: command-line arguments, scenario file, kernel path. Nothing ran.
 pub const USAGE: u8 = 2;
-/// A scenario gate failed (reserved for gates).
+/// A scenario gate failed.
 pub const GATE_FAILED: u8 = 3;
-/// A significant regression against a baseline (reserved for baselines).
+/// `report --baseline`: a metric got worse than the baseline, significantly
+/// (Welch, p < 0.05) and by more than its noise threshold.
 pub const REGRESSION: u8 = 4;
 /// The host lacks something: QEMU, a guest kernel, the probe binary, a
 /// writable output directory. Nothing ran, or nothing more could.

@@ -7,6 +7,7 @@
 //! [`initramfs`], [`kernel`], [`scenario`].
 
 pub mod cli;
+pub mod analysis;
 pub mod clocksource;
 pub mod commands;
 pub mod error;

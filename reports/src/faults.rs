@@ -8,10 +8,10 @@
 //! uncertainty is the sum of the two exchanges' uncertainties: a bound, not
 //! a standard error.
 
-use clockstorm_protocol::{Exchange, FaultDetail, FaultEffect, GuestMessage, HarnessEvent, RecordBody, RunRecord};
+use clockstorm_protocol::{Exchange, FaultDetail, FaultEffect, RunRecord};
 use serde::{Deserialize, Serialize};
 
-use crate::kernel_events::{KernelEvent, Parser};
+use crate::kernel_events::KernelEvent;
 
 /// Exchanges considered on each side of a fault.
 pub const BRACKET_EXCHANGES: usize = 8;
@@ -41,62 +41,67 @@ pub struct FaultSummary {
     pub detail: Option<FaultDetail>,
     /// What the guest kernel said about clocks and stalls during the fault
     /// and in the following [`KERNEL_REACTION_NS`], parsed (see
-    /// `kernel_events`), each with its guest timestamp.
-    pub kernel_events: Vec<KernelEvent>,
+    /// `kernel_events`), each with its time after the fault began.
+    pub kernel_events: Vec<FaultKernelEvent>,
+    /// Host seconds from the fault's end until the offset to the host was
+    /// back in its band from before the fault (and stayed for the next
+    /// exchanges); None: never, within the run (a guest that lost time
+    /// stays behind unless something steps its clock), or no exchanges.
+    pub recovery_s: Option<f64>,
+}
+
+/// A kernel event, placed relative to the fault it follows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultKernelEvent {
+    /// Host seconds from the fault's start to the arrival of the event's first line.
+    pub after_start_s: f64,
+    pub event: KernelEvent,
+}
+
+/// Half-width of the offset band at least: exchanges under TCG scatter by
+/// up to a millisecond on an idle host.
+pub const RECOVERY_BAND_MIN_NS: i64 = 1_000_000;
+/// Exchanges in a row that must be in the band to call the offset recovered.
+pub const RECOVERY_EXCHANGES: usize = 3;
+
+/// What [`attribute`] works from, collected in one pass over a run.
+pub struct FaultInputs<'a> {
+    /// (index, planned start, planned duration in ms) of each fault started.
+    pub planned: &'a [(usize, u64, u64)],
+    pub effects: &'a [FaultEffect],
+    /// Exchanges after the sync.
+    pub exchanges: &'a [Exchange],
+    /// (host realtime of arrival, largest gap) of each sampler window.
+    pub window_gaps: &'a [(i64, u64)],
+    /// Clock events with the host realtime their first line arrived.
+    pub kernel: &'a [(i64, KernelEvent)],
 }
 
 /// One summary per fault that ended, in timeline order.
 pub fn summarize(records: &[RunRecord]) -> Vec<FaultSummary> {
-    let mut planned = std::collections::HashMap::new();
-    let mut effects: Vec<&FaultEffect> = Vec::new();
-    let mut exchanges: Vec<Exchange> = Vec::new();
-    let mut windows: Vec<(i64, u64)> = Vec::new();
-    let mut parser = Parser::new();
-    // Guest printk time (µs) -> host time of the record that carried it.
-    let mut host_time_of: std::collections::BTreeMap<u64, i64> = std::collections::BTreeMap::new();
-    let mut kernel: Vec<KernelEvent> = Vec::new();
-    let mut synced = false;
-    for r in records {
-        match &r.body {
-            RecordBody::Harness(HarnessEvent::FaultStarted { index, planned_start_ms, planned_duration_ms, .. }) => {
-                planned.insert(*index, (*planned_start_ms, *planned_duration_ms));
-            }
-            RecordBody::Harness(HarnessEvent::FaultEnded(e)) => effects.push(e),
-            RecordBody::Guest(GuestMessage::Synced(_)) => synced = true,
-            RecordBody::Guest(GuestMessage::Exchange(e)) if synced => exchanges.push(*e),
-            RecordBody::Guest(GuestMessage::Window(w)) => windows.push((r.host_realtime_ns, w.max_gap_ns)),
-            RecordBody::Guest(GuestMessage::KernelLog(k)) => {
-                host_time_of.entry(k.ts_us).or_insert(r.host_realtime_ns);
-                kernel.extend(parser.push_message(Some(k.ts_us), &k.message));
-            }
-            _ => {}
-        }
-    }
-    kernel.extend(parser.finish());
-    // Clock and stall events only; registrations, frequencies and other
-    // lines say nothing about a fault.
-    let kernel: Vec<(i64, KernelEvent)> = kernel
-        .into_iter()
-        .filter(|e| e.is_clock_event() && !e.is_informational())
-        .filter_map(|e| Some((*host_time_of.get(&e.ts_us()?)?, e)))
-        .collect();
-    // Each event belongs to the latest fault that began before it (and only
-    // within KERNEL_REACTION_NS of that fault's end): a later fault's
-    // reaction is not an earlier one's.
+    crate::summarize(records).faults
+}
+
+/// Attributes time lost, gaps and kernel events to each fault that ended.
+pub fn attribute(input: &FaultInputs) -> Vec<FaultSummary> {
     let owner = |t: i64| -> Option<usize> {
-        effects
+        input
+            .effects
             .iter()
             .filter(|e| e.began_realtime_ns <= t && t <= e.ended_realtime_ns + KERNEL_REACTION_NS)
             .max_by_key(|e| e.began_realtime_ns)
             .map(|e| e.index)
     };
-    let kernel: Vec<(Option<usize>, KernelEvent)> = kernel.into_iter().map(|(t, k)| (owner(t), k)).collect();
-    effects
+    let owners: Vec<Option<usize>> = input.kernel.iter().map(|(t, _)| owner(*t)).collect();
+    input
+        .effects
         .iter()
         .map(|e| {
-            let (planned_start_ms, planned_duration_ms) = planned.get(&e.index).copied().unwrap_or_default();
-            let lost = time_lost(&exchanges, e.began_realtime_ns, e.ended_realtime_ns);
-            let max_gap_ns = windows
+            let (planned_start_ms, planned_duration_ms) =
+                input.planned.iter().find(|p| p.0 == e.index).map(|p| (p.1, p.2)).unwrap_or_default();
+            let lost = time_lost(input.exchanges, e.began_realtime_ns, e.ended_realtime_ns);
+            let max_gap_ns = input
+                .window_gaps
                 .iter()
                 .filter(|(t, _)| *t >= e.began_realtime_ns && *t <= e.ended_realtime_ns + WINDOW_SLACK_NS)
                 .map(|(_, g)| *g)
@@ -112,10 +117,32 @@ pub fn summarize(records: &[RunRecord]) -> Vec<FaultSummary> {
                 lost_uncertainty_ns: lost.map(|l| l.1),
                 max_gap_ns,
                 detail: e.detail.clone(),
-                kernel_events: kernel.iter().filter(|(owner, _)| *owner == Some(e.index)).map(|(_, k)| k.clone()).collect(),
+                kernel_events: input
+                    .kernel
+                    .iter()
+                    .zip(&owners)
+                    .filter(|(_, owner)| **owner == Some(e.index))
+                    .map(|((t, k), _)| FaultKernelEvent { after_start_s: (t - e.began_realtime_ns) as f64 / 1e9, event: k.clone() })
+                    .collect(),
+                recovery_s: recovery_s(input.exchanges, e.began_realtime_ns, e.ended_realtime_ns),
             }
         })
         .collect()
+}
+
+/// See [`FaultSummary::recovery_s`]. The band is centred on the tightest of
+/// the exchanges before the fault; its half-width is their spread plus that
+/// exchange's uncertainty, at least [`RECOVERY_BAND_MIN_NS`].
+pub fn recovery_s(exchanges: &[Exchange], began: i64, ended: i64) -> Option<f64> {
+    let before: Vec<&Exchange> = exchanges.iter().filter(|e| e.t2_ns < began).rev().take(BRACKET_EXCHANGES).collect();
+    let centre = before.iter().min_by_key(|e| e.uncertainty_ns)?;
+    let spread = before.iter().map(|e| (e.offset_ns - centre.offset_ns).abs()).max().unwrap_or(0);
+    let half_width = (spread + centre.uncertainty_ns).max(RECOVERY_BAND_MIN_NS);
+    let after: Vec<&Exchange> = exchanges.iter().filter(|e| e.t2_ns > ended).collect();
+    let inside = |e: &Exchange| (e.offset_ns - centre.offset_ns).abs() <= half_width + e.uncertainty_ns;
+    (0..after.len())
+        .find(|&i| after[i..].iter().take(RECOVERY_EXCHANGES).all(|e| inside(e)))
+        .map(|i| (after[i].t2_ns - ended) as f64 / 1e9)
 }
 
 /// (lost, uncertainty) across a fault from `began` to `ended` (host
@@ -129,6 +156,7 @@ pub fn time_lost(exchanges: &[Exchange], began: i64, ended: i64) -> Option<(i64,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clockstorm_protocol::{GuestMessage, HarnessEvent, RecordBody};
 
     /// An exchange whose host stamp is `t2` and whose offset is `offset`, ± `unc`.
     fn ex(t2: i64, offset: i64, unc: i64) -> Exchange {
@@ -154,6 +182,20 @@ mod tests {
         assert_eq!(unc, 450_000);
         assert_eq!(time_lost(&exchanges, 1, 2), None, "nothing before");
         assert_eq!(time_lost(&exchanges, 20 * s, 21 * s), None, "nothing after");
+        assert_eq!(recovery_s(&exchanges, 10 * s, 16 * s), None, "a guest that lost a wrap stays behind");
+    }
+
+    #[test]
+    fn the_offset_recovers_when_it_is_back_in_its_band_for_good() {
+        let s = 1_000_000_000;
+        let mut exchanges: Vec<Exchange> = (0..8).map(|i| ex(2 * s + i * 100_000_000, 100_000 * (i % 2), 200_000)).collect();
+        exchanges.push(ex(6 * s + 100_000_000, 50_000_000, 200_000)); // still off after the fault
+        exchanges.push(ex(6 * s + 300_000_000, 200_000, 200_000)); // back in, but only once
+        exchanges.push(ex(6 * s + 400_000_000, 9_000_000, 200_000));
+        for i in 0..3 {
+            exchanges.push(ex(6 * s + 500_000_000 + i * 100_000_000, 150_000, 200_000)); // back for good
+        }
+        assert_eq!(recovery_s(&exchanges, 4 * s, 6 * s), Some(0.5));
     }
 
     #[test]
@@ -185,7 +227,8 @@ mod tests {
         ];
         let f = &summarize(&records)[0];
         assert_eq!(f.kernel_events.len(), 1, "{:?}", f.kernel_events);
-        assert_eq!(f.kernel_events[0].kind(), "clocksource_long_readout");
+        assert_eq!(f.kernel_events[0].event.kind(), "clocksource_long_readout");
+        assert_eq!(f.kernel_events[0].after_start_s, 6.5);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! everything here takes parsed records and returns numbers or text.
 
 pub mod bench;
+pub mod drift;
 pub mod faults;
 pub mod format;
 pub mod gates;
@@ -9,6 +10,7 @@ pub mod junit;
 pub mod markdown;
 pub mod model;
 pub mod predict;
+pub mod series;
 pub mod stats;
 pub mod kernel_events;
 pub mod summary;
@@ -20,3 +22,5 @@ pub use summary::{summarize, RunSummary};
 
 #[cfg(test)]
 mod renderer_tests;
+#[cfg(test)]
+pub(crate) mod fixtures;

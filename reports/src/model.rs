@@ -1,16 +1,20 @@
 //! The report: one versioned model (provenance, every run's summary, gates,
 //! statistics over repetitions) that every renderer reads.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use clockstorm_protocol::Manifest;
 
 use crate::gates::GateResult;
-use crate::stats::{mean_ci, median_bootstrap_ci, MeanCi, MedianCi, Sample};
+use crate::series::RunSeries;
+use crate::stats::{mean_ci, median_bootstrap_ci, Comparison, MeanCi, MedianCi, Sample};
 use crate::RunSummary;
 
 /// Version of the report model; bump on incompatible changes.
-pub const REPORT_SCHEMA_VERSION: u32 = 1;
+/// 2: comparisons between groups, a baseline, plot series per run.
+pub const REPORT_SCHEMA_VERSION: u32 = 2;
 /// Resamples of the bootstrap intervals.
 pub const BOOTSTRAP_RESAMPLES: u32 = 2000;
 
@@ -27,6 +31,42 @@ pub struct Report {
     /// Per fault and clocksource: time lost, what the clock model predicts,
     /// and a sentence.
     pub verdicts: Vec<FaultVerdict>,
+    /// Groups that differ in one dimension (clocksource, kernel or variant),
+    /// compared metric by metric.
+    pub comparisons: Vec<Comparison>,
+    /// The same groups against an earlier results directory (`--baseline`).
+    pub baseline: Option<BaselineReport>,
+    /// Per run, what the HTML report plots.
+    pub series: Vec<RunSeries>,
+}
+
+/// This results directory against an earlier one, group by group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineReport {
+    /// The baseline directory as given.
+    pub dir: String,
+    /// Its scenario hash and clockstorm version, to tell like from unlike.
+    pub scenario_sha256: String,
+    pub clockstorm_version: String,
+    /// Per group and metric: current (a) against baseline (b).
+    pub changes: Vec<BaselineChange>,
+    /// Group metrics that could not be tested, and why (e.g. one repetition).
+    pub not_compared: Vec<String>,
+}
+
+/// One metric of one group against the baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineChange {
+    pub comparison: Comparison,
+    /// Worse than the baseline, significantly and by more than the noise
+    /// threshold: fails `clockstorm report --baseline` with exit code 4.
+    pub regression: bool,
+}
+
+impl BaselineReport {
+    pub fn regressions(&self) -> usize {
+        self.changes.iter().filter(|c| c.regression).count()
+    }
 }
 
 /// What one fault cost one clocksource, over every run that had it.
@@ -71,38 +111,161 @@ pub fn group_of(run_id: &str) -> &str {
     }
 }
 
-/// Builds the report; `seed` seeds the bootstrap (the scenario's seed).
-pub fn build(provenance: Manifest, runs: Vec<RunSummary>, gates: Vec<GateResult>) -> Report {
+/// One figure of a run that groups are summarized and compared on:
+/// (metric, unit, value, noise threshold floor in the unit).
+pub struct RunMetric {
+    pub metric: String,
+    pub unit: &'static str,
+    pub value: f64,
+    /// Differences below this never count, whatever the p-value: the
+    /// resolution of the measurement (exchange uncertainty for time lost,
+    /// timer resolution under TCG for gaps, the loop's jitter for read cost).
+    pub noise_floor: f64,
+}
+
+/// Relative part of the noise threshold: run-to-run variation of a
+/// completed run's figures on an idle host is within a few per cent.
+pub const NOISE_RELATIVE: f64 = 0.05;
+
+/// The figures of a completed run that groups are compared on.
+pub fn run_metrics(run: &RunSummary) -> Vec<RunMetric> {
+    let mut out = Vec::new();
+    let mut push = |metric: String, unit, value: Option<f64>, noise_floor| {
+        if let Some(value) = value.filter(|v| v.is_finite()) {
+            out.push(RunMetric { metric, unit, value, noise_floor });
+        }
+    };
+    push("max gap".into(), "ms", run.max_gap_ns.map(|g| g as f64 / 1e6), 1.0);
+    push("read cost".into(), "ns", run.read_cost_ns, 5.0);
+    push("offset uncertainty".into(), "µs", run.offset_uncertainty_median_ns.map(|u| u as f64 / 1e3), 50.0);
+    let ticks = run.ticks.as_ref();
+    push("timer latency p99".into(), "µs", ticks.and_then(|t| t.timer_latency_p99_ns).map(|l| l as f64 / 1e3), 50.0);
+    push("timer backlog max".into(), "ticks", ticks.and_then(|t| t.timer_expirations).map(|b| b.max), 2.0);
+    for f in &run.faults {
+        push(format!("time lost, fault {}", f.index), "s", f.lost_ns.map(|l| l as f64 / 1e9), MODEL_TOLERANCE_NS / 1e9);
+    }
+    out
+}
+
+/// Values of each metric over the completed runs of one group.
+fn metric_samples<'a>(runs: impl Iterator<Item = &'a RunSummary>) -> BTreeMap<String, (&'static str, f64, Vec<f64>)> {
+    let mut by_metric: BTreeMap<String, (&'static str, f64, Vec<f64>)> = BTreeMap::new();
+    for run in runs.filter(|r| r.status == "completed") {
+        for m in run_metrics(run) {
+            by_metric.entry(m.metric).or_insert((m.unit, m.noise_floor, Vec::new())).2.push(m.value);
+        }
+    }
+    by_metric
+}
+
+/// The noise threshold of a comparison: the metric's floor, or a few per
+/// cent of the larger mean when that is more.
+pub fn noise_threshold(floor: f64, a: &Sample, b: &Sample) -> f64 {
+    floor.max(NOISE_RELATIVE * a.mean().abs().max(b.mean().abs()))
+}
+
+/// Builds the report; the manifest's seed seeds the bootstrap.
+pub fn build(provenance: Manifest, runs: Vec<RunSummary>, series: Vec<RunSeries>, gates: Vec<GateResult>) -> Report {
     let seed = provenance.seed;
-    let mut groups = Vec::new();
     let mut names: Vec<&str> = runs.iter().map(|r| group_of(&r.run_id)).collect();
-    names.dedup();
     names.sort();
     names.dedup();
-    for name in names {
-        let members: Vec<&RunSummary> = runs.iter().filter(|r| group_of(&r.run_id) == name && r.status == "completed").collect();
-        let mut metric = |metric: &str, unit: &str, values: Vec<f64>| {
-            if let Ok(sample) = Sample::new(values) {
+    let samples: Vec<(&str, BTreeMap<String, (&'static str, f64, Vec<f64>)>)> =
+        names.iter().map(|&name| (name, metric_samples(runs.iter().filter(|r| group_of(&r.run_id) == name)))).collect();
+    let mut groups = Vec::new();
+    for (name, metrics) in &samples {
+        for (metric, (unit, _, values)) in metrics {
+            if let Ok(sample) = Sample::new(values.clone()) {
                 groups.push(GroupStats {
-                    group: name.to_owned(),
-                    metric: metric.to_owned(),
-                    unit: unit.to_owned(),
+                    group: (*name).to_owned(),
+                    metric: metric.clone(),
+                    unit: (*unit).to_owned(),
                     mean: mean_ci(&sample, 0.95),
                     median: median_bootstrap_ci(&sample, 0.95, BOOTSTRAP_RESAMPLES, seed),
                 });
             }
-        };
-        metric("max gap", "ms", members.iter().filter_map(|r| r.max_gap_ns).map(|g| g as f64 / 1e6).collect());
-        metric("read cost", "ns", members.iter().filter_map(|r| r.read_cost_ns).collect());
-        metric("offset uncertainty", "µs", members.iter().filter_map(|r| r.offset_uncertainty_median_ns).map(|u| u as f64 / 1e3).collect());
-        let faults = members.iter().map(|r| r.faults.len()).max().unwrap_or(0);
-        for i in 0..faults {
-            let lost: Vec<f64> = members.iter().filter_map(|r| r.faults.get(i)?.lost_ns).map(|l| l as f64 / 1e9).collect();
-            metric(&format!("time lost, fault {i}"), "s", lost);
         }
     }
+    let comparisons = compare_groups(&provenance, &samples);
     let verdicts = verdicts(&runs, &provenance.accel);
-    Report { schema_version: REPORT_SCHEMA_VERSION, provenance, runs, gates, groups, verdicts }
+    Report { schema_version: REPORT_SCHEMA_VERSION, provenance, runs, gates, groups, verdicts, comparisons, baseline: None, series }
+}
+
+/// The dimensions a group is made of, from the manifest: groups are
+/// compared when exactly one of them differs.
+fn dimensions<'a>(provenance: &'a Manifest, group: &str) -> Option<[&'a str; 3]> {
+    let run = provenance.runs.iter().find(|r| group_of(&r.id) == group)?;
+    Some([run.clocksource.as_str(), run.kernel.as_str(), run.variant.as_str()])
+}
+
+type GroupSamples<'a> = [(&'a str, BTreeMap<String, (&'static str, f64, Vec<f64>)>)];
+
+fn compare_groups(provenance: &Manifest, samples: &GroupSamples) -> Vec<Comparison> {
+    let mut out = Vec::new();
+    for (i, (name_a, metrics_a)) in samples.iter().enumerate() {
+        for (name_b, metrics_b) in &samples[i + 1..] {
+            let (Some(da), Some(db)) = (dimensions(provenance, name_a), dimensions(provenance, name_b)) else { continue };
+            if da.iter().zip(db.iter()).filter(|(x, y)| x != y).count() != 1 {
+                continue;
+            }
+            for (metric, (unit, floor, values_a)) in metrics_a {
+                let Some((_, _, values_b)) = metrics_b.get(metric) else { continue };
+                let (Ok(a), Ok(b)) = (Sample::new(values_a.clone()), Sample::new(values_b.clone())) else { continue };
+                out.push(crate::stats::compare((metric, unit), (name_a, &a), (name_b, &b), noise_threshold(*floor, &a, &b)));
+            }
+        }
+    }
+    out
+}
+
+/// Compares every group and metric of `current` with the same group and
+/// metric of `baseline`. Higher is worse for every metric compared.
+pub fn compare_with_baseline(current: &[RunSummary], baseline: &[RunSummary], dir: &str, baseline_provenance: &Manifest) -> BaselineReport {
+    let groups = |runs: &[RunSummary]| -> BTreeMap<String, BTreeMap<String, (&'static str, f64, Vec<f64>)>> {
+        let mut names: Vec<&str> = runs.iter().map(|r| group_of(&r.run_id)).collect();
+        names.sort();
+        names.dedup();
+        names.into_iter().map(|n| (n.to_owned(), metric_samples(runs.iter().filter(|r| group_of(&r.run_id) == n)))).collect()
+    };
+    let (now, before) = (groups(current), groups(baseline));
+    let mut changes = Vec::new();
+    let mut not_compared = Vec::new();
+    for (group, metrics) in &now {
+        let Some(old) = before.get(group) else {
+            not_compared.push(format!("{group}: not in the baseline"));
+            continue;
+        };
+        for (metric, (unit, floor, values)) in metrics {
+            let Some((_, _, old_values)) = old.get(metric) else {
+                not_compared.push(format!("{group} {metric}: not in the baseline"));
+                continue;
+            };
+            match (Sample::new(values.clone()), Sample::new(old_values.clone())) {
+                (Ok(a), Ok(b)) => {
+                    let comparison = crate::stats::compare(
+                        (metric, unit),
+                        (&format!("{group} now"), &a),
+                        (&format!("{group} baseline"), &b),
+                        noise_threshold(*floor, &a, &b),
+                    );
+                    let regression = comparison.differs && comparison.mean_a > comparison.mean_b;
+                    changes.push(BaselineChange { comparison, regression });
+                }
+                _ => not_compared.push(format!(
+                    "{group} {metric}: {} run(s) now, {} in the baseline; a test needs at least 2 of each",
+                    values.len(),
+                    old_values.len()
+                )),
+            }
+        }
+    }
+    BaselineReport {
+        dir: dir.to_owned(),
+        scenario_sha256: baseline_provenance.scenario.sha256.clone(),
+        clockstorm_version: baseline_provenance.clockstorm_version.clone(),
+        changes,
+        not_compared,
+    }
 }
 
 fn verdicts(runs: &[RunSummary], accel: &str) -> Vec<FaultVerdict> {

@@ -46,6 +46,7 @@ fn fault(index: usize, kind: &str, length_ms: u64, lost_ns: i64) -> crate::fault
         max_gap_ns: Some(length_ms * 1_000_000),
         detail: None,
         kernel_events: vec![],
+        recovery_s: None,
     }
 }
 
@@ -64,7 +65,7 @@ fn report() -> crate::model::Report {
         GateResult { run_id: a.run_id.clone(), gate: "max_gap".into(), passed: true, message: "max gap 7000000 ns, allowed 8000000 ns".into() },
         GateResult { run_id: b.run_id.clone(), gate: "max_gap".into(), passed: false, message: "max gap 9000000 ns, allowed 8000000 ns".into() },
     ];
-    build(manifest(), vec![a, b], gates)
+    build(manifest(), vec![a, b], vec![], gates)
 }
 
 #[test]

@@ -70,8 +70,19 @@ pub fn render_faults(summaries: &[RunSummary]) -> String {
             lost,
             f.max_gap_ns.map(|g| ns(g as f64)).unwrap_or_else(|| "–".into()),
         ));
-        for event in &f.kernel_events {
-            out.push_str(&format!("{:<5} {:<12} {:>8} {:>8}  {:<11}   kernel: {} {}\n", "", "", "", "", "", event.kind(), event.summary()));
+        for timed in &f.kernel_events {
+            let event = &timed.event;
+            out.push_str(&format!(
+                "{:<5} {:<12} {:>8} {:>8}  {:<11}   kernel +{:.1} s: {} {}\n",
+                "",
+                "",
+                "",
+                "",
+                "",
+                timed.after_start_s,
+                event.kind(),
+                event.summary()
+            ));
         }
     }
     out
@@ -116,6 +127,40 @@ pub fn render_gates(results: &[crate::gates::GateResult]) -> String {
     for g in sorted {
         let mark = if g.passed { "pass" } else { "FAIL" };
         out.push_str(&format!("  {mark}  {:<22} {:<28} {}\n", g.gate, g.run_id, g.message));
+    }
+    out
+}
+
+/// Verdicts per fault, the comparisons between groups that found a
+/// difference, and the baseline's changes.
+pub fn render_comparisons(report: &crate::model::Report) -> String {
+    let mut out = String::new();
+    if !report.verdicts.is_empty() {
+        out.push_str("verdicts:\n");
+        for v in &report.verdicts {
+            out.push_str(&format!("  fault {}: {}\n", v.fault, v.sentence));
+        }
+    }
+    if !report.comparisons.is_empty() {
+        let differ: Vec<_> = report.comparisons.iter().filter(|c| c.differs).collect();
+        out.push_str(&format!(
+            "comparisons: {} made, {} differ (Welch p < 0.05 and above the noise threshold)\n",
+            report.comparisons.len(),
+            differ.len()
+        ));
+        for c in differ {
+            out.push_str(&format!("  {}\n", c.sentence));
+        }
+    }
+    if let Some(b) = &report.baseline {
+        out.push_str(&format!("baseline {}: {} compared, {} regression(s)\n", b.dir, b.changes.len(), b.regressions()));
+        for c in b.changes.iter().filter(|c| c.regression || c.comparison.differs) {
+            let mark = if c.regression { "REGRESSION" } else { "improved" };
+            out.push_str(&format!("  {mark}  {}\n", c.comparison.sentence));
+        }
+        for n in &b.not_compared {
+            out.push_str(&format!("  not compared: {n}\n"));
+        }
     }
     out
 }

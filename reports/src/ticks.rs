@@ -25,16 +25,25 @@ pub struct Backlog {
 /// `samples` are (guest realtime ns, cumulative count), in order.
 pub fn backlog(samples: &[(i64, u64)], rate_hz: f64, timebase: &Timebase) -> Option<Backlog> {
     let (first, last) = (samples.first()?, samples.last()?);
-    let host0 = timebase.host_at(first.0)?;
-    let mut max = f64::MIN;
-    let mut total = 0.0;
-    for &(guest, count) in samples {
-        let elapsed = (timebase.host_at(guest)? - host0) as f64 / 1e9;
-        total = elapsed * rate_hz - count.saturating_sub(first.1) as f64;
-        max = max.max(total);
-    }
-    let expected = (timebase.host_at(last.0)? - host0) as f64 / 1e9 * rate_hz;
+    let points = backlog_points(samples, rate_hz, timebase)?;
+    let max = points.iter().map(|p| p.1).fold(f64::MIN, f64::max);
+    let total = points.last()?.1;
+    let expected = (timebase.host_at(last.0)? - timebase.host_at(first.0)?) as f64 / 1e9 * rate_hz;
     Some(Backlog { expected, seen: last.1.saturating_sub(first.1), total, max })
+}
+
+/// The backlog at every sample: (host realtime ns, expected - seen), or
+/// None when a sample cannot be placed on the host's time line.
+pub fn backlog_points(samples: &[(i64, u64)], rate_hz: f64, timebase: &Timebase) -> Option<Vec<(i64, f64)>> {
+    let first = samples.first()?;
+    let host0 = timebase.host_at(first.0)?;
+    samples
+        .iter()
+        .map(|&(guest, count)| {
+            let host = timebase.host_at(guest)?;
+            Some((host, (host - host0) as f64 / 1e9 * rate_hz - count.saturating_sub(first.1) as f64))
+        })
+        .collect()
 }
 
 /// Tick figures of a run.

@@ -32,6 +32,10 @@ pub enum Command {
         dir: PathBuf,
         #[arg(long, value_enum, default_value = "terminal")]
         format: ReportFormat,
+        /// An earlier results directory of the same scenario: fail (exit 4)
+        /// on a metric that got significantly worse, beyond its noise threshold.
+        #[arg(long, value_name = "DIR")]
+        baseline: Option<PathBuf>,
     },
     /// Join the results directories of the shards of one matrix.
     Merge {

@@ -22,7 +22,7 @@ pub fn main_with(argv: Vec<String>) -> u8 {
         args::Command::Kernel(k) => commands::kernel::run(k),
         args::Command::Scenario(cmd) => commands::scenarios::run(cmd),
         args::Command::Merge { out, shards } => commands::merge::run(out, shards),
-        args::Command::Report { dir, format } => commands::report::run(dir, *format),
+        args::Command::Report { dir, format, baseline } => commands::report::run(dir, *format, baseline.as_deref()),
         args::Command::Events { file, json, all } => commands::events::run(file.as_deref(), *json, *all),
         args::Command::ReferenceServer { listen } => commands::reference_server::run(listen),
     };

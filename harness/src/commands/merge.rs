@@ -24,23 +24,18 @@ pub fn run(out: &Path, shards: &[PathBuf]) -> Result<u8, Error> {
         }
     }
     results.write_manifest(&merged)?;
-    let summaries = super::run::summarize_results(&results, &merged);
-    results.write_json("summary.json", &summaries)?;
     // Each shard evaluated the scenario's gates on its own runs; together
     // they are the merged matrix's gate results.
-    let gates: Vec<GateResult> = shards
-        .iter()
-        .filter_map(|d| std::fs::read_to_string(d.join("gates.json")).ok())
-        .filter_map(|t| serde_json::from_str::<Vec<GateResult>>(&t).ok())
-        .flatten()
-        .collect();
-    results.write_json("gates.json", &gates)?;
-    println!("{}", clockstorm_reports::terminal::render(&summaries));
+    let gates: Vec<GateResult> = shards.iter().flat_map(|d| crate::analysis::read_gates(d)).collect();
+    let analysis = crate::analysis::analyze(&results, &merged);
+    let report = crate::analysis::write_reports(&results, &merged, analysis, gates)?;
+    let (summaries, gates) = (&report.runs, &report.gates);
+    println!("{}", clockstorm_reports::terminal::render(summaries));
     if !gates.is_empty() {
-        println!("{}", clockstorm_reports::terminal::render_gates(&gates));
+        println!("{}", clockstorm_reports::terminal::render_gates(gates));
     }
     println!("merged {} shard(s), {} run(s): {}", shards.len(), merged.runs.len(), results.root().display());
-    Ok(super::run::exit_code_for(&merged, &gates))
+    Ok(super::run::exit_code_for(&merged, gates))
 }
 
 fn read_manifest(dir: &Path) -> Result<Manifest, Error> {

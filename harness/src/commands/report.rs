@@ -1,41 +1,56 @@
-//! `clockstorm report DIR [--format terminal|json]`: renders the report of
-//! an existing results directory again (after a merge, or on another machine).
+//! `clockstorm report DIR [--format ...] [--baseline DIR]`: renders the
+//! report of an existing results directory again (after a merge, or on
+//! another machine), optionally against an earlier results directory.
 
 use std::path::Path;
 
 use clockstorm_protocol::Manifest;
-use clockstorm_reports::gates::GateResult;
+use clockstorm_reports::model::{compare_with_baseline, Report};
 
+use crate::analysis::{analyze, read_gates};
 use crate::cli::args::ReportFormat;
 use crate::error::Error;
+use crate::exit_code;
 use crate::runner::ResultsDir;
 
-pub fn run(dir: &Path, format: ReportFormat) -> Result<u8, Error> {
-    let path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::BadFlag { flag: "report", message: format!("cannot read {}: {e}", path.display()) })?;
-    let manifest: Manifest = serde_json::from_str(&text)
-        .map_err(|e| Error::BadFlag { flag: "report", message: format!("{} is not a clockstorm manifest: {e}", path.display()) })?;
-    let results = ResultsDir::open(dir);
-    let summaries = super::run::summarize_results(&results, &manifest);
-    let gates: Vec<GateResult> =
-        std::fs::read_to_string(dir.join("gates.json")).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+pub fn run(dir: &Path, format: ReportFormat, baseline: Option<&Path>) -> Result<u8, Error> {
+    let manifest = read_manifest(dir, "report")?;
+    let analysis = analyze(&ResultsDir::open(dir), &manifest);
+    let gates = read_gates(dir);
+    let mut report = clockstorm_reports::model::build(manifest.clone(), analysis.summaries, analysis.series, gates);
+    if let Some(base) = baseline {
+        let base_manifest = read_manifest(base, "baseline")?;
+        let base_runs = analyze(&ResultsDir::open(base), &base_manifest).summaries;
+        report.baseline = Some(compare_with_baseline(&report.runs, &base_runs, &base.display().to_string(), &base_manifest));
+    }
+    print!("{}", render(&report, format));
+    let code = super::run::exit_code_for(&manifest, &report.gates);
+    let regressed = report.baseline.as_ref().is_some_and(|b| b.regressions() > 0);
+    Ok(if code == exit_code::SUCCESS && regressed { exit_code::REGRESSION } else { code })
+}
+
+fn render(report: &Report, format: ReportFormat) -> String {
+    use clockstorm_reports::{junit, markdown, terminal};
     match format {
         ReportFormat::Terminal => {
-            println!("{}", clockstorm_reports::terminal::render(&summaries));
-            if !gates.is_empty() {
-                println!("{}", clockstorm_reports::terminal::render_gates(&gates));
+            let mut out = terminal::render(&report.runs);
+            out.push('\n');
+            if !report.gates.is_empty() {
+                out.push_str(&terminal::render_gates(&report.gates));
+                out.push('\n');
             }
+            out.push_str(&terminal::render_comparisons(report));
+            out
         }
-        ReportFormat::Json => {
-            let report = clockstorm_reports::model::build(manifest.clone(), summaries, gates.clone());
-            println!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
-        }
-        ReportFormat::Markdown => {
-            print!("{}", clockstorm_reports::markdown::render(&clockstorm_reports::model::build(manifest.clone(), summaries, gates.clone())));
-        }
-        ReportFormat::Junit => {
-            print!("{}", clockstorm_reports::junit::render(&clockstorm_reports::model::build(manifest.clone(), summaries, gates.clone())));
-        }
+        ReportFormat::Json => serde_json::to_string_pretty(report).expect("reports serialize") + "\n",
+        ReportFormat::Markdown => markdown::render(report),
+        ReportFormat::Junit => junit::render(report),
     }
-    Ok(super::run::exit_code_for(&manifest, &gates))
+}
+
+/// The manifest of a results directory, or an error naming the flag and the file.
+fn read_manifest(dir: &Path, flag: &'static str) -> Result<Manifest, Error> {
+    let path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::BadFlag { flag, message: format!("cannot read {}: {e}", path.display()) })?;
+    serde_json::from_str(&text).map_err(|e| Error::BadFlag { flag, message: format!("{} is not a clockstorm manifest: {e}", path.display()) })
 }

@@ -37,8 +37,11 @@ pub fn welch_t_test(a: &Sample, b: &Sample) -> WelchTest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
     pub metric: String,
+    pub unit: String,
     pub a: String,
     pub b: String,
+    pub n_a: usize,
+    pub n_b: usize,
     pub mean_a: f64,
     pub mean_b: f64,
     /// The test used, by name.
@@ -50,26 +53,75 @@ pub struct Comparison {
     pub noise_threshold: f64,
     /// The difference is significant (p < 0.05) and above the noise threshold.
     pub differs: bool,
+    /// The comparison in words, with its test, p-value and threshold.
+    pub sentence: String,
 }
 
 /// Compares `a` and `b` on `metric` with Welch's test at 5 %.
-pub fn compare(metric: &str, (name_a, a): (&str, &Sample), (name_b, b): (&str, &Sample), noise_threshold: f64) -> Comparison {
+pub fn compare(
+    (metric, unit): (&str, &str),
+    (name_a, a): (&str, &Sample),
+    (name_b, b): (&str, &Sample),
+    noise_threshold: f64,
+) -> Comparison {
     let w = welch_t_test(a, b);
     let (na, nb) = (a.len() as f64, b.len() as f64);
     let pooled = (((na - 1.0) * a.variance() + (nb - 1.0) * b.variance()) / (na + nb - 2.0)).sqrt();
     let correction = 1.0 - 3.0 / (4.0 * (na + nb) - 9.0);
     let diff = a.mean() - b.mean();
     let effect_size = if pooled > 0.0 { diff / pooled * correction } else if diff == 0.0 { 0.0 } else { f64::INFINITY.copysign(diff) };
+    let differs = w.p_value < 0.05 && diff.abs() > noise_threshold;
+    let figure = |v: f64| format!("{} {unit}", significant(v));
+    let why = if differs {
+        "differs".to_owned()
+    } else if w.p_value >= 0.05 {
+        "no significant difference".to_owned()
+    } else {
+        format!("significant but within the {} noise threshold", figure(noise_threshold))
+    };
+    let sentence = format!(
+        "{metric}: {name_a} {} vs {name_b} {} ({}{}): {why} (Welch p = {}, Hedges' g = {:.2}, n = {} vs {})",
+        figure(a.mean()),
+        figure(b.mean()),
+        if diff >= 0.0 { "+" } else { "" },
+        figure(diff),
+        p_text(w.p_value),
+        effect_size,
+        a.len(),
+        b.len()
+    );
     Comparison {
         metric: metric.to_owned(),
+        unit: unit.to_owned(),
         a: name_a.to_owned(),
         b: name_b.to_owned(),
+        n_a: a.len(),
+        n_b: b.len(),
         mean_a: a.mean(),
         mean_b: b.mean(),
         test: "Welch's t-test (two-sided)".into(),
         p_value: w.p_value,
         effect_size,
         noise_threshold,
-        differs: w.p_value < 0.05 && diff.abs() > noise_threshold,
+        differs,
+        sentence,
+    }
+}
+
+/// Three significant figures, without an exponent for everyday magnitudes.
+fn significant(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 || !a.is_finite() {
+        return format!("{v}");
+    }
+    let digits = (2 - a.log10().floor() as i32).clamp(0, 6) as usize;
+    format!("{v:.digits$}")
+}
+
+fn p_text(p: f64) -> String {
+    if p < 0.001 {
+        "< 0.001".into()
+    } else {
+        format!("{p:.3}")
     }
 }

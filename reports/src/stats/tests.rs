@@ -45,12 +45,12 @@ fn samples_are_validated() {
 fn a_difference_needs_significance_and_size() {
     let acpi = s(&[4.687, 4.688, 4.686, 4.687]);
     let tsc = s(&[0.0001, 0.0002, 0.0000, 0.0001]);
-    let c = compare("time lost (s)", ("acpi_pm", &acpi), ("tsc", &tsc), 0.01);
+    let c = compare(("time lost", "s"), ("acpi_pm", &acpi), ("tsc", &tsc), 0.01);
     assert!(c.differs, "{c:?}");
     // Significant but under the noise threshold: not a difference.
     let a = s(&[1.000, 1.001, 1.000, 1.001]);
     let b = s(&[1.002, 1.003, 1.002, 1.003]);
-    assert!(!compare("x", ("a", &a), ("b", &b), 0.01).differs);
+    assert!(!compare(("x", "s"), ("a", &a), ("b", &b), 0.01).differs);
 }
 
 proptest! {

@@ -1,7 +1,14 @@
 //! One run's record file reduced to the figures of the terminal summary.
 
-use clockstorm_protocol::{BenchResult, ClockId, GuestMessage, HarnessEvent, ProbeOutcome, RecordBody, RunOutcome, RunRecord};
+use std::collections::BTreeMap;
 
+use clockstorm_protocol::{
+    BenchResult, ClockId, Exchange, FaultEffect, GuestMessage, HarnessEvent, KernelCounters, ProbeOutcome, RecordBody, RunOutcome,
+    RunRecord, TickWindow,
+};
+
+use crate::kernel_events::KernelEvent;
+use crate::series::{RunSeries, SeriesInputs};
 use crate::ticks::TickSummary;
 use crate::timebase::Timebase;
 use serde::{Deserialize, Serialize};
@@ -46,6 +53,9 @@ pub struct RunSummary {
     pub offset_uncertainty_p99_ns: Option<i64>,
     /// Exchanges the host did not answer in time.
     pub exchanges_lost: u64,
+    /// Drift of the guest's clock against the host's, in ppm (positive: the
+    /// guest runs slow), with its 95 % interval; faults excluded.
+    pub drift_ppm: Option<crate::drift::Drift>,
     /// The guest's HZ as the probe estimated it.
     pub hz: Option<u32>,
     /// Tick backlog and timer latency.
@@ -79,7 +89,192 @@ pub struct RunSummary {
 
 /// Reduces one run's records (in file order) to its summary.
 pub fn summarize(records: &[RunRecord]) -> RunSummary {
-    let mut s = RunSummary {
+    let mut summarizer = Summarizer::new();
+    records.iter().for_each(|r| summarizer.push(r));
+    summarizer.finish().0
+}
+
+/// One pass over a run's records, one record at a time: memory grows with
+/// the exchanges, timer windows and kernel lines a run keeps for its
+/// time-based figures (tens of bytes each), never with the records read.
+pub struct Summarizer {
+    s: RunSummary,
+    spawned_at: Option<u64>,
+    origin_realtime_ns: Option<i64>,
+    synced: bool,
+    vcpus: Option<u32>,
+    window_ns: u64,
+    /// Exchanges after the sync.
+    exchanges: Vec<Exchange>,
+    tick_windows: Vec<TickWindow>,
+    counters: Vec<KernelCounters>,
+    /// (host realtime at the window's arrival, its largest gap)
+    window_gaps: Vec<(i64, u64)>,
+    planned: Vec<(usize, u64, u64)>,
+    effects: Vec<FaultEffect>,
+    parser: crate::kernel_events::Parser,
+    /// Host realtime when each kernel line (by its timestamp) arrived first.
+    kernel_line_at: BTreeMap<u64, i64>,
+    kernel: Vec<KernelEvent>,
+}
+
+impl Default for Summarizer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Summarizer {
+    pub fn new() -> Summarizer {
+        Summarizer {
+            s: empty_summary(),
+            spawned_at: None,
+            origin_realtime_ns: None,
+            synced: false,
+            vcpus: None,
+            window_ns: 0,
+            exchanges: Vec::new(),
+            tick_windows: Vec::new(),
+            counters: Vec::new(),
+            window_gaps: Vec::new(),
+            planned: Vec::new(),
+            effects: Vec::new(),
+            parser: crate::kernel_events::Parser::new(),
+            kernel_line_at: BTreeMap::new(),
+            kernel: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, r: &RunRecord) {
+        let s = &mut self.s;
+        match &r.body {
+            RecordBody::Harness(h) => match h {
+                HarnessEvent::RunStarted { run_id, clocksource, .. } => {
+                    s.run_id = run_id.clone();
+                    s.clocksource = clocksource.clone();
+                }
+                HarnessEvent::QemuSpawned { .. } => self.spawned_at = Some(r.host_monotonic_ns),
+                HarnessEvent::TimelineOrigin => self.origin_realtime_ns = Some(r.host_realtime_ns),
+                HarnessEvent::FaultStarted { index, planned_start_ms, planned_duration_ms, .. } => {
+                    self.planned.push((*index, *planned_start_ms, *planned_duration_ms))
+                }
+                HarnessEvent::FaultEnded(e) => self.effects.push(e.clone()),
+                HarnessEvent::RunFinished(outcome) => apply_outcome(s, outcome),
+                _ => {}
+            },
+            RecordBody::Guest(g) => match g {
+                GuestMessage::Window(w) => {
+                    s.samples += w.samples;
+                    s.windows += 1;
+                    self.window_ns += w.end_ns.saturating_sub(w.start_ns);
+                    s.max_gap_ns = Some(s.max_gap_ns.unwrap_or(0).max(w.max_gap_ns));
+                    s.backwards_steps += w.backwards_steps;
+                    s.worst_backwards_ns = s.worst_backwards_ns.max(w.worst_backwards_ns);
+                    s.tsc_backwards_steps += w.tsc_backwards_steps;
+                    s.warps += w.warps;
+                    s.worst_warp_ns = s.worst_warp_ns.max(w.worst_warp_ns);
+                    self.window_gaps.push((r.host_realtime_ns, w.max_gap_ns));
+                }
+                GuestMessage::Exchange(e) if self.synced => self.exchanges.push(*e),
+                GuestMessage::TickWindow(t) => self.tick_windows.push(*t),
+                GuestMessage::KernelCounters(c) => self.counters.push(c.clone()),
+                GuestMessage::Hello(h) => {
+                    s.kernel_release = Some(h.kernel_release.clone());
+                    s.clocksource_in_guest = Some(h.clocksource.current.clone());
+                    s.final_clocksource = Some(h.clocksource.current.clone());
+                    s.guest_uptime_at_hello_ms = Some(h.boottime_ns as f64 / 1e6);
+                    s.boot_to_hello_ms = self.spawned_at.map(|t| r.host_monotonic_ns.saturating_sub(t) as f64 / 1e6);
+                    s.read_cost_ns = h.read_cost.of(ClockId::Monotonic);
+                    s.rdtsc_cost_ns = Some(h.read_cost.rdtsc_ns);
+                    s.hz = h.hz;
+                    self.vcpus = Some(h.vcpus.max(1));
+                }
+                GuestMessage::Synced(_) => self.synced = true,
+                GuestMessage::Benchmark(b) => s.benchmark = Some(*b),
+                GuestMessage::ClocksourceChanged(c) => {
+                    s.clocksource_changes.push(format!("{} -> {}", c.old, c.new));
+                    s.final_clocksource = Some(c.new.clone());
+                }
+                GuestMessage::KernelLog(k) => {
+                    self.kernel_line_at.entry(k.ts_us).or_insert(r.host_realtime_ns);
+                    self.kernel.extend(self.parser.push_message(Some(k.ts_us), &k.message));
+                }
+                GuestMessage::ActionResult(a) => s.actions.push(format!(
+                    "{:?}: {}, now {}",
+                    a.action,
+                    a.error.as_deref().unwrap_or("ok"),
+                    a.clocksource_after
+                )),
+                GuestMessage::Done(d) => {
+                    s.probe_peak_rss_kib = Some(d.peak_rss_kib);
+                    s.dropped_messages = d.dropped.total();
+                    s.exchanges_lost = d.exchanges_lost;
+                    if let ProbeOutcome::ClocksourceNotHonored { got, .. } = &d.outcome {
+                        s.clocksource_in_guest = Some(got.clone());
+                    }
+                }
+                _ => {}
+            },
+        }
+    }
+
+    /// The run's summary and its plot series.
+    pub fn finish(mut self) -> (RunSummary, RunSeries) {
+        let mut s = self.s;
+        if self.window_ns > 0 {
+            // Per vCPU: windows of different vCPUs overlap in time.
+            s.sampler_reads_per_s = Some(s.samples as f64 / (self.window_ns as f64 / 1e9) * self.vcpus.unwrap_or(1) as f64);
+        }
+        self.kernel.extend(self.parser.finish());
+        s.soft_lockups = self.kernel.iter().filter(|e| matches!(e.kind(), "soft_lockup" | "rcu_stall")).count() as u64;
+        self.kernel.retain(|e| e.is_clock_event() && !e.is_informational());
+        // Events placed on the host's time line by their first line's arrival.
+        let timed: Vec<(i64, KernelEvent)> =
+            self.kernel.iter().filter_map(|e| Some((*self.kernel_line_at.get(&e.ts_us()?)?, e.clone()))).collect();
+        s.kernel_events = self.kernel;
+        let timebase = Timebase::new(&self.exchanges);
+        s.faults = crate::faults::attribute(&crate::faults::FaultInputs {
+            planned: &self.planned,
+            effects: &self.effects,
+            exchanges: &self.exchanges,
+            window_gaps: &self.window_gaps,
+            kernel: &timed,
+        });
+        // A guest that lost time measured that much longer in host time (its
+        // duration runs on its own clock): that is not the harness's overhead.
+        let lost_ms: i64 = s.faults.iter().filter_map(|f| f.lost_ns).map(|l| l.max(0) / 1_000_000).sum();
+        if let Some(o) = s.overhead_ms.as_mut() {
+            *o -= lost_ms;
+        }
+        let mut offsets: Vec<i64> = self.exchanges.iter().map(|e| e.offset_ns).collect();
+        let mut uncertainties: Vec<i64> = self.exchanges.iter().map(|e| e.uncertainty_ns).collect();
+        s.exchanges = offsets.len();
+        s.offset_median_ns = median(&mut offsets);
+        s.offset_uncertainty_min_ns = uncertainties.iter().copied().min();
+        s.offset_uncertainty_median_ns = median(&mut uncertainties);
+        s.offset_uncertainty_p99_ns = quantile_sorted(&uncertainties, 0.99);
+        s.drift_ppm = crate::drift::drift_ppm(&self.exchanges, &self.effects);
+        if !self.tick_windows.is_empty() || !self.counters.is_empty() {
+            s.ticks = Some(crate::ticks::summarize(&self.tick_windows, &self.counters, s.hz, &timebase));
+        }
+        let gaps: Vec<u64> = self.window_gaps.iter().map(|g| g.1).collect();
+        let series = crate::series::of_run(&SeriesInputs {
+            run_id: &s.run_id,
+            clocksource: &s.clocksource,
+            origin_realtime_ns: self.origin_realtime_ns,
+            exchanges: &self.exchanges,
+            ticks: &self.tick_windows,
+            window_gaps: &gaps,
+            faults: &self.effects,
+            kernel_events: &timed,
+            timebase: &timebase,
+        });
+        (s, series)
+    }
+}
+
+fn empty_summary() -> RunSummary {
+    RunSummary {
         run_id: String::new(),
         clocksource: String::new(),
         status: "incomplete".into(),
@@ -103,6 +298,7 @@ pub fn summarize(records: &[RunRecord]) -> RunSummary {
         offset_uncertainty_min_ns: None,
         offset_uncertainty_p99_ns: None,
         exchanges_lost: 0,
+        drift_ppm: None,
         hz: None,
         ticks: None,
         benchmark: None,
@@ -119,106 +315,7 @@ pub fn summarize(records: &[RunRecord]) -> RunSummary {
         requested_ms: None,
         overhead_ms: None,
         probe_peak_rss_kib: None,
-    };
-    let mut spawned_at: Option<u64> = None;
-    let mut synced = false;
-    let mut offsets = Vec::new();
-    let mut uncertainties = Vec::new();
-    let mut measured_exchanges = Vec::new();
-    let mut tick_windows = Vec::new();
-    let mut counters = Vec::new();
-    let mut window_ns = 0u64;
-    let mut parser = crate::kernel_events::Parser::new();
-    let mut kernel = Vec::new();
-    for r in records {
-        match &r.body {
-            RecordBody::Harness(HarnessEvent::RunStarted { run_id, clocksource, .. }) => {
-                s.run_id = run_id.clone();
-                s.clocksource = clocksource.clone();
-            }
-            RecordBody::Harness(HarnessEvent::QemuSpawned { .. }) => spawned_at = Some(r.host_monotonic_ns),
-            RecordBody::Harness(HarnessEvent::RunFinished(outcome)) => apply_outcome(&mut s, outcome),
-            RecordBody::Harness(_) => {}
-            RecordBody::Guest(GuestMessage::Hello(h)) => {
-                s.kernel_release = Some(h.kernel_release.clone());
-                s.clocksource_in_guest = Some(h.clocksource.current.clone());
-                s.final_clocksource = Some(h.clocksource.current.clone());
-                s.guest_uptime_at_hello_ms = Some(h.boottime_ns as f64 / 1e6);
-                s.boot_to_hello_ms = spawned_at.map(|t| r.host_monotonic_ns.saturating_sub(t) as f64 / 1e6);
-                s.read_cost_ns = h.read_cost.of(ClockId::Monotonic);
-                s.rdtsc_cost_ns = Some(h.read_cost.rdtsc_ns);
-                s.hz = h.hz;
-            }
-            RecordBody::Guest(GuestMessage::Synced(_)) => synced = true,
-            RecordBody::Guest(GuestMessage::Exchange(e)) if synced => {
-                offsets.push(e.offset_ns);
-                uncertainties.push(e.uncertainty_ns);
-                measured_exchanges.push(*e);
-            }
-            RecordBody::Guest(GuestMessage::Window(w)) => {
-                s.samples += w.samples;
-                s.windows += 1;
-                window_ns += w.end_ns.saturating_sub(w.start_ns);
-                s.max_gap_ns = Some(s.max_gap_ns.unwrap_or(0).max(w.max_gap_ns));
-                s.backwards_steps += w.backwards_steps;
-                s.worst_backwards_ns = s.worst_backwards_ns.max(w.worst_backwards_ns);
-                s.tsc_backwards_steps += w.tsc_backwards_steps;
-                s.warps += w.warps;
-                s.worst_warp_ns = s.worst_warp_ns.max(w.worst_warp_ns);
-            }
-            RecordBody::Guest(GuestMessage::TickWindow(t)) => tick_windows.push(*t),
-            RecordBody::Guest(GuestMessage::Benchmark(b)) => s.benchmark = Some(*b),
-            RecordBody::Guest(GuestMessage::ClocksourceChanged(c)) => {
-                s.clocksource_changes.push(format!("{} -> {}", c.old, c.new));
-                s.final_clocksource = Some(c.new.clone());
-            }
-            RecordBody::Guest(GuestMessage::KernelLog(k)) => kernel.extend(parser.push_message(Some(k.ts_us), &k.message)),
-            RecordBody::Guest(GuestMessage::ActionResult(a)) => s.actions.push(format!(
-                "{:?}: {}, now {}",
-                a.action,
-                a.error.as_deref().unwrap_or("ok"),
-                a.clocksource_after
-            )),
-            RecordBody::Guest(GuestMessage::KernelCounters(c)) => counters.push(c.clone()),
-            RecordBody::Guest(GuestMessage::Done(d)) => {
-                s.probe_peak_rss_kib = Some(d.peak_rss_kib);
-                s.dropped_messages = d.dropped.total();
-                s.exchanges_lost = d.exchanges_lost;
-                if let ProbeOutcome::ClocksourceNotHonored { got, .. } = &d.outcome {
-                    s.clocksource_in_guest = Some(got.clone());
-                }
-            }
-            RecordBody::Guest(_) => {}
-        }
     }
-    // Per vCPU: windows of different vCPUs overlap in time.
-    let vcpus = records.iter().find_map(|r| match &r.body {
-        RecordBody::Guest(GuestMessage::Hello(h)) => Some(h.vcpus.max(1)),
-        _ => None,
-    });
-    if window_ns > 0 {
-        s.sampler_reads_per_s = Some(s.samples as f64 / (window_ns as f64 / 1e9) * vcpus.unwrap_or(1) as f64);
-    }
-    kernel.extend(parser.finish());
-    s.soft_lockups = kernel.iter().filter(|e| matches!(e.kind(), "soft_lockup" | "rcu_stall")).count() as u64;
-    s.kernel_events = kernel.into_iter().filter(|e| e.is_clock_event() && !e.is_informational()).collect();
-    s.faults = crate::faults::summarize(records);
-    // A guest that lost time measured that much longer in host time (its
-    // duration runs on its own clock): that is not the harness's overhead.
-    let lost_ms: i64 = s.faults.iter().filter_map(|f| f.lost_ns).map(|l| l.max(0) / 1_000_000).sum();
-    if let Some(o) = s.overhead_ms.as_mut() {
-        *o -= lost_ms;
-    }
-    s.exchanges = offsets.len();
-    s.offset_median_ns = median(&mut offsets);
-    s.offset_uncertainty_min_ns = uncertainties.iter().copied().min();
-    s.offset_uncertainty_median_ns = median(&mut uncertainties);
-    s.offset_uncertainty_p99_ns = quantile_sorted(&uncertainties, 0.99);
-    if !tick_windows.is_empty() || !counters.is_empty() {
-        let timebase = Timebase::new(&measured_exchanges);
-        s.ticks = Some(crate::ticks::summarize(&tick_windows, &counters, s.hz, &timebase));
-    }
-    s
 }
 
 fn apply_outcome(s: &mut RunSummary, outcome: &RunOutcome) {

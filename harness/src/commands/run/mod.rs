@@ -21,7 +21,7 @@ use crate::runner::{self, ResultsDir, RunContext};
 use crate::scenario::duration::parse_duration;
 use crate::scenario::{self, matrix};
 use crate::{faults, host, probe_binary, signals};
-pub use outcome::{exit_code_for, summarize_results};
+pub use outcome::exit_code_for;
 
 /// Runs `clockstorm bench`: a run whose guests benchmark first.
 pub fn bench(args: &BenchArgs, argv: &[String]) -> Result<u8, Error> {
@@ -86,21 +86,17 @@ pub fn run(args: &RunArgs, argv: &[String], benchmark_phase: Option<Duration>) -
     results.write_manifest(&manifest)?;
     run_result?;
 
-    let summaries = summarize_results(&results, &manifest);
-    results.write_json("summary.json", &summaries)?;
-    let gate_results = gates::evaluate(&summaries, &plan::gate_limits(&scenario.gates));
-    results.write_json("gates.json", &gate_results)?;
-    let report = clockstorm_reports::model::build(manifest.clone(), summaries.clone(), gate_results.clone());
-    results.write_json("report.json", &report)?;
-    results.write_text("report.md", &clockstorm_reports::markdown::render(&report))?;
-    results.write_text("junit.xml", &clockstorm_reports::junit::render(&report))?;
-    println!("{}", terminal::render(&summaries));
+    let analysis = crate::analysis::analyze(&results, &manifest);
+    let gate_results = gates::evaluate(&analysis.summaries, &plan::gate_limits(&scenario.gates));
+    let report = crate::analysis::write_reports(&results, &manifest, analysis, gate_results)?;
+    let (summaries, gate_results) = (&report.runs, &report.gates);
+    println!("{}", terminal::render(summaries));
     if benchmark_phase.is_some() {
-        println!("{}", clockstorm_reports::bench::render(&summaries));
+        println!("{}", clockstorm_reports::bench::render(summaries));
     }
     if !gate_results.is_empty() {
-        println!("{}", terminal::render_gates(&gate_results));
+        println!("{}", terminal::render_gates(gate_results));
     }
     println!("results: {}", results.root().display());
-    Ok(exit_code_for(&manifest, &gate_results))
+    Ok(exit_code_for(&manifest, gate_results))
 }

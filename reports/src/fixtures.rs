@@ -1,0 +1,151 @@
+//! A fixed, made-up but plausible report for renderer snapshots: hpet and
+//! acpi_pm, three repetitions each, one 6 s freeze that costs acpi_pm one
+//! wrap (4.69 s). Fixed times, paths and host: nothing to redact.
+
+use clockstorm_protocol::*;
+
+use crate::faults::{FaultKernelEvent, FaultSummary};
+use crate::gates::GateResult;
+use crate::kernel_events::Parser;
+use crate::model::{build, Report};
+use crate::series::{Bin, Mark, Point, RunSeries, Span};
+use crate::summary::tests::completed_run;
+
+pub fn manifest(runs: Vec<ManifestRun>) -> Manifest {
+    Manifest {
+        manifest_version: MANIFEST_VERSION,
+        clockstorm_version: "0.1.0".into(),
+        command_line: vec!["clockstorm".into(), "run".into(), "vf-reload".into()],
+        scenario: ScenarioInfo { name: "vf-reload".into(), origin: "shipped scenario vf-reload".into(), sha256: "ab".repeat(32) },
+        seed: 1,
+        shard: None,
+        accel: "tcg".into(),
+        qemu: QemuInfo { path: "/usr/bin/qemu-system-x86_64".into(), version: "QEMU emulator version 7.2.22".into() },
+        kernels: vec![KernelInfo {
+            name: "default".into(),
+            path: "/cache/vmlinuz".into(),
+            release: "6.1.0-50-cloud-amd64".into(),
+            sha256: "3d616aa853fe11b1c0ea99a1cdb4fb6ddc9010ba7c4562de700ad94264989654".into(),
+            size: 14_149_568,
+            origin: "kernel cache entry debian-bookworm-cloud-amd64".into(),
+            data_channel: "virtio".into(),
+        }],
+        host: HostInfo { kernel_release: "6.18.0".into(), clocksource: "tsc".into(), cpu_model: "test cpu".into(), cpus: 2 },
+        started_at_unix_ms: 1_764_000_000_000,
+        finished_at_unix_ms: Some(1_764_000_060_000),
+        runs,
+    }
+}
+
+fn unstable_event() -> crate::kernel_events::KernelEvent {
+    let mut p = Parser::new();
+    let mut events = p.push_message(Some(8_400_000), "clocksource: timekeeping watchdog on CPU0: Marking clocksource 'acpi_pm' as unstable because the skew is too large:");
+    events.extend(p.finish());
+    events.into_iter().next().expect("the parser knows this line")
+}
+
+fn fault(lost_ns: i64, events: Vec<FaultKernelEvent>) -> FaultSummary {
+    FaultSummary {
+        index: 0,
+        kind: "freeze".into(),
+        planned_start_ms: 2_000,
+        planned_duration_ms: 6_000,
+        achieved_ns: 6_000_400_000,
+        error: None,
+        lost_ns: Some(lost_ns),
+        lost_uncertainty_ns: Some(400_000),
+        max_gap_ns: Some(6_001_000_000),
+        detail: None,
+        kernel_events: events,
+        recovery_s: if lost_ns.abs() < 1_000_000 { Some(0.1) } else { None },
+    }
+}
+
+/// One run's plot series: offsets every 100 ms for 12 s, a step of `lost_ms`
+/// after the fault (2 s to 8 s), a backlog that climbs during the fault.
+fn series(run_id: &str, clocksource: &str, lost_ms: f64, wobble: f64) -> RunSeries {
+    let offset_ms = (0..120)
+        .filter(|i| !(20..80).contains(i))
+        .map(|i| {
+            let x = i as f64 / 10.0;
+            let noise = wobble * ((i * 7 % 11) as f64 - 5.0) / 50.0;
+            Point { x, y: if x > 8.0 { lost_ms } else { 0.0 } + noise }
+        })
+        .collect();
+    let backlog_ticks = (0..120)
+        .map(|i| {
+            let x = i as f64 / 10.0;
+            let y = if x < 2.0 { 0.2 } else if x < 8.0 { (x - 2.0) * 1000.0 } else { 6000.0 - (x - 8.0) * 3000.0 };
+            Point { x, y: y.max(0.2) }
+        })
+        .collect();
+    let kernel_events = if lost_ms > 1.0 {
+        vec![Mark { t_s: 8.4, kind: "clocksource_unstable".into(), summary: "acpi_pm marked unstable: skew is too large".into() }]
+    } else {
+        vec![]
+    };
+    RunSeries {
+        run_id: run_id.into(),
+        clocksource: clocksource.into(),
+        offset_ms,
+        backlog_ticks,
+        gap_histogram: vec![
+            Bin { low_ns: 1 << 19, high_ns: 1 << 20, count: 40 },
+            Bin { low_ns: 1 << 20, high_ns: 1 << 21, count: 51 },
+            Bin { low_ns: 1 << 21, high_ns: 1 << 22, count: 7 },
+            Bin { low_ns: 1 << 22, high_ns: 1 << 23, count: 0 },
+            Bin { low_ns: 1 << 32, high_ns: 1 << 33, count: 1 },
+        ],
+        latency_p99_cdf: (1..=20).map(|i| Point { x: 100.0 + 40.0 * i as f64 + wobble * 10.0, y: i as f64 / 20.0 }).collect(),
+        faults: vec![Span { index: 0, kind: "freeze".into(), start_s: 2.0, end_s: 8.0 }],
+        kernel_events,
+    }
+}
+
+/// The fixture report.
+pub fn report() -> Report {
+    let mut runs = Vec::new();
+    let mut summaries = Vec::new();
+    let mut all_series = Vec::new();
+    for (clocksource, lost_ns) in [("acpi_pm", 4_687_000_000i64), ("hpet", 40_000)] {
+        for rep in 0..3u32 {
+            let id = format!("vf-reload-{clocksource}.r{rep}");
+            runs.push(ManifestRun {
+                id: id.clone(),
+                clocksource: clocksource.into(),
+                kernel: "default".into(),
+                variant: "default".into(),
+                repetition: rep,
+                dir: format!("runs/{id}"),
+                outcome: Some(RunOutcome::Completed { wall_ms: 14_000, requested_ms: 12_000 }),
+            });
+            let mut s = crate::summarize(&completed_run());
+            s.run_id = id.clone();
+            s.clocksource = clocksource.into();
+            s.max_gap_ns = Some(6_001_000_000 + rep as u64 * 1_000_000);
+            s.read_cost_ns = Some(if clocksource == "hpet" { 1_534.0 } else { 2_410.0 } + rep as f64 * 20.0);
+            let events = if clocksource == "acpi_pm" {
+                vec![FaultKernelEvent { after_start_s: 6.4, event: unstable_event() }]
+            } else {
+                vec![]
+            };
+            s.faults = vec![fault(lost_ns + rep as i64 * 150_000, events)];
+            all_series.push(series(&id, clocksource, lost_ns as f64 / 1e6, rep as f64 + 1.0));
+            summaries.push(s);
+        }
+    }
+    let gates = vec![
+        GateResult { run_id: "vf-reload-hpet.r0".into(), gate: "time_lost".into(), passed: true, message: "time lost 40.0 µs, allowed 10.0 ms".into() },
+        GateResult { run_id: "vf-reload-acpi_pm.r0".into(), gate: "time_lost".into(), passed: false, message: "time lost 4.69 s, allowed 10.0 ms".into() },
+    ];
+    build(manifest(runs), summaries, all_series, gates)
+}
+
+#[test]
+fn the_fixture_has_every_part_a_renderer_draws() {
+    let r = report();
+    assert_eq!(r.series.len(), 6);
+    assert!(r.comparisons.iter().any(|c| c.metric == "time lost, fault 0" && c.differs), "{:#?}", r.comparisons);
+    assert!(r.verdicts.iter().any(|v| v.clocksource == "acpi_pm"));
+    assert!(!r.groups.is_empty());
+}
