@@ -11,8 +11,10 @@ cd "$(dirname "$0")/.."
 
 # qemu-system-x86: the guests. debian-archive-keyring: verifies the kernel
 # package (also on Ubuntu). libc6-dev + gcc: the static glibc probe.
-# dpkg-deb (in dpkg) unpacks the kernel package.
-packages=(qemu-system-x86 debian-archive-keyring libc6-dev gcc)
+# dpkg-deb (in dpkg) unpacks the kernel package. chromium: the test that
+# opens the HTML report in a real headless browser (on Ubuntu the package
+# installs the snap; CLOCKSTORM_CHROMIUM can name another browser binary).
+packages=(qemu-system-x86 debian-archive-keyring libc6-dev gcc chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

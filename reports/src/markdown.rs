@@ -34,7 +34,7 @@ pub fn render(r: &Report) -> String {
     }
     let faults: Vec<_> = r.runs.iter().flat_map(|s| s.faults.iter().map(move |f| (s, f))).collect();
     if !faults.is_empty() {
-        out.push_str("\n**Time lost per fault**\n\n| fault | kind | start | length | run | time lost | max gap |\n|---|---|---|---|---|---|---|\n");
+        out.push_str("\n**Time lost per fault**\n\n| fault | kind | start | length | run | time lost | recovery | max gap |\n|---|---|---|---|---|---|---|---|\n");
         for (s, f) in faults {
             let lost = match (f.lost_ns, f.lost_uncertainty_ns, &f.error) {
                 (_, _, Some(e)) => format!("error: {e}"),
@@ -42,15 +42,19 @@ pub fn render(r: &Report) -> String {
                 _ => "–".into(),
             };
             out.push_str(&format!(
-                "| {} | {} | {} | {} | `{}` | {} | {} |\n",
+                "| {} | {} | {} | {} | `{}` | {} | {} | {} |\n",
                 f.index,
                 f.kind,
                 ns(f.planned_start_ms as f64 * 1e6),
                 ns(f.planned_duration_ms as f64 * 1e6),
                 s.run_id,
                 lost,
+                f.recovery_s.map(|r| ns(r * 1e9)).unwrap_or_else(|| "never".into()),
                 f.max_gap_ns.map(|g| ns(g as f64)).unwrap_or_else(|| "–".into())
             ));
+            for k in &f.kernel_events {
+                out.push_str(&format!("|  |  | +{:.1} s |  | `{}` | kernel: {} |  |  |\n", k.after_start_s, s.run_id, k.event.summary()));
+            }
         }
     }
     if !r.verdicts.is_empty() {
@@ -67,6 +71,31 @@ pub fn render(r: &Report) -> String {
                 "| `{}` | {} ({}) | {} | {:.4} [{:.4}, {:.4}] | {:.4} [{:.4}, {:.4}] |\n",
                 g.group, g.metric, g.unit, g.mean.n, g.mean.mean, g.mean.low, g.mean.high, g.median.median, g.median.low, g.median.high
             ));
+        }
+    }
+    let differ: Vec<_> = r.comparisons.iter().filter(|c| c.differs).collect();
+    if !r.comparisons.is_empty() {
+        out.push_str(&format!(
+            "\n**Comparisons** ({} made, {} differ: Welch's t-test p < 0.05 and a difference above the noise threshold)\n\n",
+            r.comparisons.len(),
+            differ.len()
+        ));
+        for c in differ {
+            out.push_str(&format!("- {}\n", c.sentence));
+        }
+    }
+    if let Some(b) = &r.baseline {
+        out.push_str(&format!(
+            "\n**Against baseline** `{}`: {} compared, {} regression(s)\n\n",
+            b.dir,
+            b.changes.len(),
+            b.regressions()
+        ));
+        for c in b.changes.iter().filter(|c| c.comparison.differs) {
+            out.push_str(&format!("- {} {}\n", if c.regression { "❌ regression:" } else { "✅ better:" }, c.comparison.sentence));
+        }
+        for n in &b.not_compared {
+            out.push_str(&format!("- not compared: {n}\n"));
         }
     }
     if !r.gates.is_empty() {

@@ -147,9 +147,12 @@ pub fn run_metrics(run: &RunSummary) -> Vec<RunMetric> {
     out
 }
 
+/// Per metric: its unit, noise floor and values over a group's runs.
+type MetricSamples = BTreeMap<String, (&'static str, f64, Vec<f64>)>;
+
 /// Values of each metric over the completed runs of one group.
-fn metric_samples<'a>(runs: impl Iterator<Item = &'a RunSummary>) -> BTreeMap<String, (&'static str, f64, Vec<f64>)> {
-    let mut by_metric: BTreeMap<String, (&'static str, f64, Vec<f64>)> = BTreeMap::new();
+fn metric_samples<'a>(runs: impl Iterator<Item = &'a RunSummary>) -> MetricSamples {
+    let mut by_metric = MetricSamples::new();
     for run in runs.filter(|r| r.status == "completed") {
         for m in run_metrics(run) {
             by_metric.entry(m.metric).or_insert((m.unit, m.noise_floor, Vec::new())).2.push(m.value);
@@ -170,7 +173,7 @@ pub fn build(provenance: Manifest, runs: Vec<RunSummary>, series: Vec<RunSeries>
     let mut names: Vec<&str> = runs.iter().map(|r| group_of(&r.run_id)).collect();
     names.sort();
     names.dedup();
-    let samples: Vec<(&str, BTreeMap<String, (&'static str, f64, Vec<f64>)>)> =
+    let samples: Vec<(&str, MetricSamples)> =
         names.iter().map(|&name| (name, metric_samples(runs.iter().filter(|r| group_of(&r.run_id) == name)))).collect();
     let mut groups = Vec::new();
     for (name, metrics) in &samples {
@@ -198,7 +201,7 @@ fn dimensions<'a>(provenance: &'a Manifest, group: &str) -> Option<[&'a str; 3]>
     Some([run.clocksource.as_str(), run.kernel.as_str(), run.variant.as_str()])
 }
 
-type GroupSamples<'a> = [(&'a str, BTreeMap<String, (&'static str, f64, Vec<f64>)>)];
+type GroupSamples<'a> = [(&'a str, MetricSamples)];
 
 fn compare_groups(provenance: &Manifest, samples: &GroupSamples) -> Vec<Comparison> {
     let mut out = Vec::new();
@@ -221,7 +224,7 @@ fn compare_groups(provenance: &Manifest, samples: &GroupSamples) -> Vec<Comparis
 /// Compares every group and metric of `current` with the same group and
 /// metric of `baseline`. Higher is worse for every metric compared.
 pub fn compare_with_baseline(current: &[RunSummary], baseline: &[RunSummary], dir: &str, baseline_provenance: &Manifest) -> BaselineReport {
-    let groups = |runs: &[RunSummary]| -> BTreeMap<String, BTreeMap<String, (&'static str, f64, Vec<f64>)>> {
+    let groups = |runs: &[RunSummary]| -> BTreeMap<String, MetricSamples> {
         let mut names: Vec<&str> = runs.iter().map(|r| group_of(&r.run_id)).collect();
         names.sort();
         names.dedup();

@@ -73,6 +73,48 @@ fn markdown_snapshot() {
     insta::assert_snapshot!(crate::markdown::render(&report()));
 }
 
+/// The fixture with comparisons, kernel events and a baseline in which
+/// acpi_pm lost less: a regression, and hpet unchanged.
+fn compared_report() -> crate::model::Report {
+    let mut r = crate::fixtures::report();
+    let mut before = r.runs.clone();
+    for run in before.iter_mut().filter(|run| run.clocksource == "acpi_pm") {
+        for f in &mut run.faults {
+            f.lost_ns = f.lost_ns.map(|l| l - 4_000_000_000);
+        }
+    }
+    r.baseline = Some(crate::model::compare_with_baseline(&r.runs, &before, "results/last-week", &r.provenance));
+    r
+}
+
+#[test]
+fn markdown_with_comparisons_and_baseline_snapshot() {
+    let r = compared_report();
+    let b = r.baseline.as_ref().unwrap();
+    assert_eq!(b.regressions(), 1, "{:#?}", b.changes);
+    insta::assert_snapshot!(crate::markdown::render(&r));
+}
+
+#[test]
+fn terminal_comparisons_snapshot() {
+    insta::assert_snapshot!(crate::terminal::render_comparisons(&compared_report()));
+}
+
+#[test]
+fn json_snapshot() {
+    // The model itself, as `report --format json` prints it; the plot
+    // series cut to two points each to keep the snapshot readable.
+    let mut r = compared_report();
+    for s in &mut r.series {
+        s.offset_ms.truncate(2);
+        s.backlog_ticks.truncate(2);
+        s.latency_p99_cdf.truncate(2);
+        s.gap_histogram.truncate(2);
+    }
+    r.runs.truncate(2);
+    insta::assert_json_snapshot!(r);
+}
+
 #[test]
 fn junit_snapshot() {
     insta::assert_snapshot!(crate::junit::render(&report()));

@@ -11,5 +11,6 @@ mod faults;
 mod guests;
 mod interrupt;
 mod probe;
+mod reports;
 mod scenarios;
 mod support;
