@@ -46,13 +46,14 @@ pub fn qemu_version(qemu: &Path) -> String {
 pub fn host_info() -> HostInfo {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
     let cpuinfo = read("/proc/cpuinfo");
+    let field = |name: &str| {
+        cpuinfo.lines().find_map(|l| l.strip_prefix(name).and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_owned())).unwrap_or_default()
+    };
     HostInfo {
         kernel_release: crate::kernel::host_release(),
         clocksource: read("/sys/devices/system/clocksource/clocksource0/current_clocksource").trim().to_owned(),
-        cpu_model: cpuinfo
-            .lines()
-            .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_owned()))
-            .unwrap_or_default(),
+        cpu_model: field("model name"),
+        cpu_flags: field("flags").split_whitespace().map(str::to_owned).collect(),
         cpus: std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1),
     }
 }

@@ -70,6 +70,10 @@ pub struct HostInfo {
     pub kernel_release: String,
     pub clocksource: String,
     pub cpu_model: String,
+    /// The CPU's flags (/proc/cpuinfo), for telling hosts apart: constant_tsc,
+    /// nonstop_tsc, tsc_known_freq, vmx/svm… Empty in manifests before it.
+    #[serde(default)]
+    pub cpu_flags: Vec<String>,
     pub cpus: u32,
 }
 

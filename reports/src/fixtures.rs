@@ -30,7 +30,7 @@ pub fn manifest(runs: Vec<ManifestRun>) -> Manifest {
             origin: "kernel cache entry debian-bookworm-cloud-amd64".into(),
             data_channel: "virtio".into(),
         }],
-        host: HostInfo { kernel_release: "6.18.0".into(), clocksource: "tsc".into(), cpu_model: "test cpu".into(), cpus: 2 },
+        host: HostInfo { kernel_release: "6.18.0".into(), clocksource: "tsc".into(), cpu_model: "test cpu".into(), cpu_flags: vec!["constant_tsc".into(), "nonstop_tsc".into()], cpus: 2 },
         started_at_unix_ms: 1_764_000_000_000,
         finished_at_unix_ms: Some(1_764_000_060_000),
         runs,
@@ -39,7 +39,16 @@ pub fn manifest(runs: Vec<ManifestRun>) -> Manifest {
 
 fn unstable_event() -> crate::kernel_events::KernelEvent {
     let mut p = Parser::new();
-    let mut events = p.push_message(Some(8_400_000), "clocksource: timekeeping watchdog on CPU0: Marking clocksource 'acpi_pm' as unstable because the skew is too large:");
+    let lines = [
+        "clocksource: timekeeping watchdog on CPU0: Marking clocksource 'acpi_pm' as unstable because the skew is too large:",
+        "clocksource:                       'hpet' wd_nsec: 6000400000 wd_now: 5f3a2b1c wd_last: 3a2b1c0d mask: ffffffff",
+        "clocksource:                       'acpi_pm' cs_nsec: 1313400000 cs_now: 7a1b2c cs_last: 2b1c0d mask: ffffff",
+        "clocksource:                       'acpi_pm' is current clocksource.",
+    ];
+    let mut events = Vec::new();
+    for line in lines {
+        events.extend(p.push_message(Some(8_400_000), line));
+    }
     events.extend(p.finish());
     events.into_iter().next().expect("the parser knows this line")
 }

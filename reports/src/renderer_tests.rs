@@ -8,29 +8,7 @@ use crate::model::build;
 use crate::summary::tests::completed_run;
 
 fn manifest() -> Manifest {
-    Manifest {
-        manifest_version: MANIFEST_VERSION,
-        clockstorm_version: "0.1.0".into(),
-        command_line: vec!["clockstorm".into(), "run".into(), "vf-reload".into()],
-        scenario: ScenarioInfo { name: "vf-reload".into(), origin: "shipped scenario vf-reload".into(), sha256: "ab".repeat(32) },
-        seed: 1,
-        shard: None,
-        accel: "tcg".into(),
-        qemu: QemuInfo { path: "/usr/bin/qemu-system-x86_64".into(), version: "QEMU emulator version 7.2.22".into() },
-        kernels: vec![KernelInfo {
-            name: "default".into(),
-            path: "/cache/vmlinuz".into(),
-            release: "6.1.0-50-cloud-amd64".into(),
-            sha256: "3d616aa853fe11b1c0ea99a1cdb4fb6ddc9010ba7c4562de700ad94264989654".into(),
-            size: 14_149_568,
-            origin: "kernel cache entry debian-bookworm-cloud-amd64".into(),
-            data_channel: "virtio".into(),
-        }],
-        host: HostInfo { kernel_release: "6.18.0".into(), clocksource: "tsc".into(), cpu_model: "test cpu".into(), cpus: 2 },
-        started_at_unix_ms: 1_764_000_000_000,
-        finished_at_unix_ms: Some(1_764_000_060_000),
-        runs: vec![],
-    }
+    crate::fixtures::manifest(vec![])
 }
 
 fn fault(index: usize, kind: &str, length_ms: u64, lost_ns: i64) -> crate::faults::FaultSummary {

@@ -72,7 +72,7 @@ fn freezes_cost_acpi_pm_whole_wraps_tsc_and_hpet_nothing_and_a_pause_costs_every
         // The kernel's watchdog noticed the first two long freezes (it prints
         // again only for an interval over twice the longest so far).
         if s.clocksource == "tsc" {
-            assert!(s.faults[1].kernel_events.iter().any(|e| e.kind() == "clocksource_long_readout"), "{ctx}");
+            assert!(s.faults[1].kernel_events.iter().any(|e| e.event.kind() == "clocksource_long_readout"), "{ctx}");
         }
         // Each SIGSTOP freeze shows up as a gap of its length, less what the
         // clock lost: acpi_pm's clock jumps only by the part of the freeze
