@@ -6,6 +6,7 @@ pub mod drift;
 pub mod faults;
 pub mod format;
 pub mod gates;
+pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod model;
