@@ -91,5 +91,6 @@ pub fn write_reports(results: &ResultsDir, manifest: &Manifest, analysis: Analys
     results.write_json("report.json", &report)?;
     results.write_text("report.md", &clockstorm_reports::markdown::render(&report))?;
     results.write_text("junit.xml", &clockstorm_reports::junit::render(&report))?;
+    results.write_text("report.html", &clockstorm_reports::html::render(&report))?;
     Ok(report)
 }

@@ -143,6 +143,8 @@ pub enum ReportFormat {
     Markdown,
     /// One test case per run and per gate, for CI systems.
     Junit,
+    /// One self-contained page with plots.
+    Html,
 }
 
 /// `--data-channel` values.

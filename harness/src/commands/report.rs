@@ -30,7 +30,7 @@ pub fn run(dir: &Path, format: ReportFormat, baseline: Option<&Path>) -> Result<
 }
 
 fn render(report: &Report, format: ReportFormat) -> String {
-    use clockstorm_reports::{junit, markdown, terminal};
+    use clockstorm_reports::{html, junit, markdown, terminal};
     match format {
         ReportFormat::Terminal => {
             let mut out = terminal::render(&report.runs);
@@ -45,6 +45,7 @@ fn render(report: &Report, format: ReportFormat) -> String {
         ReportFormat::Json => serde_json::to_string_pretty(report).expect("reports serialize") + "\n",
         ReportFormat::Markdown => markdown::render(report),
         ReportFormat::Junit => junit::render(report),
+        ReportFormat::Html => html::render(report),
     }
 }
 

@@ -144,7 +144,8 @@ fn time_chart(title: &str, y_label: &str, lines: &[Line], spans: &[Span], marks:
         ));
     }
     for l in lines {
-        let d = svg::path(l.points.iter().filter(finite).map(|p| (x.map(p.x), y.map(p.y))));
+        let points: Vec<&Point> = l.points.iter().filter(finite).collect();
+        let d = svg::path_segments(split_at_gaps(&points).into_iter().map(|seg| seg.iter().map(|p| (x.map(p.x), y.map(p.y))).collect::<Vec<_>>()));
         if d.is_empty() {
             continue;
         }
@@ -172,10 +173,27 @@ fn time_chart(title: &str, y_label: &str, lines: &[Line], spans: &[Span], marks:
     s
 }
 
-/// Series indices per clocksource, clocksources in name order.
+/// Pieces of a series between stretches without data: a step in x longer
+/// than half a second and five times the median step.
+fn split_at_gaps<'a>(points: &[&'a Point]) -> Vec<Vec<&'a Point>> {
+    let mut steps: Vec<f64> = points.windows(2).map(|w| w[1].x - w[0].x).collect();
+    steps.sort_by(|a, b| a.total_cmp(b));
+    let limit = steps.get(steps.len() / 2).map_or(f64::INFINITY, |m| (5.0 * m).max(0.5));
+    let mut out: Vec<Vec<&Point>> = Vec::new();
+    for (i, p) in points.iter().enumerate() {
+        if i == 0 || p.x - points[i - 1].x > limit {
+            out.push(Vec::new());
+        }
+        out.last_mut().expect("a piece was started").push(p);
+    }
+    out
+}
+
+/// Series indices per clocksource, clocksources in name order (only series
+/// with offsets: a skipped run has nothing to draw).
 fn by_clocksource(series: &[RunSeries]) -> BTreeMap<&str, Vec<usize>> {
     let mut out: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, s) in series.iter().enumerate() {
+    for (i, s) in series.iter().enumerate().filter(|(_, s)| !s.offset_ms.is_empty()) {
         out.entry(s.clocksource.as_str()).or_default().push(i);
     }
     out

@@ -322,20 +322,31 @@ pub fn no_data(f: &Frame, x_label: &str, y_label: &str) -> String {
 /// A polyline through pixel points; points that land on the same pixel
 /// coordinates as the previous one are dropped.
 pub fn path(points: impl IntoIterator<Item = (f64, f64)>) -> String {
+    path_segments(std::iter::once(points))
+}
+
+/// One path of separate polylines: a line must not bridge a stretch with
+/// no data (no exchanges while a guest was frozen), or a step would be
+/// drawn as a ramp.
+pub fn path_segments<S: IntoIterator<Item = (f64, f64)>>(segments: impl IntoIterator<Item = S>) -> String {
     let mut d = String::new();
-    let mut last = String::new();
-    for (i, (x, y)) in points.into_iter().enumerate() {
-        let xy = format!("{},{}", num(x), num(y));
-        if xy == last {
-            continue;
+    for segment in segments {
+        let (mut last, mut points) = (String::new(), 0);
+        for (x, y) in segment {
+            let xy = format!("{},{}", num(x), num(y));
+            if xy == last {
+                continue;
+            }
+            d.push_str(match points {
+                0 if d.is_empty() => "M",
+                0 => " M",
+                1 => "L",
+                _ => " ",
+            });
+            d.push_str(&xy);
+            last = xy;
+            points += 1;
         }
-        d.push_str(match i {
-            0 => "M",
-            _ if d.contains('L') => " ",
-            _ => "L",
-        });
-        d.push_str(&xy);
-        last = xy;
     }
     d
 }
@@ -475,6 +486,7 @@ mod tests {
         assert_eq!(tick_label(-0.0, 1), "0.0");
         assert_eq!(path([(0.0, 0.0), (0.001, 0.0), (1.0, 2.0), (3.0, 4.0)]), "M0,0L1,2 3,4");
         assert_eq!(path(std::iter::empty()), "");
+        assert_eq!(path_segments([vec![(0.0, 0.0), (1.0, 1.0)], vec![(5.0, 5.0), (6.0, 5.0)]]), "M0,0L1,1 M5,5L6,5");
     }
 
     #[test]

@@ -195,7 +195,7 @@ pub fn faults(r: &Report) -> String {
             _ => DASH.into(),
         };
         let recovery = match (f.recovery_s, f.lost_ns) {
-            (Some(t), _) => format!("{t:.1} s"),
+            (Some(t), _) => ns(t * 1e9),
             (None, Some(_)) => "never".into(),
             (None, None) => DASH.into(),
         };
