@@ -3,7 +3,7 @@
 //! reports crate's one-pass summarizer: memory follows the figures a run
 //! keeps (exchanges, timer windows), not the size of its record file.
 
-use std::io::BufRead;
+use std::io::Read;
 use std::path::Path;
 
 use clockstorm_protocol::{Manifest, RunRecord};
@@ -32,7 +32,7 @@ pub fn analyze(results: &ResultsDir, manifest: &Manifest) -> Analysis {
     for run in &manifest.runs {
         let path = results.root().join(&run.dir).join("records.jsonl");
         let Ok(file) = std::fs::File::open(&path) else { continue };
-        let Ok(mut read) = analyze_records(std::io::BufReader::with_capacity(1 << 20, file)) else { continue };
+        let Ok(mut read) = analyze_records(file) else { continue };
         if read.summary.clocksource.is_empty() {
             read.summary.clocksource = run.clocksource.clone();
             read.summary.run_id = run.id.clone();
@@ -57,20 +57,36 @@ pub struct RunRead {
 
 /// Streams one record file. A line that does not decode is skipped: a
 /// crash can leave a half-written last line, and every complete line counts.
-pub fn analyze_records(mut input: impl BufRead) -> std::io::Result<RunRead> {
+/// Lines are parsed where they lie in the read buffer (no copy per line).
+pub fn analyze_records(mut input: impl Read) -> std::io::Result<RunRead> {
     let mut summarizer = Summarizer::new();
-    let mut line = Vec::with_capacity(4096);
-    let (mut records, mut bytes) = (0u64, 0u64);
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut filled, mut records, mut bytes) = (0usize, 0u64, 0u64);
     loop {
-        line.clear();
-        let n = input.read_until(b'\n', &mut line)?;
+        if filled == buf.len() {
+            buf.resize(buf.len() * 2, 0); // a line longer than the buffer
+        }
+        let n = input.read(&mut buf[filled..])?;
+        filled += n;
+        let end = if n == 0 {
+            filled
+        } else {
+            match buf[..filled].iter().rposition(|&b| b == b'\n') {
+                Some(i) => i + 1,
+                None => continue,
+            }
+        };
+        for line in buf[..end].split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            bytes += line.len() as u64 + 1;
+            if let Ok(record) = serde_json::from_slice::<RunRecord>(line) {
+                records += 1;
+                summarizer.push(record);
+            }
+        }
+        buf.copy_within(end..filled, 0);
+        filled -= end;
         if n == 0 {
             break;
-        }
-        bytes += n as u64;
-        if let Ok(record) = serde_json::from_slice::<RunRecord>(&line) {
-            records += 1;
-            summarizer.push(&record);
         }
     }
     let (summary, series) = summarizer.finish();
@@ -93,4 +109,59 @@ pub fn write_reports(results: &ResultsDir, manifest: &Manifest, analysis: Analys
     results.write_text("junit.xml", &clockstorm_reports::junit::render(&report))?;
     results.write_text("report.html", &clockstorm_reports::html::render(&report))?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use clockstorm_protocol::*;
+
+    /// A reader that hands out a few bytes at a time, so lines straddle reads.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn text() -> String {
+        let started = HarnessEvent::RunStarted {
+            record_format_version: RECORD_FORMAT_VERSION,
+            run_id: "t-hpet".into(),
+            clocksource: "hpet".into(),
+            accel: "tcg".into(),
+            qemu_argv: vec![],
+        };
+        let mut lines = vec![RunRecord { host_realtime_ns: 1, host_monotonic_ns: 1, body: RecordBody::Harness(started) }];
+        for i in 0..50 {
+            let w = Window { index: i, samples: 10, max_gap_ns: 1_000 + i, ..Window::default() };
+            lines.push(RunRecord { host_realtime_ns: 2, host_monotonic_ns: 2, body: RecordBody::Guest(GuestMessage::Window(w)) });
+        }
+        lines.iter().map(|r| serde_json::to_string(r).unwrap() + "\n").collect()
+    }
+
+    #[test]
+    fn lines_split_across_reads_and_a_torn_last_line_are_handled() {
+        let mut text = text();
+        text.push_str(r#"{"host_realtime_ns":3,"host_monotonic_ns":3,"guest":{"type":"wind"#); // a crash mid-write
+        for chunk in [1, 7, 4096, 1 << 22] {
+            let read = super::analyze_records(Trickle(text.as_bytes(), chunk)).unwrap();
+            assert_eq!(read.records, 51, "chunk {chunk}");
+            assert_eq!(read.summary.run_id, "t-hpet");
+            assert_eq!(read.summary.samples, 500);
+            assert_eq!(read.summary.max_gap_ns, Some(1_049));
+        }
+    }
+
+    #[test]
+    fn a_line_longer_than_the_buffer_still_reads() {
+        let long = KernelLog { seq: 0, ts_us: 1, level: 4, message: "x".repeat(3 << 20) };
+        let record = RunRecord { host_realtime_ns: 1, host_monotonic_ns: 1, body: RecordBody::Guest(GuestMessage::KernelLog(long)) };
+        let text = serde_json::to_string(&record).unwrap() + "\n" + &text();
+        let read = super::analyze_records(Trickle(text.as_bytes(), 1 << 16)).unwrap();
+        assert_eq!(read.records, 52);
+    }
 }

@@ -16,6 +16,17 @@ pub fn ns(value: f64) -> String {
     format!("{scaled:.digits$} {unit}")
 }
 
+/// Three significant figures, without an exponent for everyday magnitudes
+/// (NaN and infinities as Rust prints them).
+pub fn significant(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 || !a.is_finite() {
+        return format!("{v}");
+    }
+    let digits = (2 - a.log10().floor() as i32).clamp(0, 6) as usize;
+    format!("{v:.digits$}")
+}
+
 /// Formats an integer count with thousands separators.
 pub fn count(n: u64) -> String {
     let s = n.to_string();

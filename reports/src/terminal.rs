@@ -141,6 +141,10 @@ pub fn render_comparisons(report: &crate::model::Report) -> String {
             out.push_str(&format!("  fault {}: {}\n", v.fault, v.sentence));
         }
     }
+    let completed = report.runs.iter().filter(|r| r.status == "completed").count();
+    if report.comparisons.is_empty() && completed > 1 {
+        out.push_str("comparisons: none (a test needs two completed runs of each combination: --repetitions 2 or more)\n");
+    }
     if !report.comparisons.is_empty() {
         let differ: Vec<_> = report.comparisons.iter().filter(|c| c.differs).collect();
         out.push_str(&format!(

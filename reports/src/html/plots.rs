@@ -226,6 +226,7 @@ fn backlog_chart(r: &Report, styles: &[(&'static str, &'static str)]) -> String 
         .series
         .iter()
         .zip(styles)
+        .filter(|(s, _)| !s.backlog_ticks.is_empty())
         .map(|(s, st)| Line { label: &s.run_id, colour: st.0, dash: st.1, points: &s.backlog_ticks })
         .collect();
     time_chart("Tick backlog over time", "timer backlog (ticks)", &lines, &merged_spans(&r.series), &[], true)

@@ -16,12 +16,10 @@ pub fn fig(v: f64) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "∞".into() } else { "−∞".into() };
     }
-    let a = v.abs();
-    if a == 0.0 {
+    if v == 0.0 {
         return "0".into();
     }
-    let digits = (2 - a.log10().floor() as i32).clamp(0, 6) as usize;
-    format!("{v:.digits$}")
+    crate::format::significant(v)
 }
 
 fn p_text(p: f64) -> String {

@@ -71,7 +71,7 @@ pub fn compare(
     let diff = a.mean() - b.mean();
     let effect_size = if pooled > 0.0 { diff / pooled * correction } else if diff == 0.0 { 0.0 } else { f64::INFINITY.copysign(diff) };
     let differs = w.p_value < 0.05 && diff.abs() > noise_threshold;
-    let figure = |v: f64| format!("{} {unit}", significant(v));
+    let figure = |v: f64| with_unit(v, unit);
     let why = if differs {
         "differs".to_owned()
     } else if w.p_value >= 0.05 {
@@ -80,13 +80,13 @@ pub fn compare(
         format!("significant but within the {} noise threshold", figure(noise_threshold))
     };
     let sentence = format!(
-        "{metric}: {name_a} {} vs {name_b} {} ({}{}): {why} (Welch p = {}, Hedges' g = {:.2}, n = {} vs {})",
+        "{metric}: {name_a} {} vs {name_b} {} ({}{}): {why} (Welch {}, Hedges' g = {}, n = {} vs {})",
         figure(a.mean()),
         figure(b.mean()),
         if diff >= 0.0 { "+" } else { "" },
         figure(diff),
         p_text(w.p_value),
-        effect_size,
+        crate::format::significant(effect_size),
         a.len(),
         b.len()
     );
@@ -108,20 +108,22 @@ pub fn compare(
     }
 }
 
-/// Three significant figures, without an exponent for everyday magnitudes.
-fn significant(v: f64) -> String {
-    let a = v.abs();
-    if a == 0.0 || !a.is_finite() {
-        return format!("{v}");
-    }
-    let digits = (2 - a.log10().floor() as i32).clamp(0, 6) as usize;
-    format!("{v:.digits$}")
+/// A value in its unit; times are rescaled (0.000042 s reads 42.0 µs).
+fn with_unit(v: f64, unit: &str) -> String {
+    let scale = match unit {
+        "s" => 1e9,
+        "ms" => 1e6,
+        "µs" => 1e3,
+        "ns" => 1.0,
+        _ => return format!("{} {unit}", crate::format::significant(v)),
+    };
+    crate::format::ns(v * scale)
 }
 
 fn p_text(p: f64) -> String {
     if p < 0.001 {
-        "< 0.001".into()
+        "p < 0.001".into()
     } else {
-        format!("{p:.3}")
+        format!("p = {p:.3}")
     }
 }

@@ -90,7 +90,7 @@ pub struct RunSummary {
 /// Reduces one run's records (in file order) to its summary.
 pub fn summarize(records: &[RunRecord]) -> RunSummary {
     let mut summarizer = Summarizer::new();
-    records.iter().for_each(|r| summarizer.push(r));
+    records.iter().for_each(|r| summarizer.push(r.clone()));
     summarizer.finish().0
 }
 
@@ -145,21 +145,23 @@ impl Summarizer {
         }
     }
 
-    pub fn push(&mut self, r: &RunRecord) {
+    /// Takes the record by value: what a run keeps (counters, faults) moves
+    /// into the summarizer instead of being copied.
+    pub fn push(&mut self, r: RunRecord) {
         let s = &mut self.s;
-        match &r.body {
+        match r.body {
             RecordBody::Harness(h) => match h {
                 HarnessEvent::RunStarted { run_id, clocksource, .. } => {
-                    s.run_id = run_id.clone();
-                    s.clocksource = clocksource.clone();
+                    s.run_id = run_id;
+                    s.clocksource = clocksource;
                 }
                 HarnessEvent::QemuSpawned { .. } => self.spawned_at = Some(r.host_monotonic_ns),
                 HarnessEvent::TimelineOrigin => self.origin_realtime_ns = Some(r.host_realtime_ns),
                 HarnessEvent::FaultStarted { index, planned_start_ms, planned_duration_ms, .. } => {
-                    self.planned.push((*index, *planned_start_ms, *planned_duration_ms))
+                    self.planned.push((index, planned_start_ms, planned_duration_ms))
                 }
-                HarnessEvent::FaultEnded(e) => self.effects.push(e.clone()),
-                HarnessEvent::RunFinished(outcome) => apply_outcome(s, outcome),
+                HarnessEvent::FaultEnded(e) => self.effects.push(e),
+                HarnessEvent::RunFinished(outcome) => apply_outcome(s, &outcome),
                 _ => {}
             },
             RecordBody::Guest(g) => match g {
@@ -175,9 +177,9 @@ impl Summarizer {
                     s.worst_warp_ns = s.worst_warp_ns.max(w.worst_warp_ns);
                     self.window_gaps.push((r.host_realtime_ns, w.max_gap_ns));
                 }
-                GuestMessage::Exchange(e) if self.synced => self.exchanges.push(*e),
-                GuestMessage::TickWindow(t) => self.tick_windows.push(*t),
-                GuestMessage::KernelCounters(c) => self.counters.push(c.clone()),
+                GuestMessage::Exchange(e) if self.synced => self.exchanges.push(e),
+                GuestMessage::TickWindow(t) => self.tick_windows.push(t),
+                GuestMessage::KernelCounters(c) => self.counters.push(c),
                 GuestMessage::Hello(h) => {
                     s.kernel_release = Some(h.kernel_release.clone());
                     s.clocksource_in_guest = Some(h.clocksource.current.clone());
@@ -190,7 +192,7 @@ impl Summarizer {
                     self.vcpus = Some(h.vcpus.max(1));
                 }
                 GuestMessage::Synced(_) => self.synced = true,
-                GuestMessage::Benchmark(b) => s.benchmark = Some(*b),
+                GuestMessage::Benchmark(b) => s.benchmark = Some(b),
                 GuestMessage::ClocksourceChanged(c) => {
                     s.clocksource_changes.push(format!("{} -> {}", c.old, c.new));
                     s.final_clocksource = Some(c.new.clone());
@@ -209,8 +211,8 @@ impl Summarizer {
                     s.probe_peak_rss_kib = Some(d.peak_rss_kib);
                     s.dropped_messages = d.dropped.total();
                     s.exchanges_lost = d.exchanges_lost;
-                    if let ProbeOutcome::ClocksourceNotHonored { got, .. } = &d.outcome {
-                        s.clocksource_in_guest = Some(got.clone());
+                    if let ProbeOutcome::ClocksourceNotHonored { got, .. } = d.outcome {
+                        s.clocksource_in_guest = Some(got);
                     }
                 }
                 _ => {}

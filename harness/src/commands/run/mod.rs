@@ -97,6 +97,7 @@ pub fn run(args: &RunArgs, argv: &[String], benchmark_phase: Option<Duration>) -
     if !gate_results.is_empty() {
         println!("{}", terminal::render_gates(gate_results));
     }
+    print!("{}", terminal::render_comparisons(&report));
     println!("results: {}", results.root().display());
     Ok(exit_code_for(&manifest, gate_results))
 }
