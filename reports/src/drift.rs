@@ -116,3 +116,30 @@ mod tests {
         assert!(pooled_slope(&[(0, 1.0, 1.0), (0, 2.0, 2.0), (0, 3.0, 3.5)]).is_none());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Points exactly on lines of one slope with any intercept per
+        /// group give back that slope (steps between groups ignored).
+        #[test]
+        fn an_exact_common_slope_is_recovered(
+            slope in -1e-3f64..1e-3,
+            intercepts in prop::collection::vec(-1e10f64..1e10, 1..5),
+            per_group in 5usize..40,
+        ) {
+            let mut points = Vec::new();
+            for (g, a) in intercepts.iter().enumerate() {
+                for i in 0..per_group {
+                    let x = (g * 1000 + i) as f64 * 1e8;
+                    points.push((g, x, a + slope * x));
+                }
+            }
+            let s = super::pooled_slope(&points).unwrap();
+            prop_assert!((s.slope - slope).abs() < 1e-9, "{:?} vs {}", s, slope);
+            prop_assert!(s.low <= s.slope && s.slope <= s.high);
+        }
+    }
+}

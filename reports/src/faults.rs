@@ -58,6 +58,33 @@ pub struct FaultKernelEvent {
     pub event: KernelEvent,
 }
 
+/// What a clocksource change cost: the offset step across it, measured like
+/// time lost across a fault (a switch that keeps time costs nothing; one
+/// made after the watchdog gave up on a clock that lost time shows the loss).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SwitchCost {
+    pub from: String,
+    pub to: String,
+    /// Host seconds since the timeline origin when the probe reported it.
+    pub at_s: f64,
+    pub offset_step_ns: Option<i64>,
+    pub uncertainty_ns: Option<i64>,
+}
+
+/// The cost of the change reported at host time `at` (realtime ns).
+pub fn switch_cost(exchanges: &[Exchange], at: i64, origin: i64, from: &str, to: &str) -> SwitchCost {
+    // The probe polls the clocksource every 100 ms: the change happened up
+    // to a poll before it was reported.
+    let step = time_lost(exchanges, at - 200_000_000, at);
+    SwitchCost {
+        from: from.to_owned(),
+        to: to.to_owned(),
+        at_s: (at - origin) as f64 / 1e9,
+        offset_step_ns: step.map(|s| s.0),
+        uncertainty_ns: step.map(|s| s.1),
+    }
+}
+
 /// Half-width of the offset band at least: exchanges under TCG scatter by
 /// up to a millisecond on an idle host.
 pub const RECOVERY_BAND_MIN_NS: i64 = 1_000_000;

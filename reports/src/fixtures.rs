@@ -133,6 +133,18 @@ pub fn report() -> Report {
             s.clocksource = clocksource.into();
             s.max_gap_ns = Some(6_001_000_000 + rep as u64 * 1_000_000);
             s.read_cost_ns = Some(if clocksource == "hpet" { 1_534.0 } else { 2_410.0 } + rep as f64 * 20.0);
+            if clocksource == "acpi_pm" {
+                // The watchdog gave up on acpi_pm and the kernel moved to hpet.
+                s.clocksource_changes = vec!["acpi_pm -> hpet".into()];
+                s.final_clocksource = Some("hpet".into());
+                s.switches = vec![crate::faults::SwitchCost {
+                    from: "acpi_pm".into(),
+                    to: "hpet".into(),
+                    at_s: 8.5,
+                    offset_step_ns: Some(120_000 + rep as i64 * 10_000),
+                    uncertainty_ns: Some(400_000),
+                }];
+            }
             let events = if clocksource == "acpi_pm" {
                 vec![FaultKernelEvent { after_start_s: 6.4, event: unstable_event() }]
             } else {

@@ -57,6 +57,17 @@ pub fn render(r: &Report) -> String {
             }
         }
     }
+    let switches: Vec<_> = r.runs.iter().flat_map(|s| s.switches.iter().map(move |w| (s, w))).collect();
+    if !switches.is_empty() {
+        out.push_str("\n**Clocksource changes**\n\n| run | change | at | offset step |\n|---|---|---|---|\n");
+        for (s, w) in switches {
+            let step = match (w.offset_step_ns, w.uncertainty_ns) {
+                (Some(o), Some(u)) => format!("{} ± {}", ns(o as f64), ns(u as f64)),
+                _ => "–".into(),
+            };
+            out.push_str(&format!("| `{}` | {} → {} | {} | {step} |\n", s.run_id, w.from, w.to, ns(w.at_s * 1e9)));
+        }
+    }
     if !r.verdicts.is_empty() {
         out.push_str("\n**Verdicts**\n\n");
         for v in &r.verdicts {

@@ -135,6 +135,15 @@ pub fn render_gates(results: &[crate::gates::GateResult]) -> String {
 /// difference, and the baseline's changes.
 pub fn render_comparisons(report: &crate::model::Report) -> String {
     let mut out = String::new();
+    for run in &report.runs {
+        for w in &run.switches {
+            let step = match (w.offset_step_ns, w.uncertainty_ns) {
+                (Some(o), Some(u)) => format!("offset step {} ± {}", ns(o as f64), ns(u as f64)),
+                _ => "offset step unknown (no exchanges around it)".into(),
+            };
+            out.push_str(&format!("{}: clocksource {} -> {} at {}: {step}\n", run.run_id, w.from, w.to, ns(w.at_s * 1e9)));
+        }
+    }
     if !report.verdicts.is_empty() {
         out.push_str("verdicts:\n");
         for v in &report.verdicts {

@@ -62,7 +62,7 @@ fn tsc_hpet_and_acpi_pm_guests_boot_honor_their_clocksource_and_measure() {
     assert!(m.finished_at_unix_ms.is_some());
     // The report in every format: the model, Markdown, JUnit.
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap()).unwrap();
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], clockstorm_reports::model::REPORT_SCHEMA_VERSION);
     assert!(std::fs::read_to_string(out.path().join("report.md")).unwrap().starts_with("### clockstorm: idle"));
     let junit = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
     assert!(junit.contains("tests=\"4\" failures=\"0\" skipped=\"1\""), "{junit}");

@@ -62,7 +62,7 @@ fn scenario_validate_names_the_file_and_line_and_exits_2() {
     let o = Command::new(BIN).args(["scenario", "validate", "vf-reload"]).arg(&bad).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("ok      vf-reload (4 runs)"), "{out}");
+    assert!(out.contains("ok      vf-reload (8 runs)"), "{out}");
     assert!(out.contains("scenario.toml: TOML parse error at line 5"), "{out}");
 }
 

@@ -141,7 +141,7 @@ pub fn runs(r: &Report) -> String {
     }
     out.push_str(&head(&[
         "run",
-        "clocksource",
+        "clocksource (changes: offset step)",
         "status",
         "max gap",
         "back steps",
@@ -155,11 +155,19 @@ pub fn runs(r: &Report) -> String {
             Some(d) => format!("{}<br><small>{}</small>", esc(&s.status), esc(d)),
             None => esc(&s.status),
         };
+        let mut clocksource = esc(&s.clocksource);
+        for w in &s.switches {
+            let step = match (w.offset_step_ns, w.uncertainty_ns) {
+                (Some(o), Some(u)) => format!("{} ± {}", ns(o as f64), ns(u as f64)),
+                _ => DASH.into(),
+            };
+            clocksource.push_str(&format!("<br><small>→ {} at {}: {step}</small>", esc(&w.to), ns(w.at_s * 1e9)));
+        }
         out.push_str(&row(
             if s.status == "completed" { "" } else { "notdone" },
             &[
                 code(&s.run_id),
-                esc(&s.clocksource),
+                clocksource,
                 status,
                 s.max_gap_ns.map(|g| ns(g as f64)).unwrap_or_else(|| DASH.into()),
                 if s.samples > 0 { count(s.backwards_steps) } else { DASH.into() },

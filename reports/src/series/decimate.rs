@@ -85,3 +85,32 @@ mod tests {
         assert_eq!(quantile_points(&mut few, 10), vec![Point { x: 1.0, y: 0.5 }, Point { x: 5.0, y: 1.0 }]);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn decimation_is_bounded_ordered_and_keeps_the_extremes(
+            ys in prop::collection::vec(-1e9f64..1e9, 0..3000),
+            max in 2usize..400,
+        ) {
+            let points: Vec<Point> = ys.iter().enumerate().map(|(i, &y)| Point { x: i as f64, y }).collect();
+            let out = decimate(&points, max);
+            prop_assert!(out.len() <= max.max(points.len().min(max)));
+            if points.len() <= max {
+                prop_assert_eq!(&out, &points);
+            }
+            prop_assert!(out.windows(2).all(|w| w[0].x < w[1].x));
+            if let (Some(lo), Some(hi)) = (
+                points.iter().map(|p| p.y).reduce(f64::min),
+                points.iter().map(|p| p.y).reduce(f64::max),
+            ) {
+                prop_assert!(out.iter().any(|p| p.y == lo));
+                prop_assert!(out.iter().any(|p| p.y == hi));
+            }
+        }
+    }
+}

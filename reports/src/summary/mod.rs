@@ -68,6 +68,8 @@ pub struct RunSummary {
     pub faults: Vec<crate::faults::FaultSummary>,
     /// Clocksource changes the probe saw ("old -> new"), and the last one in use.
     pub clocksource_changes: Vec<String>,
+    /// What each change cost: the step of the offset to the host across it.
+    pub switches: Vec<crate::faults::SwitchCost>,
     pub final_clocksource: Option<String>,
     /// Soft lockup and RCU stall reports in the guest's kernel log.
     pub soft_lockups: u64,
@@ -116,6 +118,8 @@ pub struct Summarizer {
     /// Host realtime when each kernel line (by its timestamp) arrived first.
     kernel_line_at: BTreeMap<u64, i64>,
     kernel: Vec<KernelEvent>,
+    /// (host realtime when reported, old, new) per clocksource change.
+    switches: Vec<(i64, String, String)>,
 }
 
 impl Default for Summarizer {
@@ -142,6 +146,7 @@ impl Summarizer {
             parser: crate::kernel_events::Parser::new(),
             kernel_line_at: BTreeMap::new(),
             kernel: Vec::new(),
+            switches: Vec::new(),
         }
     }
 
@@ -195,6 +200,7 @@ impl Summarizer {
                 GuestMessage::Benchmark(b) => s.benchmark = Some(b),
                 GuestMessage::ClocksourceChanged(c) => {
                     s.clocksource_changes.push(format!("{} -> {}", c.old, c.new));
+                    self.switches.push((r.host_realtime_ns, c.old.clone(), c.new.clone()));
                     s.final_clocksource = Some(c.new.clone());
                 }
                 GuestMessage::KernelLog(k) => {
@@ -256,6 +262,8 @@ impl Summarizer {
         s.offset_uncertainty_median_ns = median(&mut uncertainties);
         s.offset_uncertainty_p99_ns = quantile_sorted(&uncertainties, 0.99);
         s.drift_ppm = crate::drift::drift_ppm(&self.exchanges, &self.effects);
+        let origin = self.origin_realtime_ns.unwrap_or(0);
+        s.switches = self.switches.iter().map(|(t, old, new)| crate::faults::switch_cost(&self.exchanges, *t, origin, old, new)).collect();
         if !self.tick_windows.is_empty() || !self.counters.is_empty() {
             s.ticks = Some(crate::ticks::summarize(&self.tick_windows, &self.counters, s.hz, &timebase));
         }
@@ -307,6 +315,7 @@ fn empty_summary() -> RunSummary {
         sampler_reads_per_s: None,
         faults: Vec::new(),
         clocksource_changes: Vec::new(),
+        switches: Vec::new(),
         final_clocksource: None,
         soft_lockups: 0,
         kernel_events: Vec::new(),
