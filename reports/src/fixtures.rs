@@ -131,6 +131,7 @@ pub fn report() -> Report {
             let mut s = crate::summarize(&completed_run());
             s.run_id = id.clone();
             s.clocksource = clocksource.into();
+            s.clocksource_in_guest = Some(clocksource.into());
             s.max_gap_ns = Some(6_001_000_000 + rep as u64 * 1_000_000);
             s.read_cost_ns = Some(if clocksource == "hpet" { 1_534.0 } else { 2_410.0 } + rep as f64 * 20.0);
             if clocksource == "acpi_pm" {

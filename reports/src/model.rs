@@ -76,6 +76,8 @@ pub struct FaultVerdict {
     pub kind: String,
     pub length_ms: u64,
     pub clocksource: String,
+    /// The combination: the run id without its repetition.
+    pub group: String,
     pub runs: usize,
     /// Mean time lost over the runs, and its ± (the largest exchange bound,
     /// or the 95 % CI half-width over repetitions when that is wider), in ns.
@@ -190,7 +192,7 @@ pub fn build(provenance: Manifest, runs: Vec<RunSummary>, series: Vec<RunSeries>
         }
     }
     let comparisons = compare_groups(&provenance, &samples);
-    let verdicts = verdicts(&runs, &provenance.accel);
+    let verdicts = verdicts(&runs, &provenance.accel, &provenance.scenario.name);
     Report { schema_version: REPORT_SCHEMA_VERSION, provenance, runs, gates, groups, verdicts, comparisons, baseline: None, series }
 }
 
@@ -271,17 +273,20 @@ pub fn compare_with_baseline(current: &[RunSummary], baseline: &[RunSummary], di
     }
 }
 
-fn verdicts(runs: &[RunSummary], accel: &str) -> Vec<FaultVerdict> {
+/// One verdict per fault and combination (clocksource, and kernel or
+/// variant where the matrix has them: their repetitions pooled).
+fn verdicts(runs: &[RunSummary], accel: &str, scenario: &str) -> Vec<FaultVerdict> {
     use crate::format::ns;
-    let mut keys: Vec<(usize, String)> =
-        runs.iter().flat_map(|r| r.faults.iter().map(move |f| (f.index, r.clocksource.clone()))).collect();
+    let mut keys: Vec<(usize, &str, &str)> =
+        runs.iter().flat_map(|r| r.faults.iter().map(move |f| (f.index, group_of(&r.run_id), r.clocksource.as_str()))).collect();
     keys.sort();
     keys.dedup();
     let mut out = Vec::new();
-    for (index, clocksource) in keys {
+    for (index, group, clocksource) in keys {
+        let label = group.strip_prefix(scenario).and_then(|g| g.strip_prefix('-')).unwrap_or(group);
         let faults: Vec<_> = runs
             .iter()
-            .filter(|r| r.clocksource == clocksource && r.status == "completed")
+            .filter(|r| group_of(&r.run_id) == group && r.status == "completed")
             .filter_map(|r| r.faults.iter().find(|f| f.index == index))
             .collect();
         let measured: Vec<(f64, f64)> =
@@ -298,7 +303,13 @@ fn verdicts(runs: &[RunSummary], accel: &str) -> Vec<FaultVerdict> {
         }
         let length_ms = first.planned_duration_ms;
         let achieved = faults.iter().map(|f| f.achieved_ns as f64).sum::<f64>() / faults.len() as f64;
-        let predicted_ns = crate::predict::predicted_loss_ns(&first.kind, achieved, &clocksource, accel);
+        // The model applies to the clocksource in use when the fault began,
+        // which after a failover is not the one the run asked for.
+        let in_use = runs
+            .iter()
+            .find(|r| group_of(&r.run_id) == group && r.status == "completed")
+            .map_or(clocksource, |r| r.clocksource_at(first.planned_start_ms as f64 / 1e3));
+        let predicted_ns = crate::predict::predicted_loss_ns(&first.kind, achieved, in_use, accel);
         let disagrees = predicted_ns.is_some_and(|p| (lost_ns - p).abs() > MODEL_TOLERANCE_NS + plus_minus_ns);
         let what = if lost_ns.abs() < 1e6 + plus_minus_ns { format!("loses < {}", ns(1e6 + plus_minus_ns)) } else {
             format!("loses {} ± {}", ns(lost_ns), ns(plus_minus_ns))
@@ -310,7 +321,7 @@ fn verdicts(runs: &[RunSummary], accel: &str) -> Vec<FaultVerdict> {
             None => String::new(),
         };
         let sentence = format!(
-            "{clocksource} {what} per {} {} ({} run{}){model}",
+            "{label} {what} per {} {} ({} run{}){model}",
             ns(length_ms as f64 * 1e6),
             first.kind,
             measured.len(),
@@ -320,7 +331,8 @@ fn verdicts(runs: &[RunSummary], accel: &str) -> Vec<FaultVerdict> {
             fault: index,
             kind: first.kind.clone(),
             length_ms,
-            clocksource,
+            clocksource: clocksource.to_owned(),
+            group: group.to_owned(),
             runs: measured.len(),
             lost_ns,
             plus_minus_ns,

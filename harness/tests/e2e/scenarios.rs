@@ -49,6 +49,11 @@ fn every_shipped_scenario_runs_shortened_on_a_real_guest() {
             // tsc was unbound inside the guest: every run ended elsewhere.
             for s in summaries(out.path()) {
                 assert!(!s.clocksource_changes.is_empty(), "{name}: {s:#?}");
+                // What the switch cost is measured: unbinding a clocksource
+                // that keeps time costs nothing beyond the exchanges' bound.
+                let w = &s.switches[0];
+                let (step, bound) = (w.offset_step_ns.expect("exchanges around the switch"), w.uncertainty_ns.unwrap());
+                assert!(step.abs() <= bound + 10_000_000, "{name}: {w:?}");
                 assert!(s.actions.iter().all(|a| a.contains("ok")), "{name}: {:?}", s.actions);
             }
         }

@@ -89,6 +89,20 @@ pub struct RunSummary {
     pub probe_peak_rss_kib: Option<u64>,
 }
 
+impl RunSummary {
+    /// The clocksource in use `t_s` host seconds after the timeline origin:
+    /// the last change before then, else the one the guest started on.
+    pub fn clocksource_at(&self, t_s: f64) -> &str {
+        self.switches
+            .iter()
+            .filter(|w| w.at_s <= t_s)
+            .last()
+            .map(|w| w.to.as_str())
+            .or(self.clocksource_in_guest.as_deref())
+            .unwrap_or(&self.clocksource)
+    }
+}
+
 /// Reduces one run's records (in file order) to its summary.
 pub fn summarize(records: &[RunRecord]) -> RunSummary {
     let mut summarizer = Summarizer::new();

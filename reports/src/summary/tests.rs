@@ -108,3 +108,12 @@ fn median_is_a_measured_value() {
     assert_eq!(median(&mut [4, 1, 3, 2]), Some(2));
     assert_eq!(median(&mut []), None);
 }
+
+#[test]
+fn the_clocksource_in_use_follows_the_changes() {
+    let mut s = summarize(&completed_run());
+    assert_eq!(s.clocksource_at(5.0), "hpet");
+    s.switches = vec![crate::faults::SwitchCost { from: "hpet".into(), to: "acpi_pm".into(), at_s: 2.0, offset_step_ns: None, uncertainty_ns: None }];
+    assert_eq!(s.clocksource_at(1.9), "hpet");
+    assert_eq!(s.clocksource_at(2.5), "acpi_pm");
+}
