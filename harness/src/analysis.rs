@@ -71,14 +71,20 @@ pub fn analyze_records(mut input: impl Read) -> std::io::Result<RunRead> {
         let end = if n == 0 {
             filled
         } else {
-            match buf[..filled].iter().rposition(|&b| b == b'\n') {
+            match memchr::memrchr(b'\n', &buf[..filled]) {
                 Some(i) => i + 1,
                 None => continue,
             }
         };
-        for line in buf[..end].split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let mut start = 0;
+        for newline in memchr::memchr_iter(b'\n', &buf[..end]).chain((end > 0 && buf[end - 1] != b'\n').then_some(end)) {
+            let line = &buf[start..newline];
+            start = newline + 1;
+            if line.is_empty() {
+                continue;
+            }
             bytes += line.len() as u64 + 1;
-            if let Ok(record) = serde_json::from_slice::<RunRecord>(line) {
+            if let Ok(record) = RunRecord::from_line(line) {
                 records += 1;
                 summarizer.push(record);
             }
