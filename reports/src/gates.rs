@@ -79,7 +79,7 @@ mod tests {
     fn gates_pass_and_fail_with_what_was_measured() {
         let s = crate::summarize(&completed_run());
         let limits = GateLimits { max_gap_ns: Some(5_000_000), max_backwards_steps: Some(0), ..GateLimits::default() };
-        let r = evaluate(&[s.clone()], &limits);
+        let r = evaluate(std::slice::from_ref(&s), &limits);
         assert_eq!(r.len(), 2);
         assert!(!r[0].passed && r[0].message == "max gap 7000000 ns, allowed 5000000 ns", "{r:?}");
         assert!(!r[1].passed && r[1].message.contains("1 backwards steps"), "{r:?}");

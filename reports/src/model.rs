@@ -316,7 +316,7 @@ fn verdicts(runs: &[RunSummary], accel: &str, scenario: &str) -> Vec<FaultVerdic
         };
         let model = match predicted_ns {
             Some(p) if disagrees => format!("; the clock model predicts {}: DISAGREES", if p == 0.0 { "nothing lost".into() } else { ns(p) }),
-            Some(p) if p == 0.0 => " (model: nothing lost)".to_owned(),
+            Some(0.0) => " (model: nothing lost)".to_owned(),
             Some(p) => format!(" (model: {})", ns(p)),
             None => String::new(),
         };

@@ -92,7 +92,7 @@ fn prune(cache_dir: &Path, keep: usize) {
         .filter(|e| e.path().extension().is_some_and(|x| x == "cpio"))
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .collect();
-    archives.sort_by(|a, b| b.0.cmp(&a.0));
+    archives.sort_by_key(|a| std::cmp::Reverse(a.0));
     for (_, old) in archives.into_iter().skip(keep) {
         let _ = fs::remove_file(old);
     }

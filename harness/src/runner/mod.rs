@@ -185,6 +185,23 @@ pub fn oversubscription(jobs: usize, vcpus: u32, host_cpus: usize) -> Option<Str
     })
 }
 
+fn report_progress(outcome: &RunOutcome) {
+    match outcome {
+        RunOutcome::Failed { reason, console_tail } => {
+            eprintln!("clockstorm:   failed: {reason}");
+            if !console_tail.is_empty() {
+                eprintln!("clockstorm:   last console lines:");
+                for line in console_tail.iter().rev().take(10).rev() {
+                    eprintln!("    | {line}");
+                }
+            }
+        }
+        RunOutcome::Skipped { reason } => eprintln!("clockstorm:   skipped: {reason}"),
+        RunOutcome::ClocksourceNotHonored { got, .. } => eprintln!("clockstorm:   clocksource not honored: got {got}"),
+        other => eprintln!("clockstorm:   {}", other.label()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,22 +219,5 @@ mod tests {
         assert_eq!(oversubscription(1, 4, 2), None);
         assert_eq!(oversubscription(2, 1, 4), None);
         assert!(oversubscription(2, 1, 2).unwrap().starts_with("2 guests of 1 vCPU(s) want about 4 host CPUs"));
-    }
-}
-
-fn report_progress(outcome: &RunOutcome) {
-    match outcome {
-        RunOutcome::Failed { reason, console_tail } => {
-            eprintln!("clockstorm:   failed: {reason}");
-            if !console_tail.is_empty() {
-                eprintln!("clockstorm:   last console lines:");
-                for line in console_tail.iter().rev().take(10).rev() {
-                    eprintln!("    | {line}");
-                }
-            }
-        }
-        RunOutcome::Skipped { reason } => eprintln!("clockstorm:   skipped: {reason}"),
-        RunOutcome::ClocksourceNotHonored { got, .. } => eprintln!("clockstorm:   clocksource not honored: got {got}"),
-        other => eprintln!("clockstorm:   {}", other.label()),
     }
 }

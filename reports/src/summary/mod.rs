@@ -95,8 +95,8 @@ impl RunSummary {
     pub fn clocksource_at(&self, t_s: f64) -> &str {
         self.switches
             .iter()
-            .filter(|w| w.at_s <= t_s)
-            .last()
+            .rev()
+            .find(|w| w.at_s <= t_s)
             .map(|w| w.to.as_str())
             .or(self.clocksource_in_guest.as_deref())
             .unwrap_or(&self.clocksource)
