@@ -84,13 +84,13 @@ pub struct FaultVerdict {
     pub lost_ns: f64,
     pub plus_minus_ns: f64,
     pub predicted_ns: Option<f64>,
-    /// Measurement and model differ by more than 10 ms plus the ±.
+    /// Measurement and model differ by more than `predict::tolerance_ns` plus the ±.
     pub disagrees_with_model: bool,
     pub sentence: String,
 }
 
-/// Slack between measurement and model before they are said to disagree:
-/// the tolerance the fault tests justify (loaded hosts, exchange spikes).
+/// The noise floor of time lost: the exchanges' spread on a loaded host
+/// (see `predict::tolerance_ns`, which adds to it for pauses).
 pub const MODEL_TOLERANCE_NS: f64 = 10_000_000.0;
 
 /// One metric of one combination over its repetitions.
@@ -310,7 +310,8 @@ fn verdicts(runs: &[RunSummary], accel: &str, scenario: &str) -> Vec<FaultVerdic
             .find(|r| group_of(&r.run_id) == group && r.status == "completed")
             .map_or(clocksource, |r| r.clocksource_at(first.planned_start_ms as f64 / 1e3));
         let predicted_ns = crate::predict::predicted_loss_ns(&first.kind, achieved, in_use, accel);
-        let disagrees = predicted_ns.is_some_and(|p| (lost_ns - p).abs() > MODEL_TOLERANCE_NS + plus_minus_ns);
+        let tolerance = crate::predict::tolerance_ns(&first.kind, achieved);
+        let disagrees = predicted_ns.is_some_and(|p| (lost_ns - p).abs() > tolerance + plus_minus_ns);
         let what = if lost_ns.abs() < 1e6 + plus_minus_ns { format!("loses < {}", ns(1e6 + plus_minus_ns)) } else {
             format!("loses {} ± {}", ns(lost_ns), ns(plus_minus_ns))
         };

@@ -17,13 +17,11 @@ use nix::unistd::Pid;
 
 use crate::support::*;
 
-/// One acpi_pm wrap: 2^24 ticks of the 3.579545 MHz PM timer.
-const ACPI_PM_WRAP_NS: f64 = 16_777_216.0 / 3_579_545.0 * 1e9;
-const TOLERANCE_NS: f64 = 10_000_000.0;
+use clockstorm_reports::predict::ACPI_PM_WRAP_NS;
 
 fn assert_lost(f: &FaultSummary, expected_ns: f64, ctx: &str) {
     let lost = f.lost_ns.unwrap_or_else(|| panic!("no time-lost figure for fault {}: {ctx}", f.index)) as f64;
-    let bound = TOLERANCE_NS + f.lost_uncertainty_ns.unwrap() as f64;
+    let bound = clockstorm_reports::predict::tolerance_ns(&f.kind, f.achieved_ns as f64) + f.lost_uncertainty_ns.unwrap() as f64;
     assert!((lost - expected_ns).abs() <= bound, "fault {} ({}): lost {lost} ns, expected {expected_ns} ± {bound}: {ctx}", f.index, f.kind);
     assert_eq!(f.error, None, "{ctx}");
 }
