@@ -15,17 +15,21 @@ pub fn render(r: &Report) -> String {
         kernels.join(", "),
         p.seed
     ));
-    out.push_str("| run | status | max gap | back steps | tick backlog | offset to host | read cost |\n|---|---|---|---|---|---|---|\n");
+    out.push_str("| run | status | max gap | back steps | tick backlog | offset to host | max \\|offset\\| | read cost |\n|---|---|---|---|---|---|---|---|\n");
     for s in &r.runs {
         let dash = || "–".to_string();
         out.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} | {} | {} | {} |\n",
             s.run_id,
             s.status,
             s.max_gap_ns.map(|g| ns(g as f64)).unwrap_or_else(dash),
             if s.samples > 0 { count(s.backwards_steps) } else { dash() },
             s.ticks.as_ref().and_then(|t| t.timer_expirations).map(|b| format!("{:.1}", b.total)).unwrap_or_else(dash),
             match (s.offset_median_ns, s.offset_uncertainty_median_ns) {
+                (Some(o), Some(u)) => format!("{} ± {}", ns(o as f64), ns(u as f64)),
+                _ => dash(),
+            },
+            match (s.offset_max_abs_ns, s.offset_max_abs_uncertainty_ns) {
                 (Some(o), Some(u)) => format!("{} ± {}", ns(o as f64), ns(u as f64)),
                 _ => dash(),
             },

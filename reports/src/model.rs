@@ -140,6 +140,7 @@ pub fn run_metrics(run: &RunSummary) -> Vec<RunMetric> {
     push("max gap".into(), "ms", run.max_gap_ns.map(|g| g as f64 / 1e6), 1.0);
     push("read cost".into(), "ns", run.read_cost_ns, 5.0);
     push("offset uncertainty".into(), "µs", run.offset_uncertainty_median_ns.map(|u| u as f64 / 1e3), 50.0);
+    push("max |offset|".into(), "ms", run.offset_max_abs_ns.map(|o| o as f64 / 1e6), MODEL_TOLERANCE_NS / 1e6);
     let ticks = run.ticks.as_ref();
     push("timer latency p99".into(), "µs", ticks.and_then(|t| t.timer_latency_p99_ns).map(|l| l as f64 / 1e3), 50.0);
     push("timer backlog max".into(), "ticks", ticks.and_then(|t| t.timer_expirations).map(|b| b.max), 2.0);

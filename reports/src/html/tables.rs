@@ -148,6 +148,7 @@ pub fn runs(r: &Report) -> String {
         "tick backlog",
         "drift (ppm, 95 % CI)",
         "offset to host",
+        "max |offset|",
         "read cost",
     ]));
     for s in &r.runs {
@@ -174,6 +175,10 @@ pub fn runs(r: &Report) -> String {
                 s.ticks.as_ref().and_then(|t| t.timer_expirations).map(|b| format!("{:.1}", b.total)).unwrap_or_else(|| DASH.into()),
                 s.drift_ppm.map(|d| format!("{} [{}, {}]", fig(d.ppm), fig(d.low), fig(d.high))).unwrap_or_else(|| DASH.into()),
                 match (s.offset_median_ns, s.offset_uncertainty_median_ns) {
+                    (Some(o), Some(u)) => format!("{} ± {}", ns(o as f64), ns(u as f64)),
+                    _ => DASH.into(),
+                },
+                match (s.offset_max_abs_ns, s.offset_max_abs_uncertainty_ns) {
                     (Some(o), Some(u)) => format!("{} ± {}", ns(o as f64), ns(u as f64)),
                     _ => DASH.into(),
                 },

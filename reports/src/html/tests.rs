@@ -41,8 +41,8 @@ fn the_fixture_page_is_self_contained_with_every_plot() {
     let r = crate::fixtures::report();
     let html = super::render(&r);
     assert_self_contained_and_finite(&html);
-    assert_eq!(expected_plots(&r), 11);
-    assert_eq!(html.matches("<svg class=\"plot\"").count(), 11);
+    assert_eq!(expected_plots(&r), 12);
+    assert_eq!(html.matches("<svg class=\"plot\"").count(), 12);
     assert!(!html.contains("no data"), "the fixture has data for every plot");
     for part in [
         "clockstorm report — vf-reload",

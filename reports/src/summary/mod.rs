@@ -46,6 +46,10 @@ pub struct RunSummary {
     pub exchanges: usize,
     /// Median offset host - guest after the initial sync, in ns.
     pub offset_median_ns: Option<i64>,
+    /// Largest |host - guest| over those exchanges, in ns, with that
+    /// exchange's uncertainty.
+    pub offset_max_abs_ns: Option<i64>,
+    pub offset_max_abs_uncertainty_ns: Option<i64>,
     /// Median uncertainty (half round trip) of those exchanges, in ns.
     pub offset_uncertainty_median_ns: Option<i64>,
     /// Smallest and 99th-percentile uncertainty, in ns.
@@ -268,6 +272,10 @@ impl Summarizer {
         if let Some(o) = s.overhead_ms.as_mut() {
             *o -= lost_ms;
         }
+        if let Some(worst) = self.exchanges.iter().max_by_key(|e| e.offset_ns.unsigned_abs()) {
+            s.offset_max_abs_ns = Some(worst.offset_ns.abs());
+            s.offset_max_abs_uncertainty_ns = Some(worst.uncertainty_ns);
+        }
         let mut offsets: Vec<i64> = self.exchanges.iter().map(|e| e.offset_ns).collect();
         let mut uncertainties: Vec<i64> = self.exchanges.iter().map(|e| e.uncertainty_ns).collect();
         s.exchanges = offsets.len();
@@ -318,6 +326,8 @@ fn empty_summary() -> RunSummary {
         worst_warp_ns: 0,
         exchanges: 0,
         offset_median_ns: None,
+        offset_max_abs_ns: None,
+        offset_max_abs_uncertainty_ns: None,
         offset_uncertainty_median_ns: None,
         offset_uncertainty_min_ns: None,
         offset_uncertainty_p99_ns: None,

@@ -67,6 +67,7 @@ fn a_completed_run_is_summarized_from_its_records() {
     // Only the three exchanges after the sync count: offsets 100, -50, 70 µs.
     assert_eq!(s.exchanges, 3);
     assert_eq!(s.offset_median_ns, Some(70_000));
+    assert_eq!((s.offset_max_abs_ns, s.offset_max_abs_uncertainty_ns), (Some(100_000), Some(200_000)));
     assert_eq!(s.offset_uncertainty_median_ns, Some(250_000));
     assert_eq!(s.offset_uncertainty_min_ns, Some(200_000));
     assert_eq!(s.overhead_ms, Some(1_890));
