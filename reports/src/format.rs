@@ -16,6 +16,11 @@ pub fn ns(value: f64) -> String {
     format!("{scaled:.digits$} {unit}")
 }
 
+/// "value ± bound" in ns units, when both are known.
+pub fn ns_pm(value: Option<i64>, plus_minus: Option<i64>) -> Option<String> {
+    Some(format!("{} ± {}", ns(value? as f64), ns(plus_minus? as f64)))
+}
+
 /// Three significant figures, without an exponent for everyday magnitudes
 /// (NaN and infinities as Rust prints them).
 pub fn significant(v: f64) -> String {

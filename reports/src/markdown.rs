@@ -1,6 +1,6 @@
 //! Markdown: a report that fits a pull-request comment.
 
-use crate::format::{count, ns};
+use crate::format::{count, ns, ns_pm};
 use crate::model::Report;
 
 pub fn render(r: &Report) -> String {
@@ -25,14 +25,8 @@ pub fn render(r: &Report) -> String {
             s.max_gap_ns.map(|g| ns(g as f64)).unwrap_or_else(dash),
             if s.samples > 0 { count(s.backwards_steps) } else { dash() },
             s.ticks.as_ref().and_then(|t| t.timer_expirations).map(|b| format!("{:.1}", b.total)).unwrap_or_else(dash),
-            match (s.offset_median_ns, s.offset_uncertainty_median_ns) {
-                (Some(o), Some(u)) => format!("{} ± {}", ns(o as f64), ns(u as f64)),
-                _ => dash(),
-            },
-            match (s.offset_max_abs_ns, s.offset_max_abs_uncertainty_ns) {
-                (Some(o), Some(u)) => format!("{} ± {}", ns(o as f64), ns(u as f64)),
-                _ => dash(),
-            },
+            ns_pm(s.offset_median_ns, s.offset_uncertainty_median_ns).unwrap_or_else(dash),
+            ns_pm(s.offset_max_abs_ns, s.offset_max_abs_uncertainty_ns).unwrap_or_else(dash),
             s.read_cost_ns.map(ns).unwrap_or_else(dash),
         ));
     }
@@ -65,10 +59,7 @@ pub fn render(r: &Report) -> String {
     if !switches.is_empty() {
         out.push_str("\n**Clocksource changes**\n\n| run | change | at | offset step |\n|---|---|---|---|\n");
         for (s, w) in switches {
-            let step = match (w.offset_step_ns, w.uncertainty_ns) {
-                (Some(o), Some(u)) => format!("{} ± {}", ns(o as f64), ns(u as f64)),
-                _ => "–".into(),
-            };
+            let step = ns_pm(w.offset_step_ns, w.uncertainty_ns).unwrap_or_else(|| "–".into());
             out.push_str(&format!("| `{}` | {} → {} | {} | {step} |\n", s.run_id, w.from, w.to, ns(w.at_s * 1e9)));
         }
     }

@@ -1,6 +1,6 @@
 //! The table printed at the end of `clockstorm run`.
 
-use crate::format::{count, ns};
+use crate::format::{count, ns, ns_pm};
 use crate::RunSummary;
 
 const HEADERS: [&str; 10] = [
@@ -99,10 +99,7 @@ fn run_label(s: &RunSummary) -> String {
 
 fn row(s: &RunSummary) -> [String; 10] {
     let dash = || "–".to_string();
-    let offset = match (s.offset_median_ns, s.offset_uncertainty_median_ns) {
-        (Some(o), Some(u)) => format!("{} ± {}", ns(o as f64), ns(u as f64)),
-        _ => dash(),
-    };
+    let offset = ns_pm(s.offset_median_ns, s.offset_uncertainty_median_ns).unwrap_or_else(dash);
     let measured = s.samples > 0;
     [
         run_label(s),

@@ -2,7 +2,7 @@
 //! the statistics over repetitions. Wording follows the Markdown report.
 
 use super::svg::esc;
-use crate::format::{count, ns};
+use crate::format::{count, ns, ns_pm};
 use crate::model::{BaselineReport, Report};
 
 const DASH: &str = "–";
@@ -158,10 +158,7 @@ pub fn runs(r: &Report) -> String {
         };
         let mut clocksource = esc(&s.clocksource);
         for w in &s.switches {
-            let step = match (w.offset_step_ns, w.uncertainty_ns) {
-                (Some(o), Some(u)) => format!("{} ± {}", ns(o as f64), ns(u as f64)),
-                _ => DASH.into(),
-            };
+            let step = ns_pm(w.offset_step_ns, w.uncertainty_ns).unwrap_or_else(|| DASH.into());
             clocksource.push_str(&format!("<br><small>→ {} at {}: {step}</small>", esc(&w.to), ns(w.at_s * 1e9)));
         }
         out.push_str(&row(
@@ -174,14 +171,8 @@ pub fn runs(r: &Report) -> String {
                 if s.samples > 0 { count(s.backwards_steps) } else { DASH.into() },
                 s.ticks.as_ref().and_then(|t| t.timer_expirations).map(|b| format!("{:.1}", b.total)).unwrap_or_else(|| DASH.into()),
                 s.drift_ppm.map(|d| format!("{} [{}, {}]", fig(d.ppm), fig(d.low), fig(d.high))).unwrap_or_else(|| DASH.into()),
-                match (s.offset_median_ns, s.offset_uncertainty_median_ns) {
-                    (Some(o), Some(u)) => format!("{} ± {}", ns(o as f64), ns(u as f64)),
-                    _ => DASH.into(),
-                },
-                match (s.offset_max_abs_ns, s.offset_max_abs_uncertainty_ns) {
-                    (Some(o), Some(u)) => format!("{} ± {}", ns(o as f64), ns(u as f64)),
-                    _ => DASH.into(),
-                },
+                ns_pm(s.offset_median_ns, s.offset_uncertainty_median_ns).unwrap_or_else(|| DASH.into()),
+                ns_pm(s.offset_max_abs_ns, s.offset_max_abs_uncertainty_ns).unwrap_or_else(|| DASH.into()),
                 s.read_cost_ns.map(ns).unwrap_or_else(|| DASH.into()),
             ],
         ));
