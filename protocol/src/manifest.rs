@@ -11,6 +11,7 @@ pub const MANIFEST_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Manifest {
     pub manifest_version: u32,
     pub clockstorm_version: String,
@@ -33,6 +34,7 @@ pub struct Manifest {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ScenarioInfo {
     pub name: String,
     /// File path, or "shipped scenario NAME".
@@ -43,6 +45,7 @@ pub struct ScenarioInfo {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct QemuInfo {
     pub path: String,
     /// First line of `qemu-system-x86_64 --version`.
@@ -51,6 +54,7 @@ pub struct QemuInfo {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct KernelInfo {
     /// The name the scenario gave it ("default", a cached name or a path).
     pub name: String,
@@ -66,6 +70,7 @@ pub struct KernelInfo {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct HostInfo {
     pub kernel_release: String,
     pub clocksource: String,
@@ -79,6 +84,7 @@ pub struct HostInfo {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ManifestRun {
     pub id: String,
     pub clocksource: String,

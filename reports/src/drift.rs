@@ -7,7 +7,7 @@ use clockstorm_protocol::{Exchange, FaultEffect};
 use serde::{Deserialize, Serialize};
 
 /// A drift estimate in ppm with its two-sided 95 % interval.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Drift {
     pub ppm: f64,
     pub low: f64,

@@ -24,7 +24,7 @@ pub const KERNEL_REACTION_NS: i64 = 10_000_000_000;
 /// showing it (a window is sent at its end, and the probe catches up).
 pub const WINDOW_SLACK_NS: i64 = 1_500_000_000;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FaultSummary {
     pub index: usize,
     pub kind: String,
@@ -51,7 +51,7 @@ pub struct FaultSummary {
 }
 
 /// A kernel event, placed relative to the fault it follows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FaultKernelEvent {
     /// Host seconds from the fault's start to the arrival of the event's first line.
     pub after_start_s: f64,
@@ -61,7 +61,7 @@ pub struct FaultKernelEvent {
 /// What a clocksource change cost: the offset step across it, measured like
 /// time lost across a fault (a switch that keeps time costs nothing; one
 /// made after the watchdog gave up on a clock that lost time shows the loss).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SwitchCost {
     pub from: String,
     pub to: String,

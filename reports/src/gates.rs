@@ -19,7 +19,7 @@ pub struct GateLimits {
 }
 
 /// One gate checked on one run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GateResult {
     pub run_id: String,
     pub gate: String,

@@ -18,7 +18,7 @@ pub const REPORT_SCHEMA_VERSION: u32 = 2;
 /// Resamples of the bootstrap intervals.
 pub const BOOTSTRAP_RESAMPLES: u32 = 2000;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
     pub schema_version: u32,
     /// Versions, kernels, QEMU, host, scenario and its hash, seed, command lines.
@@ -41,7 +41,7 @@ pub struct Report {
 }
 
 /// This results directory against an earlier one, group by group.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BaselineReport {
     /// The baseline directory as given.
     pub dir: String,
@@ -55,7 +55,7 @@ pub struct BaselineReport {
 }
 
 /// One metric of one group against the baseline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BaselineChange {
     pub comparison: Comparison,
     /// Worse than the baseline, significantly and by more than the noise
@@ -70,7 +70,7 @@ impl BaselineReport {
 }
 
 /// What one fault cost one clocksource, over every run that had it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FaultVerdict {
     pub fault: usize,
     pub kind: String,
@@ -93,8 +93,14 @@ pub struct FaultVerdict {
 /// (see `predict::tolerance_ns`, which adds to it for pauses).
 pub const MODEL_TOLERANCE_NS: f64 = 10_000_000.0;
 
+/// The JSON Schema of `report.json` (the committed copy is
+/// docs/report.schema.json; a test keeps the two equal).
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Report)).expect("a schema serializes")
+}
+
 /// One metric of one combination over its repetitions.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GroupStats {
     pub group: String,
     pub metric: String,
@@ -348,6 +354,31 @@ fn verdicts(runs: &[RunSummary], accel: &str, scenario: &str) -> Vec<FaultVerdic
 
 #[cfg(test)]
 mod tests {
+    /// docs/report.schema.json is the schema of this code's model. After a
+    /// change to the model: `CLOCKSTORM_UPDATE_SCHEMA=1 cargo test -p
+    /// clockstorm-reports schema` rewrites it (bump REPORT_SCHEMA_VERSION
+    /// when the change is incompatible).
+    #[test]
+    fn the_committed_schema_is_the_models() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/report.schema.json");
+        let generated = serde_json::to_string_pretty(&super::schema()).unwrap() + "\n";
+        if std::env::var_os("CLOCKSTORM_UPDATE_SCHEMA").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(committed == generated, "{} is stale: rerun with CLOCKSTORM_UPDATE_SCHEMA=1", path.display());
+    }
+
+    #[test]
+    fn a_report_has_the_fields_its_schema_requires() {
+        let schema = super::schema();
+        let report = serde_json::to_value(crate::fixtures::report()).unwrap();
+        for field in schema["required"].as_array().unwrap() {
+            assert!(report.get(field.as_str().unwrap()).is_some(), "{field}");
+        }
+        assert_eq!(schema["title"], "Report");
+    }
+
     #[test]
     fn groups_drop_only_a_repetition_suffix() {
         assert_eq!(super::group_of("vf-reload-tsc.r3"), "vf-reload-tsc");

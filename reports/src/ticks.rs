@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::timebase::Timebase;
 
 /// Backlog of one counter over a run.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Backlog {
     /// Ticks expected over the whole run from host elapsed time.
     pub expected: f64,
@@ -47,7 +47,7 @@ pub fn backlog_points(samples: &[(i64, u64)], rate_hz: f64, timebase: &Timebase)
 }
 
 /// Tick figures of a run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TickSummary {
     /// The probe's timer: expirations the kernel counted against host time.
     pub timer_expirations: Option<Backlog>,

@@ -95,6 +95,7 @@ pub struct Gap {
 /// task. Every phase runs for `phase_ms` on vCPU 0.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BenchResult {
     pub phase_ms: u64,
     /// Bare `clock_gettime(CLOCK_MONOTONIC)` loop, reads per second.

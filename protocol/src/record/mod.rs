@@ -103,6 +103,7 @@ pub struct FaultEffect {
 /// Kind-specific measurements of a fault.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum FaultDetail {
     /// State letter of the QEMU process in /proc once stopped ('T' expected).
     Freeze { stopped_state: Option<char> },
@@ -120,6 +121,7 @@ pub enum FaultDetail {
 /// Scheduler statistics of one thread over a fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ThreadSched {
     pub tid: u32,
     pub run_ns: u64,
@@ -129,6 +131,7 @@ pub struct ThreadSched {
 /// How a run ended, from the harness's point of view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum RunOutcome {
     /// Booted, measured for the whole duration, powered off.
     Completed { wall_ms: u64, requested_ms: u64 },

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// Sign of a skew `cs_nsec - wd_nsec`: positive means the watched clock
 /// (usually tsc) advanced more than the watchdog (watchdog frozen or
 /// wrapped); negative means the watched clock lagged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SkewSign {
     Positive,
@@ -25,7 +25,7 @@ impl SkewSign {
 }
 
 /// Where a skew value came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SkewSource {
     /// `cs_nsec - wd_nsec` from the 5.14+ `wd_nsec:`/`cs_nsec:` lines.
@@ -40,7 +40,7 @@ pub enum SkewSource {
 }
 
 /// The "… is current clocksource." line of a 5.14+ skew report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum CurrentClocksource {
     /// `'X' is current clocksource.`: X (the skewed one) was current.
@@ -52,7 +52,7 @@ pub enum CurrentClocksource {
 }
 
 /// One RCU stall report, header plus its grouped detail lines.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RcuStallKind {
     /// `INFO: rcu_sched self-detected stall on CPU`
@@ -67,7 +67,7 @@ pub enum RcuStallKind {
 }
 
 /// A typed kernel message. `Other` keeps every line that matched nothing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum KernelEvent {
     /// 2.6.32/3.10: `Clocksource X unstable (delta = N ns)`, with

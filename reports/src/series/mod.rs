@@ -18,7 +18,7 @@ pub const MAX_CDF_POINTS: usize = 200;
 /// What one run's plots need. Times are host seconds since the run's
 /// timeline origin (the probe's sync), so faults, offsets and kernel events
 /// share one axis.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunSeries {
     pub run_id: String,
     pub clocksource: String,
@@ -41,14 +41,14 @@ pub struct RunSeries {
 }
 
 /// One point: x (seconds, or the value of a distribution), y.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Point {
     pub x: f64,
     pub y: f64,
 }
 
 /// Histogram bin [low_ns, high_ns) and how many windows fell in it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Bin {
     pub low_ns: u64,
     pub high_ns: u64,
@@ -56,7 +56,7 @@ pub struct Bin {
 }
 
 /// A fault's span on the time axis, in seconds since the origin.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Span {
     pub index: usize,
     pub kind: String,
@@ -65,7 +65,7 @@ pub struct Span {
 }
 
 /// A kernel event on the time axis.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Mark {
     pub t_s: f64,
     /// The event's kind, e.g. "clocksource_unstable".

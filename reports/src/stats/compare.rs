@@ -34,7 +34,7 @@ pub fn welch_t_test(a: &Sample, b: &Sample) -> WelchTest {
 }
 
 /// Two groups compared on one metric.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Comparison {
     pub metric: String,
     pub unit: String,

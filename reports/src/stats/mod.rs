@@ -8,7 +8,7 @@ pub use compare::{compare, welch_t_test, Comparison, WelchTest};
 pub use sample::{Sample, SampleError};
 
 /// A mean with its two-sided confidence interval (Student's t).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct MeanCi {
     pub mean: f64,
     pub low: f64,
@@ -31,7 +31,7 @@ pub fn mean_ci(sample: &Sample, level: f64) -> MeanCi {
 
 /// A median with a seeded percentile-bootstrap confidence interval (for
 /// skewed metrics such as gaps and latencies).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct MedianCi {
     pub median: f64,
     pub low: f64,

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 /// The headline figures of one run. Every figure is `None` when the run did
 /// not get far enough to measure it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunSummary {
     pub run_id: String,
     pub clocksource: String,
