@@ -31,8 +31,26 @@ pub fn analyze(results: &ResultsDir, manifest: &Manifest) -> Analysis {
     let mut analysis = Analysis::default();
     for run in &manifest.runs {
         let path = results.root().join(&run.dir).join("records.jsonl");
-        let Ok(file) = std::fs::File::open(&path) else { continue };
-        let Ok(mut read) = analyze_records(file) else { continue };
+        // A run that never started (an interrupted matrix) has no record file.
+        let file = match std::fs::File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                eprintln!("clockstorm: cannot open {}: {e}; run {} left out of the report", path.display(), run.id);
+                continue;
+            }
+        };
+        let mut read = match analyze_records(file) {
+            Ok(read) => read,
+            Err(e) => {
+                eprintln!("clockstorm: reading {} failed: {e}; run {} left out of the report", path.display(), run.id);
+                continue;
+            }
+        };
+        // One torn last line is what a crash leaves; more is damage worth saying.
+        if read.undecodable > 1 {
+            eprintln!("clockstorm: {}: {} lines did not decode and were skipped", path.display(), read.undecodable);
+        }
         if read.summary.clocksource.is_empty() {
             read.summary.clocksource = run.clocksource.clone();
             read.summary.run_id = run.id.clone();
@@ -53,6 +71,8 @@ pub struct RunRead {
     pub series: RunSeries,
     pub records: u64,
     pub bytes: u64,
+    /// Lines that did not decode (skipped).
+    pub undecodable: u64,
 }
 
 /// Streams one record file. A line that does not decode is skipped: a
@@ -61,7 +81,7 @@ pub struct RunRead {
 pub fn analyze_records(mut input: impl Read) -> std::io::Result<RunRead> {
     let mut summarizer = Summarizer::new();
     let mut buf = vec![0u8; 1 << 20];
-    let (mut filled, mut records, mut bytes) = (0usize, 0u64, 0u64);
+    let (mut filled, mut records, mut bytes, mut undecodable) = (0usize, 0u64, 0u64, 0u64);
     loop {
         if filled == buf.len() {
             buf.resize(buf.len() * 2, 0); // a line longer than the buffer
@@ -84,9 +104,12 @@ pub fn analyze_records(mut input: impl Read) -> std::io::Result<RunRead> {
                 continue;
             }
             bytes += line.len() as u64 + 1;
-            if let Ok(record) = RunRecord::from_line(line) {
-                records += 1;
-                summarizer.push(record);
+            match RunRecord::from_line(line) {
+                Ok(record) => {
+                    records += 1;
+                    summarizer.push(record);
+                }
+                Err(_) => undecodable += 1,
             }
         }
         buf.copy_within(end..filled, 0);
@@ -96,7 +119,7 @@ pub fn analyze_records(mut input: impl Read) -> std::io::Result<RunRead> {
         }
     }
     let (summary, series) = summarizer.finish();
-    Ok(RunRead { summary, series, records, bytes })
+    Ok(RunRead { summary, series, records, bytes, undecodable })
 }
 
 /// Gate results a run (or its shards) wrote, or none.
@@ -155,7 +178,7 @@ mod tests {
         text.push_str(r#"{"host_realtime_ns":3,"host_monotonic_ns":3,"guest":{"type":"wind"#); // a crash mid-write
         for chunk in [1, 7, 4096, 1 << 22] {
             let read = super::analyze_records(Trickle(text.as_bytes(), chunk)).unwrap();
-            assert_eq!(read.records, 51, "chunk {chunk}");
+            assert_eq!((read.records, read.undecodable), (51, 1), "chunk {chunk}");
             assert_eq!(read.summary.run_id, "t-hpet");
             assert_eq!(read.summary.samples, 500);
             assert_eq!(read.summary.max_gap_ns, Some(1_049));
