@@ -159,15 +159,20 @@ pub fn run_metrics(run: &RunSummary) -> Vec<RunMetric> {
 /// Per metric: its unit, noise floor and values over a group's runs.
 type MetricSamples = BTreeMap<String, (&'static str, f64, Vec<f64>)>;
 
-/// Values of each metric over the completed runs of one group.
-fn metric_samples<'a>(runs: impl Iterator<Item = &'a RunSummary>) -> MetricSamples {
-    let mut by_metric = MetricSamples::new();
-    for run in runs.filter(|r| r.status == "completed") {
+/// Per group (in name order), the values of each metric over its
+/// completed runs; one pass over the runs.
+fn group_samples(runs: &[RunSummary]) -> BTreeMap<String, MetricSamples> {
+    let mut groups: BTreeMap<String, MetricSamples> = BTreeMap::new();
+    for run in runs {
+        let by_metric = groups.entry(group_of(&run.run_id).to_owned()).or_default();
+        if run.status != "completed" {
+            continue;
+        }
         for m in run_metrics(run) {
             by_metric.entry(m.metric).or_insert((m.unit, m.noise_floor, Vec::new())).2.push(m.value);
         }
     }
-    by_metric
+    groups
 }
 
 /// The noise threshold of a comparison: the metric's floor, or a few per
@@ -179,17 +184,13 @@ pub fn noise_threshold(floor: f64, a: &Sample, b: &Sample) -> f64 {
 /// Builds the report; the manifest's seed seeds the bootstrap.
 pub fn build(provenance: Manifest, runs: Vec<RunSummary>, series: Vec<RunSeries>, gates: Vec<GateResult>) -> Report {
     let seed = provenance.seed;
-    let mut names: Vec<&str> = runs.iter().map(|r| group_of(&r.run_id)).collect();
-    names.sort();
-    names.dedup();
-    let samples: Vec<(&str, MetricSamples)> =
-        names.iter().map(|&name| (name, metric_samples(runs.iter().filter(|r| group_of(&r.run_id) == name)))).collect();
+    let samples = group_samples(&runs);
     let mut groups = Vec::new();
     for (name, metrics) in &samples {
         for (metric, (unit, _, values)) in metrics {
             if let Ok(sample) = Sample::new(values.clone()) {
                 groups.push(GroupStats {
-                    group: (*name).to_owned(),
+                    group: name.clone(),
                     metric: metric.clone(),
                     unit: (*unit).to_owned(),
                     mean: mean_ci(&sample, 0.95),
@@ -210,9 +211,8 @@ fn dimensions<'a>(provenance: &'a Manifest, group: &str) -> Option<[&'a str; 3]>
     Some([run.clocksource.as_str(), run.kernel.as_str(), run.variant.as_str()])
 }
 
-type GroupSamples<'a> = [(&'a str, MetricSamples)];
-
-fn compare_groups(provenance: &Manifest, samples: &GroupSamples) -> Vec<Comparison> {
+fn compare_groups(provenance: &Manifest, samples: &BTreeMap<String, MetricSamples>) -> Vec<Comparison> {
+    let samples: Vec<(&String, &MetricSamples)> = samples.iter().collect();
     let mut out = Vec::new();
     for (i, (name_a, metrics_a)) in samples.iter().enumerate() {
         for (name_b, metrics_b) in &samples[i + 1..] {
@@ -220,7 +220,7 @@ fn compare_groups(provenance: &Manifest, samples: &GroupSamples) -> Vec<Comparis
             if da.iter().zip(db.iter()).filter(|(x, y)| x != y).count() != 1 {
                 continue;
             }
-            for (metric, (unit, floor, values_a)) in metrics_a {
+            for (metric, (unit, floor, values_a)) in metrics_a.iter() {
                 let Some((_, _, values_b)) = metrics_b.get(metric) else { continue };
                 let (Ok(a), Ok(b)) = (Sample::new(values_a.clone()), Sample::new(values_b.clone())) else { continue };
                 out.push(crate::stats::compare((metric, unit), (name_a, &a), (name_b, &b), noise_threshold(*floor, &a, &b)));
@@ -233,13 +233,7 @@ fn compare_groups(provenance: &Manifest, samples: &GroupSamples) -> Vec<Comparis
 /// Compares every group and metric of `current` with the same group and
 /// metric of `baseline`. Higher is worse for every metric compared.
 pub fn compare_with_baseline(current: &[RunSummary], baseline: &[RunSummary], dir: &str, baseline_provenance: &Manifest) -> BaselineReport {
-    let groups = |runs: &[RunSummary]| -> BTreeMap<String, MetricSamples> {
-        let mut names: Vec<&str> = runs.iter().map(|r| group_of(&r.run_id)).collect();
-        names.sort();
-        names.dedup();
-        names.into_iter().map(|n| (n.to_owned(), metric_samples(runs.iter().filter(|r| group_of(&r.run_id) == n)))).collect()
-    };
-    let (now, before) = (groups(current), groups(baseline));
+    let (now, before) = (group_samples(current), group_samples(baseline));
     let mut changes = Vec::new();
     let mut not_compared = Vec::new();
     for (group, metrics) in &now {
