@@ -126,7 +126,12 @@ pub fn attribute(input: &FaultInputs) -> Vec<FaultSummary> {
         .map(|e| {
             let (planned_start_ms, planned_duration_ms) =
                 input.planned.iter().find(|p| p.0 == e.index).map(|p| (p.1, p.2)).unwrap_or_default();
-            let lost = time_lost(input.exchanges, e.began_realtime_ns, e.ended_realtime_ns);
+            // Bracket with exchanges between the neighbouring faults only:
+            // when none came between this fault and the next, the step
+            // across both is not this fault's (seen once: a 9 s freeze
+            // charged with the 3 s pause after it).
+            let exchanges = exchanges_between_neighbours(input.exchanges, input.effects, e);
+            let lost = time_lost(&exchanges, e.began_realtime_ns, e.ended_realtime_ns);
             let max_gap_ns = input
                 .window_gaps
                 .iter()
@@ -151,10 +156,18 @@ pub fn attribute(input: &FaultInputs) -> Vec<FaultSummary> {
                     .filter(|(_, owner)| **owner == Some(e.index))
                     .map(|((t, k), _)| FaultKernelEvent { after_start_s: (t - e.began_realtime_ns) as f64 / 1e9, event: k.clone() })
                     .collect(),
-                recovery_s: recovery_s(input.exchanges, e.began_realtime_ns, e.ended_realtime_ns),
+                recovery_s: recovery_s(&exchanges, e.began_realtime_ns, e.ended_realtime_ns),
             }
         })
         .collect()
+}
+
+/// The exchanges after the fault before `fault` ended and before the fault
+/// after it began.
+fn exchanges_between_neighbours(exchanges: &[Exchange], effects: &[FaultEffect], fault: &FaultEffect) -> Vec<Exchange> {
+    let after = effects.iter().map(|f| f.ended_realtime_ns).filter(|&t| t < fault.began_realtime_ns).max().unwrap_or(i64::MIN);
+    let before = effects.iter().map(|f| f.began_realtime_ns).filter(|&t| t > fault.ended_realtime_ns).min().unwrap_or(i64::MAX);
+    exchanges.iter().filter(|x| x.t2_ns > after && x.t2_ns < before).copied().collect()
 }
 
 /// See [`FaultSummary::recovery_s`]. The band is centred on the tightest of
@@ -283,6 +296,33 @@ mod tests {
         let f = summarize(&records);
         assert!(f[0].kernel_events.is_empty(), "fault 0 ended 9 s before: {:?}", f[0].kernel_events);
         assert_eq!(f[1].kernel_events.len(), 1);
+    }
+
+    #[test]
+    fn a_fault_is_not_charged_with_the_next_one() {
+        let s = 1_000_000_000i64;
+        let effect = |index, began: i64, ended: i64| FaultEffect {
+            index,
+            kind: "freeze".into(),
+            began_realtime_ns: began,
+            began_monotonic_ns: 0,
+            ended_realtime_ns: ended,
+            ended_monotonic_ns: 0,
+            achieved_ns: 0,
+            detail: None,
+            error: None,
+        };
+        // Exchanges before the first fault and after the second only: the
+        // first fault's step cannot be told from the second's.
+        let exchanges = [ex(s, 0, 100_000), ex(2 * s, 0, 100_000), ex(9 * s, 7_000_000_000, 100_000)];
+        let effects = [effect(0, 3 * s, 5 * s), effect(1, 6 * s, 8 * s)];
+        let faults = attribute(&FaultInputs { planned: &[], effects: &effects, exchanges: &exchanges, window_gaps: &[], kernel: &[] });
+        assert_eq!(faults[0].lost_ns, None, "{faults:?}");
+        assert_eq!(faults[1].lost_ns, None, "nothing between the faults before the second either");
+        // One exchange between them splits the step: 4 s to the first, 3 s to the second.
+        let exchanges = [exchanges[0], exchanges[1], ex(5 * s + 500_000_000, 4_000_000_000, 100_000), exchanges[2]];
+        let faults = attribute(&FaultInputs { planned: &[], effects: &effects, exchanges: &exchanges, window_gaps: &[], kernel: &[] });
+        assert_eq!(faults.iter().map(|f| f.lost_ns).collect::<Vec<_>>(), vec![Some(4_000_000_000), Some(3_000_000_000)]);
     }
 
     #[test]
