@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use clockstorm_protocol::{Action, Exchange, GuestMessage, HostMessage};
+use clockstorm_protocol::{Exchange, GuestMessage, HostMessage};
 
 use crate::clocks::realtime_ns;
 use crate::link::Link;
@@ -15,8 +15,9 @@ use crate::link::Link;
 pub const PONG_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Runs one exchange. `Ok(None)` means the host did not answer in time.
-/// Actions that arrive meanwhile are appended to `actions`.
-pub fn exchange(link: &mut dyn Link, seq: u64, actions: &mut Vec<(u64, Action)>) -> Result<Option<Exchange>> {
+/// Other host messages that arrive meanwhile (actions, beacons) are
+/// appended to `pending`.
+pub fn exchange(link: &mut dyn Link, seq: u64, pending: &mut Vec<HostMessage>) -> Result<Option<Exchange>> {
     let t1 = realtime_ns();
     link.send(&GuestMessage::Ping { seq, t1_ns: t1 })?;
     let deadline = Instant::now() + PONG_TIMEOUT;
@@ -29,7 +30,7 @@ pub fn exchange(link: &mut dyn Link, seq: u64, actions: &mut Vec<(u64, Action)>)
             }
             // A late answer to an earlier ping that already timed out.
             Some(HostMessage::Pong { .. }) => continue,
-            Some(HostMessage::Action { id, action }) => actions.push((id, action)),
+            Some(other) => pending.push(other),
             None => return Ok(None),
         }
     }

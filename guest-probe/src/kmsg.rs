@@ -28,7 +28,7 @@ pub fn parse_record(record: &str) -> Option<KernelLog> {
     let seq = fields.next()?.parse().ok()?;
     let ts_us = fields.next()?.parse().ok()?;
     let message = rest.lines().next().unwrap_or("").to_owned();
-    Some(KernelLog { seq, ts_us, level: (prio & 7) as u8, message: unescape(&message) })
+    Some(KernelLog { seq, ts_us, level: (prio & 7) as u8, message: unescape(&message), read_realtime_ns: None })
 }
 
 /// /dev/kmsg escapes non-printable bytes as `\xNN`.
@@ -63,7 +63,10 @@ pub fn spawn(shared: Arc<SamplerShared>, outbox: Outbox) -> std::io::Result<Join
             match file.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
-                    if let Some(log) = parse_record(&String::from_utf8_lossy(&buf[..n])) {
+                    if let Some(mut log) = parse_record(&String::from_utf8_lossy(&buf[..n])) {
+                        // Stamped here, not when the channel sends it: a line
+                        // belongs where the kernel printed it.
+                        log.read_realtime_ns = Some(crate::clocks::realtime_ns());
                         outbox.send(Producer::Kernel, GuestMessage::KernelLog(log));
                     }
                 }

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clockstorm_protocol::{
-    Action, ClockId, ClocksourceState, Done, GuestMessage, Hello, ProbeConfig, ProbeOutcome, ReadCost, Synced,
-    PROTOCOL_VERSION,
+    Beacon, ClockId, ClocksourceState, Done, GuestMessage, Hello, HostMessage, ProbeConfig, ProbeOutcome, ReadCost,
+    Synced, PROTOCOL_VERSION,
 };
 
-use crate::clocks::{boottime_ns, monotonic_ns, now_ns, rdtsc};
+use crate::clocks::{boottime_ns, monotonic_ns, now_ns, rdtsc, realtime_ns};
 use crate::exchange::{best_of, exchange};
 use crate::link::Link;
 use crate::outbox::{Outbox, OUTBOX_CAPACITY};
@@ -33,11 +33,20 @@ const CLOCKSOURCE_SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// 150 ms is 15 +- 1 jiffies, within the 10 % the estimate snaps with.
 const HZ_ESTIMATE_SPAN: Duration = Duration::from_millis(150);
 
-/// Real-time priority of the thread that talks to the host. The samplers
-/// spin at normal priority; without this, a pong that arrives while a sampler
-/// holds the vCPU waits for the next tick (4 ms at HZ=250), which would show
-/// up directly as exchange uncertainty.
-pub const CHANNEL_THREAD_RT_PRIORITY: i32 = 10;
+// The channel thread (this one) runs under SCHED_OTHER on purpose. It was
+// SCHED_FIFO once, so a pong would preempt a spinning sampler at once; but a
+// freeze is charged to whatever task was on the vCPU, and when that was an RT
+// task the kernel throttled every RT task for about the freeze's length
+// afterwards (`sched: RT throttling activated`), silencing the channel right
+// when the fault's aftermath was to be measured. The samplers now spin under
+// SCHED_IDLE, which any normal thread preempts on wake-up, so the channel
+// keeps its prompt pongs without being an RT task. Only the timer thread stays
+// SCHED_FIFO (as cyclictest's), so the kernel's RT reaction is still measured
+// (its `TimerStall`s), not suppressed.
+
+/// The timer thread reports a stall only beyond this (or the gap threshold,
+/// if longer): under TCG its wake-ups scatter by up to tens of ms.
+const TIMER_STALL_MIN_NS: u64 = 50_000_000;
 
 /// Longest the channel loop waits for host messages before draining the
 /// outbox again.
@@ -50,8 +59,6 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
     let settle_started = Instant::now();
     let clocksource = wait_for_clocksource(config.expected_clocksource.as_deref())?;
     let clocksource_settle_ms = settle_started.elapsed().as_millis() as u64;
-    // Not fatal standalone without root: exchanges are then less tight.
-    let fifo = sched::set_fifo(CHANNEL_THREAD_RT_PRIORITY);
 
     let hz_start = (Instant::now(), counters::jiffies());
     let read_cost = read_cost(&config.clocks);
@@ -74,9 +81,6 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
         ptp_device: ptp_device.as_ref().map(|p| p.display().to_string()),
         read_cost,
     }))?;
-    if let Err(e) = fifo {
-        link.send(&degraded("channel-priority", format!("{e:#}")))?;
-    }
     if let Some(requested) = &config.expected_clocksource {
         if *requested != clocksource.current {
             let outcome = ProbeOutcome::ClocksourceNotHonored { requested: requested.clone(), got: clocksource.current };
@@ -84,8 +88,9 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
         }
     }
     let mut seq = 0;
+    let shared = Arc::new(SamplerShared::default());
     if link.has_reference() {
-        initial_sync(config, link, &mut seq)?;
+        initial_sync(config, link, &mut seq, &shared)?;
     }
 
     if let Some(phase_ms) = config.benchmark_phase_ms {
@@ -93,7 +98,6 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
     }
 
     let (outbox, rx) = Outbox::new(OUTBOX_CAPACITY);
-    let shared = Arc::new(SamplerShared::default());
     let mut threads = Vec::new();
     let settings = SamplerSettings {
         clocks: config.clocks.clone(),
@@ -106,7 +110,7 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
         .and_then(|()| spawn_background(config, &clocksource.current, &shared, &outbox, link, &mut threads));
     let mut totals = Totals::default();
     let duration = Duration::from_millis(config.duration_ms);
-    let result = started.and_then(|()| channel_loop(config, duration, link, &rx, &mut seq, &mut totals, ptp_device.as_deref()));
+    let result = started.and_then(|()| channel_loop(config, duration, link, &rx, &mut seq, &mut totals, ptp_device.as_deref(), &shared));
     shared.stop.store(true, Ordering::Relaxed);
     for t in threads {
         let _ = t.join();
@@ -132,7 +136,7 @@ fn spawn_background(
     threads: &mut Vec<std::thread::JoinHandle<()>>,
 ) -> Result<()> {
     let window_ns = config.window_ms * 1_000_000;
-    threads.push(ticks::spawn(config.tick_rate_hz, window_ns, shared.clone(), outbox.clone())?);
+    threads.push(ticks::spawn(config.tick_rate_hz, window_ns, config.gap_event_threshold_ns.max(TIMER_STALL_MIN_NS), shared.clone(), outbox.clone())?);
     let poll = Duration::from_millis(config.poll_interval_ms);
     threads.push(counters::spawn(poll, clocksource.to_owned(), shared.clone(), outbox.clone()).context("starting the poller")?);
     if config.forward_kmsg {
@@ -160,7 +164,7 @@ fn benchmark(config: &ProbeConfig, link: &mut dyn Link, seq: &mut u64, phase: Du
     // from here, so it resets itself like the samplers do.
     let started = spawn_background(config, clocksource, &shared, &outbox, link, &mut threads);
     let mut totals = Totals::default();
-    let result = started.and_then(|()| channel_loop(config, phase, link, &rx, seq, &mut totals, None));
+    let result = started.and_then(|()| channel_loop(config, phase, link, &rx, seq, &mut totals, None, &shared));
     shared.stop.store(true, Ordering::Relaxed);
     task_stop.store(true, Ordering::Relaxed);
     for t in threads {
@@ -181,7 +185,10 @@ struct Totals {
 }
 
 /// Exchanges on schedule (and in bursts after gaps), forwards everything the
-/// measuring threads queue, and carries out the host's actions.
+/// measuring threads queue, answers the host's beacons and carries out its
+/// actions. Every host message wakes it, so it keeps forwarding even when the
+/// guest's clocks stop and its poll timeouts never expire.
+#[allow(clippy::too_many_arguments)]
 fn channel_loop(
     config: &ProbeConfig,
     duration: Duration,
@@ -190,17 +197,18 @@ fn channel_loop(
     seq: &mut u64,
     totals: &mut Totals,
     ptp: Option<&std::path::Path>,
+    shared: &SamplerShared,
 ) -> Result<()> {
     let interval = Duration::from_millis(config.exchange_interval_ms);
     let deadline = Instant::now() + duration;
     let mut next_exchange = Instant::now();
     let mut burst_left = 0u32;
-    let mut actions: Vec<(u64, Action)> = Vec::new();
+    let mut pending: Vec<HostMessage> = Vec::new();
     let mut ptp_dev = ptp;
     while Instant::now() < deadline {
         let now = Instant::now();
         if link.has_reference() && (burst_left > 0 || now >= next_exchange) {
-            match exchange(link, *seq, &mut actions)? {
+            match exchange(link, *seq, &mut pending)? {
                 Some(mut e) => {
                     e.burst = burst_left > 0;
                     link.send(&GuestMessage::Exchange(e))?;
@@ -231,20 +239,45 @@ fn channel_loop(
             }
             link.send(&msg)?;
         }
-        for (id, action) in actions.drain(..) {
-            let sysfs = std::path::Path::new(actions::CLOCKSOURCE_SYSFS);
-            link.send(&GuestMessage::ActionResult(actions::perform(id, &action, sysfs, monotonic_ns())))?;
+        for msg in pending.drain(..) {
+            answer(link, msg, Some(shared))?;
         }
         let wait = if burst_left > 0 {
             Duration::ZERO
         } else {
             next_exchange.min(deadline).saturating_duration_since(Instant::now()).min(CHANNEL_POLL)
         };
-        if let Some(clockstorm_protocol::HostMessage::Action { id, action }) = link.recv(wait)? {
-            actions.push((id, action));
+        if let Some(msg) = link.recv(wait)? {
+            pending.push(msg);
         }
     }
     Ok(())
+}
+
+/// Carries out one host message other than a pong: an action, or a beacon
+/// answered at once with what the probe's threads have done (`shared`:
+/// None before the samplers exist).
+fn answer(link: &mut dyn Link, msg: HostMessage, shared: Option<&SamplerShared>) -> Result<()> {
+    match msg {
+        HostMessage::Action { id, action } => {
+            let sysfs = std::path::Path::new(actions::CLOCKSOURCE_SYSFS);
+            link.send(&GuestMessage::ActionResult(actions::perform(id, &action, sysfs, monotonic_ns())))
+        }
+        HostMessage::Beacon { seq } => link.send(&GuestMessage::Beacon(beacon(seq, shared))),
+        HostMessage::Pong { .. } => Ok(()), // late: its exchange already timed out
+    }
+}
+
+fn beacon(seq: u64, shared: Option<&SamplerShared>) -> Beacon {
+    Beacon {
+        seq,
+        tsc: rdtsc(),
+        monotonic_ns: monotonic_ns(),
+        realtime_ns: realtime_ns(),
+        samplers: shared.map(|s| s.progress()).unwrap_or_default(),
+        timer_wakeups: shared.map(|s| s.timer_wakeups.load(Ordering::Relaxed)).unwrap_or(0),
+        timer_last_wake_ns: shared.map(|s| s.timer_last_wake_ns.load(Ordering::Relaxed)).unwrap_or(0),
+    }
 }
 
 fn degraded(component: &str, reason: String) -> GuestMessage {
@@ -278,11 +311,16 @@ fn wait_for_clocksource(expected: Option<&str>) -> Result<ClocksourceState> {
     }
 }
 
-fn initial_sync(config: &ProbeConfig, link: &mut dyn Link, seq: &mut u64) -> Result<()> {
+fn initial_sync(config: &ProbeConfig, link: &mut dyn Link, seq: &mut u64, shared: &SamplerShared) -> Result<()> {
     let mut burst = Vec::new();
-    let mut ignored_actions = Vec::new();
+    let mut pending = Vec::new();
     for _ in 0..config.initial_sync_exchanges {
-        if let Some(e) = exchange(link, *seq, &mut ignored_actions)? {
+        let got = exchange(link, *seq, &mut pending)?;
+        // Beacons are answered; actions are not due before measurement begins.
+        for msg in pending.drain(..).filter(|m| matches!(m, HostMessage::Beacon { .. })) {
+            answer(link, msg, Some(shared))?;
+        }
+        if let Some(e) = got {
             link.send(&GuestMessage::Exchange(e))?;
             burst.push(e);
         }

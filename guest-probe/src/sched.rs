@@ -13,6 +13,16 @@ pub fn set_fifo(priority: i32) -> Result<()> {
     Ok(())
 }
 
+/// Puts the calling thread under SCHED_IDLE: any normal thread that wakes
+/// on its CPU preempts it at once (a rule of every kernel since 2.6.23, and
+/// of EEVDF too), so a spinning sampler never delays the channel thread, and
+/// the kernel's RT throttling cannot touch it.
+pub fn set_idle_policy() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: valid sched_param; pid 0 means the calling thread.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+}
+
 /// Puts the calling thread back under SCHED_OTHER.
 pub fn set_normal_policy() {
     let param = libc::sched_param { sched_priority: 0 };

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use anyhow::{bail, Context, Result};
-use clockstorm_protocol::{GuestMessage, LatencyStats, TickWindow};
+use clockstorm_protocol::{GuestMessage, LatencyStats, TickWindow, TimerStall};
 
 use crate::clocks::{monotonic_ns, realtime_ns};
 use crate::histogram::Histogram;
@@ -66,7 +66,10 @@ impl TickCounter {
     }
 }
 
-pub fn spawn(rate_hz: u32, window_ns: u64, shared: Arc<SamplerShared>, outbox: Outbox) -> Result<JoinHandle<()>> {
+/// Starts the timer thread. A wake-up more than `stall_ns` after the one
+/// before is sent as a [`TimerStall`] at once: under SCHED_FIFO only a
+/// freeze or the kernel's RT throttling keeps it off its CPU that long.
+pub fn spawn(rate_hz: u32, window_ns: u64, stall_ns: u64, shared: Arc<SamplerShared>, outbox: Outbox) -> Result<JoinHandle<()>> {
     let tfd = TimerFd::periodic(rate_hz)?;
     std::thread::Builder::new()
         .name("ticks".into())
@@ -79,10 +82,18 @@ pub fn spawn(rate_hz: u32, window_ns: u64, shared: Arc<SamplerShared>, outbox: O
             let mut counter = TickCounter::new(tfd.period_ns, tfd.first_expiry_ns);
             let mut index = 0;
             let mut window_end = monotonic_ns() + window_ns;
+            let mut last_wake = monotonic_ns();
             while !shared.stop.load(Ordering::Relaxed) {
                 let Ok(count) = tfd.read() else { break };
                 let now = monotonic_ns();
                 counter.wake(count, now);
+                shared.timer_wakeups.fetch_add(1, Ordering::Relaxed);
+                shared.timer_last_wake_ns.store(now, Ordering::Relaxed);
+                let gap_ns = now.saturating_sub(last_wake);
+                if gap_ns > stall_ns {
+                    outbox.send(Producer::Ticks, GuestMessage::TimerStall(TimerStall { at_ns: now, gap_ns }));
+                }
+                last_wake = now;
                 if now >= window_end {
                     let w = counter.window(index, rate_hz, now, realtime_ns());
                     outbox.send(Producer::Ticks, GuestMessage::TickWindow(w));

@@ -187,7 +187,7 @@ mod tests {
 
     #[test]
     fn a_line_longer_than_the_buffer_still_reads() {
-        let long = KernelLog { seq: 0, ts_us: 1, level: 4, message: "x".repeat(3 << 20) };
+        let long = KernelLog { seq: 0, ts_us: 1, level: 4, message: "x".repeat(3 << 20), read_realtime_ns: None };
         let record = RunRecord { host_realtime_ns: 1, host_monotonic_ns: 1, body: RecordBody::Guest(GuestMessage::KernelLog(long)) };
         let text = serde_json::to_string(&record).unwrap() + "\n" + &text();
         let read = super::analyze_records(Trickle(text.as_bytes(), 1 << 16)).unwrap();

@@ -18,7 +18,7 @@ pub use record::*;
 
 /// Version of the probe <-> harness protocol. Bump on any incompatible change
 /// to [`GuestMessage`], [`HostMessage`] or [`ProbeConfig`].
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Where the probe finds its configuration inside the initramfs.
 pub const CONFIG_PATH_IN_GUEST: &str = "/clockstorm/config.json";

@@ -37,7 +37,7 @@ fn every_guest_message_round_trips_through_one_line() {
         GuestMessage::KernelCounters(KernelCounters {
             mono_ns: 1, realtime_ns: 2, local_timer_interrupts: vec![10, 20], jiffies: Some(Jiffies { value: 4_295_000_000, realtime_ns: 3 }), steal_ticks: None,
         }),
-        GuestMessage::KernelLog(KernelLog { seq: 1, ts_us: 1_500_000, level: 4, message: "clocksource: Switched to clocksource hpet".into() }),
+        GuestMessage::KernelLog(KernelLog { seq: 1, ts_us: 1_500_000, level: 4, message: "clocksource: Switched to clocksource hpet".into(), read_realtime_ns: None }),
         GuestMessage::ClocksourceChanged(ClocksourceChange { mono_ns: 1, old: "tsc".into(), new: "hpet".into() }),
         GuestMessage::ActionResult(ActionResult {
             id: 1, action: Action::UnbindClocksource { name: "tsc".into() }, mono_ns: 2, error: None, clocksource_after: "hpet".into(),

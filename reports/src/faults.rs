@@ -48,6 +48,30 @@ pub struct FaultSummary {
     /// exchanges); None: never, within the run (a guest that lost time
     /// stays behind unless something steps its clock), or no exchanges.
     pub recovery_s: Option<f64>,
+    /// Stretches in which the guest's clock stood still, first seen during
+    /// the fault or in the [`KERNEL_REACTION_NS`] after it (see `liveness`).
+    pub clock_stops: Vec<crate::liveness::ClockStop>,
+    /// How long the probe's SCHED_FIFO timer thread was kept off the CPU
+    /// after the samplers ran again, in ns: the kernel's RT throttling
+    /// (every RT task held off, about as long as the freeze was charged to
+    /// one). None when it ran as soon as they did.
+    pub rt_throttled_ns: Option<u64>,
+}
+
+/// An RT hold shorter than this is scheduling noise under TCG, not throttling.
+pub const RT_THROTTLE_MIN_NS: u64 = 100_000_000;
+
+/// How long RT tasks were held off after a fault: the samplers' gap that
+/// ended latest among those arriving with the fault (guest CLOCK_MONOTONIC
+/// at its end) against the timer thread's stall spanning that moment. Pure.
+pub fn rt_throttled_ns(sampler_gap_ends: &[u64], timer_stalls: &[clockstorm_protocol::TimerStall]) -> Option<u64> {
+    let resumed = *sampler_gap_ends.iter().max()?;
+    timer_stalls
+        .iter()
+        .filter(|t| t.at_ns.saturating_sub(t.gap_ns) <= resumed && t.at_ns > resumed)
+        .map(|t| t.at_ns - resumed)
+        .max()
+        .filter(|&held| held >= RT_THROTTLE_MIN_NS)
 }
 
 /// A kernel event, placed relative to the fault it follows.
@@ -100,8 +124,13 @@ pub struct FaultInputs<'a> {
     pub exchanges: &'a [Exchange],
     /// (host realtime of arrival, largest gap) of each sampler window.
     pub window_gaps: &'a [(i64, u64)],
-    /// Clock events with the host realtime their first line arrived.
+    /// Clock events with the host time their first line was printed (from
+    /// the guest's own stamp, else its arrival).
     pub kernel: &'a [(i64, KernelEvent)],
+    /// Sampler gap events: (host realtime of arrival, guest CLOCK_MONOTONIC at the gap's end).
+    pub sampler_gaps: &'a [(i64, u64)],
+    pub timer_stalls: &'a [clockstorm_protocol::TimerStall],
+    pub clock_stops: &'a [crate::liveness::ClockStop],
 }
 
 /// One summary per fault that ended, in timeline order.
@@ -157,6 +186,16 @@ pub fn attribute(input: &FaultInputs) -> Vec<FaultSummary> {
                     .map(|((t, k), _)| FaultKernelEvent { after_start_s: (t - e.began_realtime_ns) as f64 / 1e9, event: k.clone() })
                     .collect(),
                 recovery_s: recovery_s(&exchanges, e.began_realtime_ns, e.ended_realtime_ns),
+                clock_stops: input.clock_stops.iter().filter(|c| owner(c.first_seen_ns) == Some(e.index)).cloned().collect(),
+                rt_throttled_ns: {
+                    let ends: Vec<u64> = input
+                        .sampler_gaps
+                        .iter()
+                        .filter(|(t, _)| *t >= e.began_realtime_ns && *t <= e.ended_realtime_ns + WINDOW_SLACK_NS)
+                        .map(|g| g.1)
+                        .collect();
+                    rt_throttled_ns(&ends, input.timer_stalls)
+                },
             }
         })
         .collect()
@@ -245,7 +284,7 @@ mod tests {
         let rec = |t: i64, body| RunRecord { host_realtime_ns: t, host_monotonic_ns: t as u64, body };
         let klog = |m: &str| {
             let ts_us = m.len() as u64; // distinct per line, enough to place them
-            RecordBody::Guest(GuestMessage::KernelLog(KernelLog { seq: 0, ts_us, level: 4, message: m.into() }))
+            RecordBody::Guest(GuestMessage::KernelLog(KernelLog { seq: 0, ts_us, level: 4, message: m.into(), read_realtime_ns: None }))
         };
         let effect = FaultEffect {
             index: 0,
@@ -289,7 +328,7 @@ mod tests {
         };
         let line = "clocksource: Long readout interval, skipping watchdog check: cs_nsec: 5499708708 wd_nsec: 5499662080";
         let records = vec![
-            rec(13 * s, RecordBody::Guest(GuestMessage::KernelLog(KernelLog { seq: 1, ts_us: 13_000_000, level: 4, message: line.into() }))),
+            rec(13 * s, RecordBody::Guest(GuestMessage::KernelLog(KernelLog { seq: 1, ts_us: 13_000_000, level: 4, message: line.into(), read_realtime_ns: None }))),
             rec(4 * s, RecordBody::Harness(HarnessEvent::FaultEnded(effect(0, 2 * s, 4 * s)))),
             rec(12 * s, RecordBody::Harness(HarnessEvent::FaultEnded(effect(1, 7 * s, 12 * s)))),
         ];
@@ -316,12 +355,12 @@ mod tests {
         // first fault's step cannot be told from the second's.
         let exchanges = [ex(s, 0, 100_000), ex(2 * s, 0, 100_000), ex(9 * s, 7_000_000_000, 100_000)];
         let effects = [effect(0, 3 * s, 5 * s), effect(1, 6 * s, 8 * s)];
-        let faults = attribute(&FaultInputs { planned: &[], effects: &effects, exchanges: &exchanges, window_gaps: &[], kernel: &[] });
+        let faults = attribute(&FaultInputs { planned: &[], effects: &effects, exchanges: &exchanges, window_gaps: &[], kernel: &[], sampler_gaps: &[], timer_stalls: &[], clock_stops: &[] });
         assert_eq!(faults[0].lost_ns, None, "{faults:?}");
         assert_eq!(faults[1].lost_ns, None, "nothing between the faults before the second either");
         // One exchange between them splits the step: 4 s to the first, 3 s to the second.
         let exchanges = [exchanges[0], exchanges[1], ex(5 * s + 500_000_000, 4_000_000_000, 100_000), exchanges[2]];
-        let faults = attribute(&FaultInputs { planned: &[], effects: &effects, exchanges: &exchanges, window_gaps: &[], kernel: &[] });
+        let faults = attribute(&FaultInputs { planned: &[], effects: &effects, exchanges: &exchanges, window_gaps: &[], kernel: &[], sampler_gaps: &[], timer_stalls: &[], clock_stops: &[] });
         assert_eq!(faults.iter().map(|f| f.lost_ns).collect::<Vec<_>>(), vec![Some(4_000_000_000), Some(3_000_000_000)]);
     }
 

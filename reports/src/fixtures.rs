@@ -67,6 +67,8 @@ fn fault(lost_ns: i64, events: Vec<FaultKernelEvent>) -> FaultSummary {
         detail: None,
         kernel_events: events,
         recovery_s: if lost_ns.abs() < 1_000_000 { Some(0.1) } else { None },
+        clock_stops: Vec::new(),
+        rt_throttled_ns: None,
     }
 }
 

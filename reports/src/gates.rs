@@ -16,6 +16,18 @@ pub struct GateLimits {
     pub no_soft_lockup: bool,
     pub max_backwards_steps: Option<u64>,
     pub max_tick_backlog: Option<u64>,
+    /// No guest clock may stop without moving again (on by default: a
+    /// scenario turns it off with `allow_stopped_clock`).
+    pub no_stopped_clock: bool,
+    /// Longest a clock may stand still even when it moves again.
+    pub max_clock_stopped_ns: Option<u64>,
+}
+
+impl GateLimits {
+    /// The limits every run is held to unless the scenario says otherwise.
+    pub fn defaults() -> GateLimits {
+        GateLimits { no_stopped_clock: true, ..GateLimits::default() }
+    }
 }
 
 /// One gate checked on one run.
@@ -32,7 +44,7 @@ pub struct GateResult {
 /// skipped, not honored) are not gated here: they fail the run on their own.
 pub fn evaluate(summaries: &[RunSummary], limits: &GateLimits) -> Vec<GateResult> {
     let mut out = Vec::new();
-    for s in summaries.iter().filter(|s| s.status == "completed") {
+    for s in summaries.iter().filter(|s| s.measured()) {
         let mut check = |gate: &str, passed: bool, message: String| {
             out.push(GateResult { run_id: s.run_id.clone(), gate: gate.into(), passed, message })
         };
@@ -61,6 +73,22 @@ pub fn evaluate(summaries: &[RunSummary], limits: &GateLimits) -> Vec<GateResult
         }
         if let Some(max) = limits.max_backwards_steps {
             check("max_backwards_steps", s.backwards_steps <= max, format!("{} backwards steps, allowed {max}", s.backwards_steps));
+        }
+        if s.status == "silent" {
+            // Always checked: a guest that stops answering is never a pass.
+            check("guest_responsive", false, s.detail.clone().unwrap_or_else(|| "the guest went silent".into()));
+        }
+        if limits.no_stopped_clock {
+            let stuck: Vec<&crate::liveness::ClockStop> = s.clock_stops.iter().filter(|c| !c.recovered()).collect();
+            let message = match stuck.first() {
+                None => format!("no clock stopped for good ({} stop(s) that recovered)", s.clock_stops.len()),
+                Some(c) => format!("the guest's clock stopped and did not move again: {}", c.evidence()),
+            };
+            check("no_stopped_clock", stuck.is_empty(), message);
+        }
+        if let Some(max) = limits.max_clock_stopped_ns {
+            let worst = s.clock_stops.iter().map(|c| c.stopped_ns().max(0) as u64).max().unwrap_or(0);
+            check("max_clock_stopped", worst <= max, format!("a clock stood still for {worst} ns at most, allowed {max} ns"));
         }
         if let Some(max) = limits.max_tick_backlog {
             let backlog = s.ticks.as_ref().and_then(|t| t.timer_expirations).map(|b| b.max).unwrap_or(0.0);

@@ -14,6 +14,7 @@ pub mod predict;
 pub mod series;
 pub mod stats;
 pub mod kernel_events;
+pub mod liveness;
 pub mod summary;
 pub mod terminal;
 pub mod ticks;

@@ -165,7 +165,7 @@ fn group_samples(runs: &[RunSummary]) -> BTreeMap<String, MetricSamples> {
     let mut groups: BTreeMap<String, MetricSamples> = BTreeMap::new();
     for run in runs {
         let by_metric = groups.entry(group_of(&run.run_id).to_owned()).or_default();
-        if run.status != "completed" {
+        if !run.measured() {
             continue;
         }
         for m in run_metrics(run) {
@@ -287,7 +287,7 @@ fn verdicts(runs: &[RunSummary], accel: &str, scenario: &str) -> Vec<FaultVerdic
         let label = group.strip_prefix(scenario).and_then(|g| g.strip_prefix('-')).unwrap_or(group);
         let faults: Vec<_> = runs
             .iter()
-            .filter(|r| group_of(&r.run_id) == group && r.status == "completed")
+            .filter(|r| group_of(&r.run_id) == group && r.measured())
             .filter_map(|r| r.faults.iter().find(|f| f.index == index))
             .collect();
         let measured: Vec<(f64, f64)> =
@@ -308,7 +308,7 @@ fn verdicts(runs: &[RunSummary], accel: &str, scenario: &str) -> Vec<FaultVerdic
         // which after a failover is not the one the run asked for.
         let in_use = runs
             .iter()
-            .find(|r| group_of(&r.run_id) == group && r.status == "completed")
+            .find(|r| group_of(&r.run_id) == group && r.measured())
             .map_or(clocksource, |r| r.clocksource_at(first.planned_start_ms as f64 / 1e3));
         let predicted_ns = crate::predict::predicted_loss_ns(&first.kind, achieved, in_use, accel);
         let tolerance = crate::predict::tolerance_ns(&first.kind, achieved);

@@ -25,6 +25,8 @@ fn fault(index: usize, kind: &str, length_ms: u64, lost_ns: i64) -> crate::fault
         detail: None,
         kernel_events: vec![],
         recovery_s: None,
+        clock_stops: Vec::new(),
+        rt_throttled_ns: None,
     }
 }
 

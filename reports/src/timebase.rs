@@ -42,6 +42,15 @@ impl Timebase {
         Some(a.1 + ((b.1 - a.1) as f64 * frac).round() as i64)
     }
 
+    /// Host time at guest time `guest_ns` through the offset of the first
+    /// exchange at or after it (the last one if none): a step function, so
+    /// something the guest stamped just after a fault that cost time gets
+    /// the offset after the fault, not one interpolated across it.
+    pub fn host_after(&self, guest_ns: i64) -> Option<i64> {
+        let i = self.points.partition_point(|p| p.0 < guest_ns);
+        self.points.get(i).or(self.points.last()).map(|p| guest_ns + p.1)
+    }
+
     /// Host time at guest time `guest_ns`.
     pub fn host_at(&self, guest_ns: i64) -> Option<i64> {
         self.offset_at(guest_ns).map(|o| guest_ns + o)

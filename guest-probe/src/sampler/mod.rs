@@ -7,6 +7,7 @@
 //! The loop body is one clock read plus bookkeeping, so the sampling rate
 //! stays close to the raw read rate (see `clockstorm bench`).
 
+mod live;
 mod warp;
 mod window;
 
@@ -19,6 +20,7 @@ use clockstorm_protocol::{ClockId, Gap, GuestMessage};
 use crate::clocks::{monotonic_ns, now_ns, rdtsc};
 use crate::outbox::{Outbox, Producer};
 use warp::WarpCheck;
+pub use live::{SamplerLive, StillClock};
 pub use window::WindowAccumulator;
 
 /// A TSC read every this many clock reads (a power of two). Every read would
@@ -42,7 +44,19 @@ pub struct SamplerShared {
     pub cross_checks: AtomicBool,
     pub samples: AtomicU64,
     pub windows: AtomicU64,
+    /// Each sampler's progress, for the beacons (registered at spawn).
+    pub live: std::sync::RwLock<Vec<Arc<SamplerLive>>>,
+    /// The timer thread's wake-ups and CLOCK_MONOTONIC at its last one.
+    pub timer_wakeups: AtomicU64,
+    pub timer_last_wake_ns: AtomicU64,
     warp: WarpCheck,
+}
+
+impl SamplerShared {
+    /// What the beacons report of every sampler.
+    pub fn progress(&self) -> Vec<clockstorm_protocol::SamplerProgress> {
+        self.live.read().map(|l| l.iter().map(|s| s.snapshot()).collect()).unwrap_or_default()
+    }
 }
 
 /// Settings of every sampler.
@@ -72,25 +86,32 @@ pub fn spawn_all(
     cpus.iter()
         .map(|&cpu| {
             let (settings, shared, outbox) = (settings.clone(), shared.clone(), outbox.clone());
+            let live = Arc::new(SamplerLive::new(cpu as u32));
+            if let Ok(mut l) = shared.live.write() {
+                l.push(live.clone());
+            }
             std::thread::Builder::new()
                 .name(format!("sampler-{cpu}"))
-                .spawn(move || run(cpu, &settings, &shared, &outbox))
+                .spawn(move || run(cpu, &settings, &shared, &outbox, &live))
         })
         .collect()
 }
 
-fn run(cpu: usize, settings: &SamplerSettings, shared: &SamplerShared, outbox: &Outbox) {
-    // Threads inherit their creator's policy; the channel thread is SCHED_FIFO,
-    // and a spinning FIFO thread would starve everything else on its vCPU.
-    crate::sched::set_normal_policy();
+fn run(cpu: usize, settings: &SamplerSettings, shared: &SamplerShared, outbox: &Outbox, live: &SamplerLive) {
+    // SCHED_IDLE: a spinning sampler yields its vCPU the moment any other
+    // probe thread wakes (the channel thread answering a pong, the kmsg
+    // reader), and it is never an RT task, so a freeze charged to it cannot
+    // set off RT throttling.
+    crate::sched::set_idle_policy();
     // Unpinned (e.g. standalone in a container that forbids it), the sampler
     // still measures; cross-vCPU warps are then between whatever CPUs it ran on.
     let _ = crate::sched::pin_to_cpu(cpu);
     let mut acc = WindowAccumulator::new(settings.gap_event_ns);
+    let mut still = StillClock::default();
     let mut index = 0u64;
     while !shared.stop.load(Ordering::Relaxed) {
         let clock = settings.clocks[(index as usize) % settings.clocks.len()];
-        sample_window(cpu as u32, index, clock, settings, shared, outbox, &mut acc);
+        sample_window(cpu as u32, index, clock, settings, shared, outbox, &mut acc, Some((live, &mut still)));
         index += 1;
     }
 }
@@ -104,7 +125,7 @@ pub fn run_for(cpu: usize, settings: &SamplerSettings, shared: &SamplerShared, o
     let mut index = 0;
     while monotonic_ns() < end {
         let clock = settings.clocks[(index as usize) % settings.clocks.len()];
-        sample_window(cpu as u32, index, clock, settings, shared, outbox, &mut acc);
+        sample_window(cpu as u32, index, clock, settings, shared, outbox, &mut acc, None);
         index += 1;
     }
 }
@@ -122,8 +143,13 @@ fn sample_window(
     shared: &SamplerShared,
     outbox: &Outbox,
     acc: &mut WindowAccumulator,
+    mut live: Option<(&SamplerLive, &mut StillClock)>,
 ) {
     let id = clock_id(clock);
+    if let Some((l, still)) = live.as_mut() {
+        l.set_clock(clock);
+        still.reset();
+    }
     let read = || now_ns(id) as u64;
     acc.start(index, cpu, clock, monotonic_ns());
     let gap_event = |acc: &WindowAccumulator, at: u64| {
@@ -159,6 +185,13 @@ fn sample_window(
         acc.record_tsc(rdtsc(), now);
         prev = now;
         if rounds % (END_CHECK_EVERY / TSC_EVERY) == 0 {
+            // Whether the clock still moves, paced by read counts and the
+            // TSC, never by the clock itself: a clock that stopped never
+            // ends its window.
+            if let Some((l, still)) = live.as_mut() {
+                still.check(now, rdtsc(), END_CHECK_EVERY);
+                l.publish(still);
+            }
             let mono = monotonic_ns();
             if mono.saturating_sub(acc.start_ns()) >= settings.window_ns {
                 // Gap positions were read on `clock`; shift them onto CLOCK_MONOTONIC.

@@ -8,12 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clockstorm_protocol::{
-    DataDevice, GuestMessage, HarnessEvent, ProbeOutcome, RecordBody, RunOutcome, RECORD_FORMAT_VERSION,
+    DataDevice, HarnessEvent, ProbeOutcome, RunOutcome, RECORD_FORMAT_VERSION,
 };
 
 use super::console::{self, ConsoleTail};
 use super::data_channel;
-use super::events::{ConsoleSignal, Event};
+use super::events::Event;
+use super::run_state::{RunState, Step};
 use super::record_file::RecordFile;
 use super::{RunContext, RunError, RunSpec};
 use crate::faults::{spawn_timeline, FaultContext, TimelineHandle};
@@ -128,7 +129,8 @@ fn boot_and_measure(
     let qmp = connect_qmp(&qemu_spec.qmp_socket, &mut qemu, records);
     let faults = FaultPlan { spec, qmp, qemu_pid: qemu.pid(), tx: fault_tx, timeline: None, host_writer, origin: None, actions_sent: 0 };
     let mut faults = faults;
-    let outcome = run_loop(ctx, spec, &rx, &mut qemu, records, &tail, started, &mut faults);
+    let mut state = RunState::default();
+    let outcome = run_loop(ctx, spec, &rx, &mut qemu, records, &tail, started, &mut faults, &mut state);
 
     // Teardown in order: faults lifted, QEMU, then the socket, then the reader threads.
     if let Some(mut timeline) = faults.timeline.take() {
@@ -141,7 +143,7 @@ fn boot_and_measure(
     let _ = data_thread.join();
     let _ = console_thread.join();
     // Messages that arrived between the loop's end and teardown.
-    drain(&rx, records);
+    drain(&rx, records, &mut state);
     let status = exit.map_err(RunError::from)?;
     let _ = records.harness(HarnessEvent::QemuExited {
         code: status.and_then(|s| s.code()),
@@ -150,14 +152,7 @@ fn boot_and_measure(
     Ok(outcome)
 }
 
-/// What the run loop knows so far.
-#[derive(Default)]
-struct Progress {
-    hello_at: Option<Instant>,
-    done: Option<ProbeOutcome>,
-    sentinel: bool,
-}
-
+#[allow(clippy::too_many_arguments)]
 fn run_loop(
     ctx: &RunContext,
     spec: &RunSpec,
@@ -167,78 +162,63 @@ fn run_loop(
     tail: &ConsoleTail,
     started: Instant,
     faults: &mut FaultPlan,
+    state: &mut RunState,
 ) -> RunOutcome {
     let hello_timeout = match ctx.accel {
         Accel::Kvm => HELLO_TIMEOUT_KVM,
         Accel::Tcg => HELLO_TIMEOUT_TCG,
     };
-    let mut p = Progress::default();
-    let mut done_at: Option<Instant> = None;
     loop {
         if signals::interrupted() {
             return RunOutcome::Interrupted;
         }
         match rx.recv_timeout(LOOP_TICK) {
-            Ok(Event::Guest(stamp, msg)) => {
-                match &msg {
-                    GuestMessage::Hello(_) => p.hello_at = Some(Instant::now()),
-                    GuestMessage::Synced(_) if faults.origin.is_none() => {
-                        faults.origin = Some(Instant::now());
-                        let _ = records.harness(HarnessEvent::TimelineOrigin);
-                        if let Err(reason) = faults.start(ctx) {
-                            let _ = records.write(stamp, RecordBody::Guest(msg.clone()));
-                            return failed(reason, tail);
-                        }
+            Ok(event) => match state.dispatch(event, records) {
+                Step::Nothing => {}
+                Step::StartFaults => {
+                    faults.origin = Some(Instant::now());
+                    if let Err(reason) = faults.start(ctx) {
+                        return failed(reason, tail);
                     }
-                    GuestMessage::Done(d) => {
-                        p.done = Some(d.outcome.clone());
-                        done_at = Some(Instant::now());
-                    }
-                    GuestMessage::Failure { message } => {
-                        let _ = records.write(stamp, RecordBody::Guest(msg.clone()));
-                        return failed(format!("the probe failed: {message}"), tail);
-                    }
-                    _ => {}
                 }
-                let _ = records.write(stamp, RecordBody::Guest(msg));
-            }
-            Ok(Event::Garbled { stamp, line, error }) => {
-                let _ = records.write(stamp, RecordBody::Harness(HarnessEvent::Garbled { line, error }));
-            }
-            Ok(Event::Protocol(message)) => return failed(message, tail),
-            Ok(Event::Harness(event)) => {
-                let _ = records.harness(event);
-            }
-            Ok(Event::Console(ConsoleSignal::Success)) => {
-                p.sentinel = true;
-                let _ = records.harness(HarnessEvent::SentinelSeen);
-            }
-            Ok(Event::Console(ConsoleSignal::ProbeFailure(reason))) => return failed(format!("the probe failed: {reason}"), tail),
-            Ok(Event::Console(ConsoleSignal::KernelPanic(line))) => return failed(format!("the guest kernel panicked: {line}"), tail),
-            Ok(Event::DataClosed) | Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {}
+                Step::Fail(reason) => return failed(reason, tail),
+                Step::ClockStopped(stop) => eprintln!("clockstorm:   {}: the guest's clock stopped: {}", spec.id, stop.evidence()),
+                Step::ClockResumed(stop) => eprintln!(
+                    "clockstorm:   {}: the guest's clock moves again after standing still for {:.2} s",
+                    spec.id,
+                    stop.stopped_ns() as f64 / 1e9
+                ),
+            },
+            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {}
         }
         faults.send_due_actions(records);
+        if let Some(seq) = state.beacon_due(Instant::now()) {
+            let _ = data_channel::send(&faults.host_writer, &clockstorm_protocol::HostMessage::Beacon { seq });
+        }
         if let Some(status) = qemu.try_wait() {
             // Let the console and data threads deliver what QEMU wrote last.
             std::thread::sleep(LOOP_TICK);
-            while let Ok(event) = rx.try_recv() {
-                if matches!(event, Event::Console(ConsoleSignal::Success)) {
-                    p.sentinel = true;
-                    let _ = records.harness(HarnessEvent::SentinelSeen);
-                } else if let Event::Guest(stamp, msg) = event {
-                    if let GuestMessage::Done(d) = &msg {
-                        p.done = Some(d.outcome.clone());
-                    }
-                    let _ = records.write(stamp, RecordBody::Guest(msg));
-                }
-            }
-            return finished(spec, &p, status, started, tail);
+            drain(rx, records, state);
+            return finished(spec, state, status, started, tail);
         }
         let now = Instant::now();
-        match (p.hello_at, done_at) {
+        if let Some((stop, lasted)) = state.stopped_for_good(now) {
+            return RunOutcome::ClockStopped {
+                clock: stop.clock.clone(),
+                stopped_ms: lasted.as_millis() as u64,
+                evidence: stop.evidence(),
+                wall_ms: started.elapsed().as_millis() as u64,
+                requested_ms: requested(spec).as_millis() as u64,
+            };
+        }
+        if let Some(quiet) = state.silent_for(now) {
+            return RunOutcome::Silent { silent_ms: quiet.as_millis() as u64, last_seen: state.last_seen(now), console_tail: tail.lines() };
+        }
+        let measuring = expected_measuring(spec) + DONE_GRACE + state.stopped_total + state.stopped_now(now);
+        match (state.hello_at, state.done_at) {
             (None, _) if now - started > hello_timeout => return failed(no_hello_message(ctx.accel, hello_timeout), tail),
-            (Some(h), None) if now - h > expected_measuring(spec) + DONE_GRACE => {
-                return failed(format!("the probe did not finish within {:?} of its hello", expected_measuring(spec) + DONE_GRACE), tail)
+            (Some(h), None) if now - h > measuring => {
+                return failed(format!("the probe did not finish within {measuring:?} of its hello, though it answered the host's beacons"), tail)
             }
             (_, Some(d)) if now - d > POWEROFF_TIMEOUT => {
                 return failed(format!("the guest did not power off within {POWEROFF_TIMEOUT:?} after the probe finished"), tail)
@@ -261,7 +241,7 @@ fn expected_measuring(spec: &RunSpec) -> Duration {
     requested(spec) + faults
 }
 
-fn finished(spec: &RunSpec, p: &Progress, status: std::process::ExitStatus, started: Instant, tail: &ConsoleTail) -> RunOutcome {
+fn finished(spec: &RunSpec, p: &RunState, status: std::process::ExitStatus, started: Instant, tail: &ConsoleTail) -> RunOutcome {
     let wall_ms = started.elapsed().as_millis() as u64;
     match (&p.done, p.sentinel) {
         (Some(ProbeOutcome::Completed), true) => {
@@ -290,18 +270,17 @@ fn failed(reason: String, tail: &ConsoleTail) -> RunOutcome {
     RunOutcome::Failed { reason, console_tail: tail.lines() }
 }
 
-fn drain(rx: &Receiver<Event>, records: &mut RecordFile) {
+/// Everything still queued, through the same dispatcher; what it asks for is
+/// moot once QEMU is gone (the outcome is decided from what was recorded).
+fn drain(rx: &Receiver<Event>, records: &mut RecordFile, state: &mut RunState) {
     while let Ok(event) = rx.try_recv() {
-        match event {
-            Event::Guest(stamp, msg) => {
-                let _ = records.write(stamp, RecordBody::Guest(msg));
-            }
-            Event::Harness(e) => {
-                let _ = records.harness(e);
-            }
-            _ => {}
-        }
+        let _ = state.dispatch(event, records);
     }
+}
+
+#[cfg(test)]
+pub(crate) fn drain_for_tests(rx: &Receiver<Event>, records: &mut RecordFile, state: &mut RunState) {
+    drain(rx, records, state)
 }
 
 /// How long QEMU has to serve QMP after it started: it opens the socket while

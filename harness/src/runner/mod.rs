@@ -7,6 +7,7 @@ pub mod events;
 mod guest_run;
 mod record_file;
 mod results_dir;
+mod run_state;
 
 use std::path::PathBuf;
 
@@ -198,6 +199,20 @@ fn report_progress(outcome: &RunOutcome) {
         }
         RunOutcome::Skipped { reason } => eprintln!("clockstorm:   skipped: {reason}"),
         RunOutcome::ClocksourceNotHonored { got, .. } => eprintln!("clockstorm:   clocksource not honored: got {got}"),
+        RunOutcome::ClockStopped { clock, stopped_ms, evidence, .. } => eprintln!(
+            "clockstorm:   the guest's CLOCK_{} stopped advancing and had not recovered after {:.1} s; run ended, its records kept: {evidence}",
+            clock.to_uppercase(),
+            *stopped_ms as f64 / 1e3
+        ),
+        RunOutcome::Silent { silent_ms, last_seen, .. } => {
+            eprintln!("clockstorm:   the guest went silent: no message from the probe for {:.1} s outside faults; last heard:", *silent_ms as f64 / 1e3);
+            for t in last_seen {
+                match (&t.last, t.ago_ms) {
+                    (Some(what), Some(ago)) => eprintln!("    {}: {what}, {:.1} s before", t.thread, ago as f64 / 1e3),
+                    _ => eprintln!("    {}: never", t.thread),
+                }
+            }
+        }
         other => eprintln!("clockstorm:   {}", other.label()),
     }
 }

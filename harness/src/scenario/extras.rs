@@ -74,4 +74,9 @@ pub struct Gates {
     pub max_backwards_steps: Option<u64>,
     /// Largest tick backlog (probe timer expirations) allowed.
     pub max_tick_backlog: Option<u64>,
+    /// Let a guest clock stop without recovering (off: such a run fails this gate).
+    pub allow_stopped_clock: bool,
+    /// Longest a guest clock may stand still even when it recovers.
+    #[serde(default, with = "duration::serde_text_opt")]
+    pub max_clock_stopped: Option<Duration>,
 }

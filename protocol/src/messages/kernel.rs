@@ -10,6 +10,11 @@ pub struct KernelLog {
     /// Syslog priority (0 emerg .. 7 debug).
     pub level: u8,
     pub message: String,
+    /// Guest CLOCK_REALTIME when the probe's kmsg thread read the line, in
+    /// ns: where the line belongs on the host's timeline (through the offset
+    /// of the exchanges), whenever the channel delivered it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_realtime_ns: Option<i64>,
 }
 
 /// The guest's current clocksource changed (polled from sysfs).

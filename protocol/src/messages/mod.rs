@@ -3,6 +3,7 @@
 mod exchange;
 mod hello;
 mod kernel;
+mod liveness;
 mod sampling;
 mod ticks;
 
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub use exchange::*;
 pub use hello::*;
 pub use kernel::*;
+pub use liveness::*;
 pub use sampling::*;
 pub use ticks::*;
 
@@ -34,6 +36,10 @@ pub enum GuestMessage {
     Gap(Gap),
     /// One window of the periodic timer: expirations, overruns, wake-up latency.
     TickWindow(TickWindow),
+    /// The timer thread was kept from running for longer than the gap threshold.
+    TimerStall(TimerStall),
+    /// The answer to a host beacon (liveness that needs no guest timer).
+    Beacon(Beacon),
     /// Cumulative kernel counters read from /proc (interrupts, jiffies, steal).
     KernelCounters(KernelCounters),
     /// A line from /dev/kmsg.
@@ -61,4 +67,6 @@ pub enum HostMessage {
     Pong { seq: u64, t2_ns: i64 },
     /// Asks the probe to act on the guest (failover scenarios).
     Action { id: u64, action: Action },
+    /// Paced by the host's clock: the probe answers with a [`Beacon`] at once.
+    Beacon { seq: u64 },
 }

@@ -143,6 +143,38 @@ pub enum RunOutcome {
     Failed { reason: String, console_tail: Vec<String> },
     /// Stopped by Ctrl-C; what was measured up to then is kept.
     Interrupted,
+    /// The guest kernel stopped keeping time: a clock returned the same
+    /// value for `stopped_ms` of host time while the TSC ran on, and had not
+    /// recovered when the harness ended the run. A finding about the guest,
+    /// not a failure of the run: everything measured is kept and analysed.
+    ClockStopped {
+        /// The clock that stopped (e.g. `monotonic`).
+        clock: String,
+        /// Host time it had stood still when the run was ended, in ms.
+        stopped_ms: u64,
+        /// What showed it, in words (reads, TSC ticks, beacons).
+        evidence: String,
+        wall_ms: u64,
+        requested_ms: u64,
+    },
+    /// No message from any probe thread (not even an answer to the host's
+    /// beacons, which need no guest timer) for `silent_ms` outside faults:
+    /// the guest hung. What each probe thread did last is in `last_seen`;
+    /// everything measured up to then is kept and analysed.
+    Silent { silent_ms: u64, last_seen: Vec<ThreadSeen>, console_tail: Vec<String> },
+}
+
+/// The last message from one of the probe's threads before a guest went silent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ThreadSeen {
+    /// `channel`, `sampler-<cpu>`, `timer`, `poller` or `kmsg`.
+    pub thread: String,
+    /// Host ms between its last message and the end of the run; None: never heard from.
+    pub ago_ms: Option<u64>,
+    /// What that message was (its type).
+    pub last: Option<String>,
 }
 
 impl RunOutcome {
@@ -154,6 +186,8 @@ impl RunOutcome {
             RunOutcome::Skipped { .. } => "skipped",
             RunOutcome::Failed { .. } => "failed",
             RunOutcome::Interrupted => "interrupted",
+            RunOutcome::ClockStopped { .. } => "clock stopped",
+            RunOutcome::Silent { .. } => "silent",
         }
     }
 }

@@ -75,6 +75,9 @@ pub struct RunSummary {
     /// What each change cost: the step of the offset to the host across it.
     pub switches: Vec<crate::faults::SwitchCost>,
     pub final_clocksource: Option<String>,
+    /// Every stretch in which the guest's CLOCK_MONOTONIC stood still while
+    /// its TSC ran on (see `liveness`), recovered or not.
+    pub clock_stops: Vec<crate::liveness::ClockStop>,
     /// Soft lockup and RCU stall reports in the guest's kernel log.
     pub soft_lockups: u64,
     /// Every clock and stall event the guest kernel reported, parsed.
@@ -94,6 +97,13 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
+    /// Whether the run measured (and so is gated and compared): it
+    /// completed, or the guest stopped keeping time or went silent, which
+    /// are findings about the guest with everything up to them analysed.
+    pub fn measured(&self) -> bool {
+        matches!(self.status.as_str(), "completed" | "clock stopped" | "silent")
+    }
+
     /// The clocksource in use `t_s` host seconds after the timeline origin:
     /// the last change before then, else the one the guest started on.
     pub fn clocksource_at(&self, t_s: f64) -> &str {
@@ -133,8 +143,13 @@ pub struct Summarizer {
     planned: Vec<(usize, u64, u64)>,
     effects: Vec<FaultEffect>,
     parser: crate::kernel_events::Parser,
-    /// Host realtime when each kernel line (by its timestamp) arrived first.
-    kernel_line_at: BTreeMap<u64, i64>,
+    /// Per kernel line (by its timestamp): host realtime when it arrived
+    /// first, and guest realtime when the probe read it.
+    kernel_line_at: BTreeMap<u64, (i64, Option<i64>)>,
+    /// (host arrival, guest CLOCK_MONOTONIC at its end) of each sampler gap event.
+    sampler_gaps: Vec<(i64, u64)>,
+    timer_stalls: Vec<clockstorm_protocol::TimerStall>,
+    stops: crate::liveness::StopDetector,
     kernel: Vec<KernelEvent>,
     /// (host realtime when reported, old, new) per clocksource change.
     switches: Vec<(i64, String, String)>,
@@ -163,6 +178,9 @@ impl Summarizer {
             effects: Vec::new(),
             parser: crate::kernel_events::Parser::new(),
             kernel_line_at: BTreeMap::new(),
+            sampler_gaps: Vec::new(),
+            timer_stalls: Vec::new(),
+            stops: crate::liveness::StopDetector::new(),
             kernel: Vec::new(),
             switches: Vec::new(),
         }
@@ -202,6 +220,11 @@ impl Summarizer {
                 }
                 GuestMessage::Exchange(e) if self.synced => self.exchanges.push(e),
                 GuestMessage::TickWindow(t) => self.tick_windows.push(t),
+                GuestMessage::Gap(g) => self.sampler_gaps.push((r.host_realtime_ns, g.at_ns)),
+                GuestMessage::TimerStall(t) => self.timer_stalls.push(t),
+                GuestMessage::Beacon(b) => {
+                    self.stops.observe(crate::liveness::BeaconPoint::of(r.host_realtime_ns, &b));
+                }
                 GuestMessage::KernelCounters(c) => self.counters.push(c),
                 GuestMessage::Hello(h) => {
                     s.kernel_release = Some(h.kernel_release.clone());
@@ -222,7 +245,7 @@ impl Summarizer {
                     s.final_clocksource = Some(c.new.clone());
                 }
                 GuestMessage::KernelLog(k) => {
-                    self.kernel_line_at.entry(k.ts_us).or_insert(r.host_realtime_ns);
+                    self.kernel_line_at.entry(k.ts_us).or_insert((r.host_realtime_ns, k.read_realtime_ns));
                     self.kernel.extend(self.parser.push_message(Some(k.ts_us), &k.message));
                 }
                 GuestMessage::ActionResult(a) => s.actions.push(format!(
@@ -254,17 +277,30 @@ impl Summarizer {
         self.kernel.extend(self.parser.finish());
         s.soft_lockups = self.kernel.iter().filter(|e| matches!(e.kind(), "soft_lockup" | "rcu_stall")).count() as u64;
         self.kernel.retain(|e| e.is_clock_event() && !e.is_informational());
-        // Events placed on the host's time line by their first line's arrival.
-        let timed: Vec<(i64, KernelEvent)> =
-            self.kernel.iter().filter_map(|e| Some((*self.kernel_line_at.get(&e.ts_us()?)?, e.clone()))).collect();
-        s.kernel_events = self.kernel;
         let timebase = Timebase::new(&self.exchanges);
+        // Events placed on the host's time line where the guest read their
+        // first line (through the exchanges' offset), whenever it arrived;
+        // lines of a probe too old to stamp them go by their arrival.
+        let timed: Vec<(i64, KernelEvent)> = self
+            .kernel
+            .iter()
+            .filter_map(|e| {
+                let (arrived, read) = *self.kernel_line_at.get(&e.ts_us()?)?;
+                let at = read.and_then(|g| timebase.host_after(g)).unwrap_or(arrived);
+                Some((at, e.clone()))
+            })
+            .collect();
+        s.kernel_events = self.kernel;
+        s.clock_stops = self.stops.finish();
         s.faults = crate::faults::attribute(&crate::faults::FaultInputs {
             planned: &self.planned,
             effects: &self.effects,
             exchanges: &self.exchanges,
             window_gaps: &self.window_gaps,
             kernel: &timed,
+            sampler_gaps: &self.sampler_gaps,
+            timer_stalls: &self.timer_stalls,
+            clock_stops: &s.clock_stops,
         });
         // A guest that lost time measured that much longer in host time (its
         // duration runs on its own clock): that is not the harness's overhead.
@@ -341,6 +377,7 @@ fn empty_summary() -> RunSummary {
         clocksource_changes: Vec::new(),
         switches: Vec::new(),
         final_clocksource: None,
+        clock_stops: Vec::new(),
         soft_lockups: 0,
         kernel_events: Vec::new(),
         actions: Vec::new(),
@@ -365,6 +402,21 @@ fn apply_outcome(s: &mut RunSummary, outcome: &RunOutcome) {
         RunOutcome::Skipped { reason } => s.detail = Some(reason.clone()),
         RunOutcome::Failed { reason, .. } => s.detail = Some(reason.clone()),
         RunOutcome::Interrupted => {}
+        RunOutcome::ClockStopped { clock, stopped_ms, evidence, wall_ms, requested_ms } => {
+            s.wall_ms = Some(*wall_ms);
+            s.requested_ms = Some(*requested_ms);
+            s.detail = Some(format!("CLOCK_{} stopped for {:.1} s and did not recover: {evidence}", clock.to_uppercase(), *stopped_ms as f64 / 1e3));
+        }
+        RunOutcome::Silent { silent_ms, last_seen, .. } => {
+            let last: Vec<String> = last_seen
+                .iter()
+                .map(|t| match (t.ago_ms, &t.last) {
+                    (Some(ago), Some(what)) => format!("{} {what} {:.1} s before", t.thread, ago as f64 / 1e3),
+                    _ => format!("{} never", t.thread),
+                })
+                .collect();
+            s.detail = Some(format!("no message from the probe for {:.1} s outside faults; last heard: {}", *silent_ms as f64 / 1e3, last.join(", ")));
+        }
     }
 }
 

@@ -104,5 +104,7 @@ pub fn gate_limits(g: &Gates) -> GateLimits {
         no_soft_lockup: g.no_soft_lockup,
         max_backwards_steps: g.max_backwards_steps,
         max_tick_backlog: g.max_tick_backlog,
+        no_stopped_clock: !g.allow_stopped_clock,
+        max_clock_stopped_ns: g.max_clock_stopped.map(|d| d.as_nanos() as u64),
     }
 }
