@@ -50,12 +50,46 @@ pub struct FaultSummary {
     pub recovery_s: Option<f64>,
     /// Stretches in which the guest's clock stood still, first seen during
     /// the fault or in the [`KERNEL_REACTION_NS`] after it (see `liveness`).
-    pub clock_stops: Vec<crate::liveness::ClockStop>,
+    #[serde(default)]
+    pub clock_stops: Vec<FaultClockStop>,
     /// How long the probe's SCHED_FIFO timer thread was kept off the CPU
     /// after the samplers ran again, in ns: the kernel's RT throttling
     /// (every RT task held off, about as long as the freeze was charged to
     /// one). None when it ran as soon as they did.
+    #[serde(default)]
     pub rt_throttled_ns: Option<u64>,
+}
+
+impl FaultSummary {
+    /// What the guest did in the fault's aftermath besides its kernel
+    /// lines, each with its host seconds after the fault began and a
+    /// sentence: clocks that stopped advancing, RT throttling.
+    pub fn findings(&self) -> Vec<(Option<f64>, String)> {
+        let mut out = Vec::new();
+        for FaultClockStop { after_start_s, stop: c } in &self.clock_stops {
+            let at = Some(*after_start_s);
+            let state = if c.recovered() { "advanced again" } else { "had not advanced again when the run ended" };
+            out.push((
+                at,
+                format!(
+                    "clock stopped: CLOCK_{} did not advance for {:.2} s of host time and {state} ({})",
+                    c.clock.to_uppercase(),
+                    c.stopped_ns() as f64 / 1e9,
+                    c.evidence()
+                ),
+            ));
+        }
+        if let Some(held) = self.rt_throttled_ns {
+            out.push((
+                None,
+                format!(
+                    "RT throttled: the probe's SCHED_FIFO timer thread ran {:.2} s after the samplers did (the kernel held every RT task off its CPU)",
+                    held as f64 / 1e9
+                ),
+            ));
+        }
+        out
+    }
 }
 
 /// An RT hold shorter than this is scheduling noise under TCG, not throttling.
@@ -72,6 +106,16 @@ pub fn rt_throttled_ns(sampler_gap_ends: &[u64], timer_stalls: &[clockstorm_prot
         .map(|t| t.at_ns - resumed)
         .max()
         .filter(|&held| held >= RT_THROTTLE_MIN_NS)
+}
+
+/// A stretch in which the guest's clock did not advance, placed relative to
+/// the fault it follows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FaultClockStop {
+    /// Host seconds from the fault's start to the beacon that read the value
+    /// the clock did not get past.
+    pub after_start_s: f64,
+    pub stop: crate::liveness::ClockStop,
 }
 
 /// A kernel event, placed relative to the fault it follows.
@@ -186,7 +230,12 @@ pub fn attribute(input: &FaultInputs) -> Vec<FaultSummary> {
                     .map(|((t, k), _)| FaultKernelEvent { after_start_s: (t - e.began_realtime_ns) as f64 / 1e9, event: k.clone() })
                     .collect(),
                 recovery_s: recovery_s(&exchanges, e.began_realtime_ns, e.ended_realtime_ns),
-                clock_stops: input.clock_stops.iter().filter(|c| owner(c.first_seen_ns) == Some(e.index)).cloned().collect(),
+                clock_stops: input
+                    .clock_stops
+                    .iter()
+                    .filter(|c| owner(c.first_seen_ns) == Some(e.index))
+                    .map(|c| FaultClockStop { after_start_s: (c.first_seen_ns - e.began_realtime_ns) as f64 / 1e9, stop: c.clone() })
+                    .collect(),
                 rt_throttled_ns: {
                     let ends: Vec<u64> = input
                         .sampler_gaps
@@ -335,6 +384,57 @@ mod tests {
         let f = summarize(&records);
         assert!(f[0].kernel_events.is_empty(), "fault 0 ended 9 s before: {:?}", f[0].kernel_events);
         assert_eq!(f[1].kernel_events.len(), 1);
+    }
+
+    #[test]
+    fn a_kernel_line_goes_where_the_guest_read_it_not_where_it_arrived() {
+        use clockstorm_protocol::{KernelLog, Synced};
+        let s = 1_000_000_000i64;
+        let rec = |t: i64, body| RunRecord { host_realtime_ns: t, host_monotonic_ns: t as u64, body };
+        let effect = |index, began: i64, ended: i64| FaultEffect {
+            index,
+            kind: "freeze".into(),
+            began_realtime_ns: began,
+            began_monotonic_ns: 0,
+            ended_realtime_ns: ended,
+            ended_monotonic_ns: 0,
+            achieved_ns: 0,
+            detail: None,
+            error: None,
+        };
+        let exchange = |t: i64| rec(t, RecordBody::Guest(GuestMessage::Exchange(ex(t, 0, 100_000))));
+        let line = "clocksource: Long readout interval, skipping watchdog check: cs_nsec: 2099708708 wd_nsec: 2099662080";
+        // The guest read the line 0.2 s after fault 0 ended; the channel
+        // delivered it only after fault 1 (it was silenced meanwhile).
+        let log = KernelLog { seq: 1, ts_us: 4_200_000, level: 4, message: line.into(), read_realtime_ns: Some(4 * s + 200_000_000) };
+        let records = vec![
+            rec(s / 2, RecordBody::Guest(GuestMessage::Synced(Synced { best: ex(s / 2, 0, 100_000), step_ns: 0 }))),
+            exchange(s),
+            exchange(5 * s),
+            exchange(13 * s),
+            rec(4 * s, RecordBody::Harness(HarnessEvent::FaultEnded(effect(0, 2 * s, 4 * s)))),
+            rec(12 * s, RecordBody::Harness(HarnessEvent::FaultEnded(effect(1, 7 * s, 12 * s)))),
+            rec(13 * s + 100_000_000, RecordBody::Guest(GuestMessage::KernelLog(log))),
+        ];
+        let f = summarize(&records);
+        assert_eq!(f[0].kernel_events.len(), 1, "{f:?}");
+        assert!((f[0].kernel_events[0].after_start_s - 2.2).abs() < 1e-6, "{:?}", f[0].kernel_events);
+        assert!(f[1].kernel_events.is_empty(), "{:?}", f[1].kernel_events);
+    }
+
+    #[test]
+    fn rt_throttling_is_the_timer_threads_stall_beyond_the_samplers() {
+        use clockstorm_protocol::TimerStall;
+        let s = 1_000_000_000u64;
+        // The samplers ran again at 10 s (guest time); the timer thread's stall
+        // began before that and ended at 14.4 s: RT tasks were held 4.4 s.
+        let stalls = [TimerStall { at_ns: 14 * s + 400_000_000, gap_ns: 9 * s }, TimerStall { at_ns: 30 * s, gap_ns: s }];
+        assert_eq!(rt_throttled_ns(&[9 * s, 10 * s], &stalls), Some(4_400_000_000));
+        // A stall that ended with the freeze (the timer ran when the samplers did) is none.
+        assert_eq!(rt_throttled_ns(&[10 * s], &[TimerStall { at_ns: 10 * s + 2_000_000, gap_ns: 5 * s }]), None);
+        // One that began after the samplers resumed is not this fault's.
+        assert_eq!(rt_throttled_ns(&[10 * s], &[TimerStall { at_ns: 13 * s, gap_ns: s }]), None);
+        assert_eq!(rt_throttled_ns(&[], &stalls), None, "no sampler gap: no freeze seen");
     }
 
     #[test]

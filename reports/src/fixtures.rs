@@ -67,8 +67,31 @@ fn fault(lost_ns: i64, events: Vec<FaultKernelEvent>) -> FaultSummary {
         detail: None,
         kernel_events: events,
         recovery_s: if lost_ns.abs() < 1_000_000 { Some(0.1) } else { None },
-        clock_stops: Vec::new(),
-        rt_throttled_ns: None,
+        // The wrap-losing guest also stood still for part of a wrap after
+        // the freeze, and the freeze was charged to an RT task.
+        clock_stops: if lost_ns > 1_000_000_000 { vec![stood_still()] } else { Vec::new() },
+        rt_throttled_ns: (lost_ns > 1_000_000_000).then_some(1_310_000_000),
+    }
+}
+
+fn stood_still() -> crate::faults::FaultClockStop {
+    crate::faults::FaultClockStop {
+        after_start_s: 6.0,
+        stop: crate::liveness::ClockStop {
+            clock: "monotonic".into(),
+            value_ns: 8_003_000_000,
+            lowest_ns: 8_003_000_000,
+            steps_back: 0,
+            first_seen_ns: 1_796_000_006_000_000_000,
+            last_seen_ns: 1_796_000_007_250_000_000,
+            resumed_ns: Some(1_796_000_007_500_000_000),
+            jump_ns: Some(240_000_000),
+            beacons: 5,
+            tsc_ticks: 2_500_000_000,
+            timer_wakeups: 0,
+            sampler_reads: 1_200_000,
+            sampler_tsc_ticks: 2_900_000_000,
+        },
     }
 }
 

@@ -53,6 +53,10 @@ pub fn render(r: &Report) -> String {
             for k in &f.kernel_events {
                 out.push_str(&format!("|  |  | +{:.1} s |  | `{}` | kernel: {} |  |  |\n", k.after_start_s, s.run_id, k.event.summary()));
             }
+            for (at, finding) in f.findings() {
+                let at = at.map(|a| format!("+{a:.1} s")).unwrap_or_default();
+                out.push_str(&format!("|  |  | {at} |  | `{}` | **guest:** {} |  |  |\n", s.run_id, finding.replace('|', "\\|")));
+            }
         }
     }
     let switches: Vec<_> = r.runs.iter().flat_map(|s| s.switches.iter().map(move |w| (s, w))).collect();

@@ -86,6 +86,18 @@ pub struct FaultVerdict {
     pub predicted_ns: Option<f64>,
     /// Measurement and model differ by more than `predict::tolerance_ns` plus the ±.
     pub disagrees_with_model: bool,
+    /// Runs in which the guest's clock stopped advancing after this fault,
+    /// and those in which it had not advanced again when the run ended.
+    #[serde(default)]
+    pub clock_stopped_runs: usize,
+    #[serde(default)]
+    pub clock_stopped_for_good_runs: usize,
+    /// Runs in which the kernel throttled RT tasks after this fault, and the
+    /// longest throttle, in ns.
+    #[serde(default)]
+    pub rt_throttled_runs: usize,
+    #[serde(default)]
+    pub rt_throttled_max_ns: Option<u64>,
     pub sentence: String,
 }
 
@@ -293,6 +305,23 @@ fn verdicts(runs: &[RunSummary], accel: &str, scenario: &str) -> Vec<FaultVerdic
         let measured: Vec<(f64, f64)> =
             faults.iter().filter_map(|f| Some((f.lost_ns? as f64, f.lost_uncertainty_ns? as f64))).collect();
         let Some(first) = faults.first() else { continue };
+        let clock_stopped_runs = faults.iter().filter(|f| !f.clock_stops.is_empty()).count();
+        let clock_stopped_for_good_runs = faults.iter().filter(|f| f.clock_stops.iter().any(|c| !c.stop.recovered())).count();
+        let rt: Vec<u64> = faults.iter().filter_map(|f| f.rt_throttled_ns).collect();
+        let reactions = {
+            let mut r = String::new();
+            if clock_stopped_runs > 0 {
+                r.push_str(&format!(
+                    "; the guest's clock stopped advancing after it in {clock_stopped_runs} of {} run(s){}",
+                    faults.len(),
+                    if clock_stopped_for_good_runs > 0 { format!(", for good in {clock_stopped_for_good_runs}") } else { String::new() }
+                ));
+            }
+            if let Some(max) = rt.iter().max() {
+                r.push_str(&format!("; RT tasks throttled for up to {} in {} of {} run(s)", ns(*max as f64), rt.len(), faults.len()));
+            }
+            r
+        };
         if measured.is_empty() {
             continue;
         }
@@ -323,7 +352,7 @@ fn verdicts(runs: &[RunSummary], accel: &str, scenario: &str) -> Vec<FaultVerdic
             None => String::new(),
         };
         let sentence = format!(
-            "{label} {what} per {} {} ({} run{}){model}",
+            "{label} {what} per {} {} ({} run{}){model}{reactions}",
             ns(length_ms as f64 * 1e6),
             first.kind,
             measured.len(),
@@ -340,6 +369,10 @@ fn verdicts(runs: &[RunSummary], accel: &str, scenario: &str) -> Vec<FaultVerdic
             plus_minus_ns,
             predicted_ns,
             disagrees_with_model: disagrees,
+            clock_stopped_runs,
+            clock_stopped_for_good_runs,
+            rt_throttled_runs: rt.len(),
+            rt_throttled_max_ns: rt.iter().max().copied(),
             sentence,
         });
     }

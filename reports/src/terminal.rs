@@ -84,6 +84,10 @@ pub fn render_faults(summaries: &[RunSummary]) -> String {
                 event.summary()
             ));
         }
+        for (at, finding) in f.findings() {
+            let at = at.map(|a| format!(" +{a:.1} s")).unwrap_or_default();
+            out.push_str(&format!("{:<46}   guest{at}: {finding}\n", ""));
+        }
     }
     out
 }

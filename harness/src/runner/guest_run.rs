@@ -202,7 +202,7 @@ fn run_loop(
             return finished(spec, state, status, started, tail);
         }
         let now = Instant::now();
-        if let Some((stop, lasted)) = state.stopped_for_good(now) {
+        if let Some((stop, lasted)) = state.stopped_for_good(now, spec.probe.clock_stop_limit) {
             return RunOutcome::ClockStopped {
                 clock: stop.clock.clone(),
                 stopped_ms: lasted.as_millis() as u64,

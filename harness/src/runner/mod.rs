@@ -21,6 +21,7 @@ use crate::qemu::args::DataChannelKind;
 use crate::qemu::guard::GuardError;
 use crate::scenario::{GuestSettings, ProbeSettings};
 use crate::signals;
+pub use run_state::CLOCK_STOP_GIVE_UP;
 pub use guest_run::{DONE_GRACE, HELLO_TIMEOUT_KVM, HELLO_TIMEOUT_TCG, POWEROFF_TIMEOUT};
 pub use results_dir::{ResultsDir, RUNS_DIR};
 

@@ -218,12 +218,12 @@ impl RunState {
         self.stopped_since.map(|s| now.saturating_duration_since(s)).unwrap_or_default()
     }
 
-    /// The stop in progress and how long it has lasted, once past
-    /// [`CLOCK_STOP_GIVE_UP`].
-    pub fn stopped_for_good(&self, now: Instant) -> Option<(ClockStop, Duration)> {
+    /// The stop in progress and how long it has lasted, once past `limit`
+    /// (the scenario's `probe.clock_stop_limit`, by default [`CLOCK_STOP_GIVE_UP`]).
+    pub fn stopped_for_good(&self, now: Instant, limit: Duration) -> Option<(ClockStop, Duration)> {
         let since = self.stopped_since?;
         let lasted = now.saturating_duration_since(since);
-        (lasted >= CLOCK_STOP_GIVE_UP).then(|| (self.stops.stopped().expect("a stop is open while stopped_since is set"), lasted))
+        (lasted >= limit).then(|| (self.stops.stopped().expect("a stop is open while stopped_since is set"), lasted))
     }
 
     /// How long the guest has been silent outside faults, once past [`SILENCE_LIMIT`].

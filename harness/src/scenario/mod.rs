@@ -166,6 +166,9 @@ fn validate(s: &Scenario, origin: &str) -> Result<(), ScenarioError> {
             return invalid(&format!("variants[{i}].name"), format!("{:?} is named twice", v.name));
         }
     }
+    if s.probe.clock_stop_limit < probe::CLOCK_STOP_LIMIT_MIN {
+        return invalid("probe.clock_stop_limit", format!("{:?} is below the minimum of {:?}", s.probe.clock_stop_limit, probe::CLOCK_STOP_LIMIT_MIN));
+    }
     for (i, a) in s.actions.iter().enumerate() {
         if let Err(message) = a.validate(s.probe.duration) {
             return invalid(&format!("actions[{i}]"), message);

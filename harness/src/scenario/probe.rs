@@ -39,7 +39,15 @@ pub struct ProbeSettings {
     pub poll_interval: Duration,
     /// Forward the guest's /dev/kmsg.
     pub forward_kmsg: bool,
+    /// A guest clock that has not advanced for this long (host time) is
+    /// not coming back: the harness ends the run as "clock stopped".
+    #[serde(with = "duration::serde_text")]
+    pub clock_stop_limit: Duration,
 }
+
+/// Shortest `clock_stop_limit`: the detector needs a second of beacons to
+/// call a clock stopped at all (`liveness::STOP_MIN_NS`).
+pub const CLOCK_STOP_LIMIT_MIN: Duration = Duration::from_secs(2);
 
 impl Default for ProbeSettings {
     fn default() -> Self {
@@ -55,6 +63,7 @@ impl Default for ProbeSettings {
             tick_rate_hz: 1000,
             poll_interval: Duration::from_millis(100),
             forward_kmsg: true,
+            clock_stop_limit: crate::runner::CLOCK_STOP_GIVE_UP,
         }
     }
 }

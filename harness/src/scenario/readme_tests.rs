@@ -43,6 +43,7 @@ unbind_clocksource = "tsc"
 
 [probe]
 duration = "5s"
+clock_stop_limit = "10s"
 
 [gates]
 max_time_lost = "1s"
@@ -52,6 +53,8 @@ final_clocksource = "tsc"
 no_soft_lockup = true
 max_backwards_steps = 0
 max_tick_backlog = 10
+allow_stopped_clock = false
+max_clock_stopped = "5s"
 "#;
     // Parsed without validation: this file sets both action keys on purpose.
     toml::from_str(text).unwrap()

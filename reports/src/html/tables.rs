@@ -201,11 +201,15 @@ pub fn faults(r: &Report) -> String {
             (None, Some(_)) => "never".into(),
             (None, None) => DASH.into(),
         };
-        let events: Vec<String> = f
+        let mut events: Vec<String> = f
             .kernel_events
             .iter()
             .map(|e| format!("+{:.1} s {}: {}", e.after_start_s, code(e.event.kind()), esc(&e.event.summary())))
             .collect();
+        events.extend(f.findings().into_iter().map(|(at, finding)| {
+            let at = at.map(|a| format!("+{a:.1} s ")).unwrap_or_default();
+            format!("{at}<strong>guest</strong>: {}", esc(&finding))
+        }));
         out.push_str(&row(
             "",
             &[

@@ -77,6 +77,7 @@ pub struct RunSummary {
     pub final_clocksource: Option<String>,
     /// Every stretch in which the guest's CLOCK_MONOTONIC stood still while
     /// its TSC ran on (see `liveness`), recovered or not.
+    #[serde(default)]
     pub clock_stops: Vec<crate::liveness::ClockStop>,
     /// Soft lockup and RCU stall reports in the guest's kernel log.
     pub soft_lockups: u64,
