@@ -10,6 +10,7 @@ pub const SHIPPED: &[(&str, &str)] = &[
     ("vcpu-freeze", include_str!("../../../scenarios/vcpu-freeze.toml")),
     ("failover", include_str!("../../../scenarios/failover.toml")),
     ("kernel-ci", include_str!("../../../scenarios/kernel-ci.toml")),
+    ("stopped-clock", include_str!("../../../scenarios/stopped-clock.toml")),
 ];
 
 /// The scenario `clockstorm run` uses when none is named.

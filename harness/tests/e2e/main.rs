@@ -9,6 +9,7 @@
 mod bad_input;
 mod faults;
 mod guests;
+mod integrity;
 mod interrupt;
 mod probe;
 mod reports;

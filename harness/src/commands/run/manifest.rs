@@ -60,9 +60,19 @@ pub fn initial(
     }
 }
 
-/// Whether a finished run needs no redo on `--resume`.
+/// Whether a finished run needs no redo on `--resume`: a guest whose clock
+/// stopped or that went silent is a finding, kept like a completed run.
 fn is_done(o: &Option<RunOutcome>) -> bool {
-    matches!(o, Some(RunOutcome::Completed { .. } | RunOutcome::Skipped { .. } | RunOutcome::ClocksourceNotHonored { .. }))
+    matches!(
+        o,
+        Some(
+            RunOutcome::Completed { .. }
+                | RunOutcome::Skipped { .. }
+                | RunOutcome::ClocksourceNotHonored { .. }
+                | RunOutcome::ClockStopped { .. }
+                | RunOutcome::Silent { .. }
+        )
+    )
 }
 
 /// `--resume`: takes the outcomes of the runs the earlier manifest finished,
