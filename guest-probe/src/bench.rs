@@ -40,6 +40,7 @@ pub fn measure_limits(phase: Duration) -> (f64, f64, f64) {
     let sampled = sampler_loop(phase);
     let raw = (raw_before + raw_loop(phase)) / 2.0;
     let _ = crate::sched::pin_to_cpus(&cpus);
+    let _ = crate::sched::set_top_nice();
     let stop = AtomicBool::new(false);
     let task = std::thread::scope(|s| {
         let h = s.spawn(|| cpu_task(&stop));

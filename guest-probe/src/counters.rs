@@ -56,6 +56,9 @@ pub fn spawn(
     outbox: Outbox,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new().name("counters".into()).spawn(move || {
+        // Below the channel thread: a wake-up of the channel (a pong) must
+        // never wait for this thread's slice. See docs/probe-integrity.md.
+        crate::sched::set_idle_policy();
         let current = Path::new(crate::actions::CLOCKSOURCE_SYSFS).join("current_clocksource");
         let mut polls = 0u64;
         while !shared.stop.load(Ordering::Relaxed) {

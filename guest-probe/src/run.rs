@@ -42,7 +42,8 @@ const HZ_ESTIMATE_SPAN: Duration = Duration::from_millis(150);
 // SCHED_IDLE, which any normal thread preempts on wake-up, so the channel
 // keeps its prompt pongs without being an RT task. Only the timer thread stays
 // SCHED_FIFO (as cyclictest's), so the kernel's RT reaction is still measured
-// (its `TimerStall`s), not suppressed.
+// (its `TimerStall`s), not suppressed. The channel thread runs at nice -20 so
+// that a wake-up also preempts a normal workload beside the probe.
 
 /// The timer thread reports a stall only beyond this (or the gap threshold,
 /// if longer): under TCG its wake-ups scatter by up to tens of ms.
@@ -59,6 +60,9 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
     let settle_started = Instant::now();
     let clocksource = wait_for_clocksource(config.expected_clocksource.as_deref())?;
     let clocksource_settle_ms = settle_started.elapsed().as_millis() as u64;
+    // Not fatal standalone without root: exchanges are then less tight
+    // beside a busy workload.
+    let priority = sched::set_top_nice();
 
     let hz_start = (Instant::now(), counters::jiffies());
     let read_cost = read_cost(&config.clocks);
@@ -81,6 +85,9 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
         ptp_device: ptp_device.as_ref().map(|p| p.display().to_string()),
         read_cost,
     }))?;
+    if let Err(e) = priority {
+        link.send(&degraded("channel-priority", format!("{e:#}")))?;
+    }
     if let Some(requested) = &config.expected_clocksource {
         if *requested != clocksource.current {
             let outcome = ProbeOutcome::ClocksourceNotHonored { requested: requested.clone(), got: clocksource.current };

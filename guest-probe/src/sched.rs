@@ -23,11 +23,27 @@ pub fn set_idle_policy() {
     unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
 }
 
-/// Puts the calling thread back under SCHED_OTHER.
+/// Gives the calling thread the highest normal priority (nice -20): it
+/// stays SCHED_OTHER, so RT throttling never touches it, but a wake-up
+/// preempts any nice-0 thread (a user's workload beside a standalone probe,
+/// the benchmark's CPU task) instead of waiting for its slice.
+pub fn set_top_nice() -> Result<()> {
+    // SAFETY: plain syscalls; gettid names the calling thread.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, -20) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).context("setting nice -20");
+    }
+    Ok(())
+}
+
+/// Puts the calling thread back under SCHED_OTHER at nice 0 (threads
+/// inherit their creator's policy and nice value).
 pub fn set_normal_policy() {
     let param = libc::sched_param { sched_priority: 0 };
     // SAFETY: valid sched_param; pid 0 means the calling thread.
     unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
+    // SAFETY: plain syscall on the calling thread.
+    unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 0) };
 }
 
 /// Pins the calling thread to `cpu`.

@@ -86,7 +86,7 @@ pub fn render_faults(summaries: &[RunSummary]) -> String {
         }
         for (at, finding) in f.findings() {
             let at = at.map(|a| format!(" +{a:.1} s")).unwrap_or_default();
-            out.push_str(&format!("{:<46}   guest{at}: {finding}\n", ""));
+            out.push_str(&format!("{:<49}   guest{at}: {finding}\n", ""));
         }
     }
     out
