@@ -3,7 +3,6 @@
 //! configured duration, then Done.
 
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +15,7 @@ use clockstorm_protocol::{
 use crate::clocks::{boottime_ns, monotonic_ns, now_ns, rdtsc, realtime_ns};
 use crate::exchange::{best_of, exchange};
 use crate::link::Link;
-use crate::outbox::{Outbox, OUTBOX_CAPACITY};
+use crate::outbox::{Inbox, Outbox, OUTBOX_CAPACITY};
 use crate::sampler::{self, clock_id, SamplerSettings, SamplerShared};
 use crate::{actions, counters, kmsg, sched, sysinfo, ticks};
 
@@ -124,7 +123,7 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
     }
     result?;
     // The threads' last messages.
-    while let Ok(msg) = rx.try_recv() {
+    for msg in rx.take_all() {
         link.send(&msg)?;
     }
     totals.samples = shared.samples.load(Ordering::Relaxed);
@@ -200,7 +199,7 @@ fn channel_loop(
     config: &ProbeConfig,
     duration: Duration,
     link: &mut dyn Link,
-    rx: &Receiver<GuestMessage>,
+    rx: &Inbox,
     seq: &mut u64,
     totals: &mut Totals,
     ptp: Option<&std::path::Path>,
@@ -238,7 +237,7 @@ fn channel_loop(
                 next_exchange = (next_exchange + interval).max(Instant::now());
             }
         }
-        while let Ok(msg) = rx.try_recv() {
+        for msg in rx.take_all() {
             if let GuestMessage::Gap(g) = &msg {
                 if g.gap_ns >= config.burst_after_gap_ns {
                     burst_left = config.burst_exchanges;
