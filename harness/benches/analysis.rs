@@ -170,7 +170,7 @@ fn write_run(out: &mut impl Write, id: &str, lines: u64) -> u64 {
         if step % 6_000 == 6_000 - 1 {
             lost += 4_687_000_000;
             let message = "clocksource: timekeeping watchdog on CPU0: Marking clocksource 'acpi_pm' as unstable because the skew is too large:".to_owned();
-            line(out, host, RecordBody::Guest(GuestMessage::KernelLog(KernelLog { seq: step, ts_us: mono / 1000, level: 4, message })));
+            line(out, host, RecordBody::Guest(GuestMessage::KernelLog(KernelLog { seq: step, ts_us: mono / 1000, level: 4, message, read_realtime_ns: None })));
         }
         let jitter = (step * 7_919 % 1_000) as i64;
         let window = Window {

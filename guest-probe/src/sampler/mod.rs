@@ -135,6 +135,9 @@ pub fn run_for(cpu: usize, settings: &SamplerSettings, shared: &SamplerShared, o
 /// The loop is unrolled by [`TSC_EVERY`] so the common path has no counter
 /// checks: fifteen plain reads, then one read followed by the TSC bracket,
 /// then the rarer checks on a counter of such rounds.
+// Eight parts, passed as they are: bundling them would put the hot loop's
+// inputs behind another reference.
+#[allow(clippy::too_many_arguments)]
 fn sample_window(
     cpu: u32,
     index: u64,
