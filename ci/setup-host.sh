@@ -36,8 +36,11 @@ if ! command -v cargo >/dev/null; then
 fi
 
 ci/build.sh
+if [[ ${CLOCKSTORM_PROFILE:-release} == dev ]]; then
+  export CLOCKSTORM_BIN=target/debug/clockstorm
+fi
 
 # The default guest kernel (bookworm's 6.1) first, then 5.10 and 6.12 for
 # kernel matrices.
 ci/fetch-kernels.sh
-target/release/clockstorm kernel list
+"${CLOCKSTORM_BIN:-target/release/clockstorm}" kernel list
