@@ -166,7 +166,8 @@ pub struct FaultInputs<'a> {
     pub effects: &'a [FaultEffect],
     /// Exchanges after the sync.
     pub exchanges: &'a [Exchange],
-    /// (host realtime of arrival, largest gap) of each sampler window.
+    /// (host time where its largest gap ended, else its arrival; that gap)
+    /// of each sampler window.
     pub window_gaps: &'a [(i64, u64)],
     /// Clock events with the host time their first line was printed (from
     /// the guest's own stamp, else its arrival).
@@ -420,6 +421,38 @@ mod tests {
         assert_eq!(f[0].kernel_events.len(), 1, "{f:?}");
         assert!((f[0].kernel_events[0].after_start_s - 2.2).abs() < 1e-6, "{:?}", f[0].kernel_events);
         assert!(f[1].kernel_events.is_empty(), "{:?}", f[1].kernel_events);
+    }
+
+    #[test]
+    fn a_window_sent_late_still_shows_the_fault_its_gap_spans() {
+        use clockstorm_protocol::{Synced, TickWindow, Window};
+        let s = 1_000_000_000i64;
+        let rec = |t: i64, body| RunRecord { host_realtime_ns: t, host_monotonic_ns: t as u64, body };
+        let exchange = |t: i64| rec(t, RecordBody::Guest(GuestMessage::Exchange(ex(t, 0, 100_000))));
+        let effect = FaultEffect {
+            index: 0,
+            kind: "freeze".into(),
+            began_realtime_ns: 10 * s,
+            began_monotonic_ns: 0,
+            ended_realtime_ns: 16 * s,
+            ended_monotonic_ns: 0,
+            achieved_ns: 6 * s as u64,
+            detail: None,
+            error: None,
+        };
+        // Guest CLOCK_REALTIME = CLOCK_MONOTONIC + 100 s (from a timer window).
+        let tick = TickWindow { mono_ns: 2 * s as u64, realtime_ns: 102 * s, ..TickWindow::default() };
+        // The window whose 6 s gap ended at host 16.01 s arrived 9 s later.
+        let window = Window { max_gap_ns: 6 * s as u64, max_gap_at_ns: (16 * s + 10_000_000 - 100 * s) as u64, ..Window::default() };
+        let records = vec![
+            rec(s / 2, RecordBody::Guest(GuestMessage::Synced(Synced { best: ex(s / 2, 0, 100_000), step_ns: 0 }))),
+            rec(2 * s, RecordBody::Guest(GuestMessage::TickWindow(tick))),
+            exchange(9 * s),
+            exchange(17 * s),
+            rec(16 * s, RecordBody::Harness(HarnessEvent::FaultEnded(effect))),
+            rec(25 * s, RecordBody::Guest(GuestMessage::Window(window))),
+        ];
+        assert_eq!(summarize(&records)[0].max_gap_ns, Some(6 * s as u64));
     }
 
     #[test]

@@ -139,8 +139,12 @@ pub struct Summarizer {
     exchanges: Vec<Exchange>,
     tick_windows: Vec<TickWindow>,
     counters: Vec<KernelCounters>,
-    /// (host realtime at the window's arrival, its largest gap)
-    window_gaps: Vec<(i64, u64)>,
+    /// (host realtime at the window's arrival, guest CLOCK_REALTIME when its
+    /// largest gap ended if known, that gap)
+    window_gaps: Vec<(i64, Option<i64>, u64)>,
+    /// Guest CLOCK_REALTIME - CLOCK_MONOTONIC, from the latest reading
+    /// that carried both (timer windows, counters).
+    mono_to_realtime: Option<i64>,
     planned: Vec<(usize, u64, u64)>,
     effects: Vec<FaultEffect>,
     parser: crate::kernel_events::Parser,
@@ -175,6 +179,7 @@ impl Summarizer {
             tick_windows: Vec::new(),
             counters: Vec::new(),
             window_gaps: Vec::new(),
+            mono_to_realtime: None,
             planned: Vec::new(),
             effects: Vec::new(),
             parser: crate::kernel_events::Parser::new(),
@@ -217,16 +222,23 @@ impl Summarizer {
                     s.tsc_backwards_steps += w.tsc_backwards_steps;
                     s.warps += w.warps;
                     s.worst_warp_ns = s.worst_warp_ns.max(w.worst_warp_ns);
-                    self.window_gaps.push((r.host_realtime_ns, w.max_gap_ns));
+                    let gap_end = self.mono_to_realtime.map(|o| w.max_gap_at_ns as i64 + o);
+                    self.window_gaps.push((r.host_realtime_ns, gap_end, w.max_gap_ns));
                 }
                 GuestMessage::Exchange(e) if self.synced => self.exchanges.push(e),
-                GuestMessage::TickWindow(t) => self.tick_windows.push(t),
+                GuestMessage::TickWindow(t) => {
+                    self.mono_to_realtime = Some(t.realtime_ns - t.mono_ns as i64);
+                    self.tick_windows.push(t)
+                }
                 GuestMessage::Gap(g) => self.sampler_gaps.push((r.host_realtime_ns, g.at_ns)),
                 GuestMessage::TimerStall(t) => self.timer_stalls.push(t),
                 GuestMessage::Beacon(b) => {
                     self.stops.observe(crate::liveness::BeaconPoint::of(r.host_realtime_ns, &b));
                 }
-                GuestMessage::KernelCounters(c) => self.counters.push(c),
+                GuestMessage::KernelCounters(c) => {
+                    self.mono_to_realtime = Some(c.realtime_ns - c.mono_ns as i64);
+                    self.counters.push(c)
+                }
                 GuestMessage::Hello(h) => {
                     s.kernel_release = Some(h.kernel_release.clone());
                     s.clocksource_in_guest = Some(h.clocksource.current.clone());
@@ -293,11 +305,19 @@ impl Summarizer {
             .collect();
         s.kernel_events = self.kernel;
         s.clock_stops = self.stops.finish();
+        // Each window's largest gap placed where it ended in the guest
+        // (through the exchanges' offset), whenever the window arrived: a
+        // window the probe sent late still shows the fault it spans.
+        let window_gaps: Vec<(i64, u64)> = self
+            .window_gaps
+            .iter()
+            .map(|&(arrived, gap_end, gap)| (gap_end.and_then(|g| timebase.host_after(g)).unwrap_or(arrived), gap))
+            .collect();
         s.faults = crate::faults::attribute(&crate::faults::FaultInputs {
             planned: &self.planned,
             effects: &self.effects,
             exchanges: &self.exchanges,
-            window_gaps: &self.window_gaps,
+            window_gaps: &window_gaps,
             kernel: &timed,
             sampler_gaps: &self.sampler_gaps,
             timer_stalls: &self.timer_stalls,
@@ -326,7 +346,7 @@ impl Summarizer {
         if !self.tick_windows.is_empty() || !self.counters.is_empty() {
             s.ticks = Some(crate::ticks::summarize(&self.tick_windows, &self.counters, s.hz, &timebase));
         }
-        let gaps: Vec<u64> = self.window_gaps.iter().map(|g| g.1).collect();
+        let gaps: Vec<u64> = self.window_gaps.iter().map(|g| g.2).collect();
         let series = crate::series::of_run(&SeriesInputs {
             run_id: &s.run_id,
             clocksource: &s.clocksource,
