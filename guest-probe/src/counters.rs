@@ -56,9 +56,11 @@ pub fn spawn(
     outbox: Outbox,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new().name("counters".into()).spawn(move || {
-        // Below the channel thread: a wake-up of the channel (a pong) must
-        // never wait for this thread's slice. See docs/probe-integrity.md.
-        crate::sched::set_idle_policy();
+        // Nice 0 under the channel thread's nice -20 (inherited otherwise).
+        // Not SCHED_IDLE: after a freeze the kernel's own normal threads
+        // kept SCHED_IDLE threads off the CPU for over a second (kernel
+        // lines read, and windows sent, after the next fault).
+        crate::sched::set_normal_policy();
         let current = Path::new(crate::actions::CLOCKSOURCE_SYSFS).join("current_clocksource");
         let mut polls = 0u64;
         while !shared.stop.load(Ordering::Relaxed) {

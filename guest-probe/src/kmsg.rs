@@ -58,9 +58,11 @@ fn unescape(s: &str) -> String {
 pub fn spawn(shared: Arc<SamplerShared>, outbox: Outbox) -> std::io::Result<JoinHandle<()>> {
     let mut file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open("/dev/kmsg")?;
     std::thread::Builder::new().name("kmsg".into()).spawn(move || {
-        // Below the channel thread: a wake-up of the channel (a pong) must
-        // never wait for this thread's slice. See docs/probe-integrity.md.
-        crate::sched::set_idle_policy();
+        // Nice 0 under the channel thread's nice -20 (inherited otherwise).
+        // Not SCHED_IDLE: after a freeze the kernel's own normal threads
+        // kept SCHED_IDLE threads off the CPU for over a second (kernel
+        // lines read, and windows sent, after the next fault).
+        crate::sched::set_normal_policy();
         let mut buf = vec![0u8; RECORD_BUFFER];
         while !shared.stop.load(Ordering::Relaxed) {
             match file.read(&mut buf) {

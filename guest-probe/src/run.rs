@@ -37,9 +37,9 @@ const HZ_ESTIMATE_SPAN: Duration = Duration::from_millis(150);
 // freeze is charged to whatever task was on the vCPU, and when that was an RT
 // task the kernel throttled every RT task for about the freeze's length
 // afterwards (`sched: RT throttling activated`), silencing the channel right
-// when the fault's aftermath was to be measured. The samplers now spin under
-// SCHED_IDLE, which any normal thread preempts on wake-up, so the channel
-// keeps its prompt pongs without being an RT task. Only the timer thread stays
+// when the fault's aftermath was to be measured. The channel thread is now
+// SCHED_OTHER at nice -20: its wake-up preempts the samplers (nice 0), so it
+// keeps prompt pongs without being an RT task. Only the timer thread stays
 // SCHED_FIFO (as cyclictest's), so the kernel's RT reaction is still measured
 // (its `TimerStall`s), not suppressed. The channel thread runs at nice -20 so
 // that a wake-up also preempts a normal workload beside the probe.

@@ -13,16 +13,6 @@ pub fn set_fifo(priority: i32) -> Result<()> {
     Ok(())
 }
 
-/// Puts the calling thread under SCHED_IDLE: any normal thread that wakes
-/// on its CPU preempts it at once (a rule of every kernel since 2.6.23, and
-/// of EEVDF too), so a spinning sampler never delays the channel thread, and
-/// the kernel's RT throttling cannot touch it.
-pub fn set_idle_policy() {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: valid sched_param; pid 0 means the calling thread.
-    unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
-}
-
 /// Gives the calling thread the highest normal priority (nice -20): it
 /// stays SCHED_OTHER, so RT throttling never touches it, but a wake-up
 /// preempts any nice-0 thread (a user's workload beside a standalone probe,

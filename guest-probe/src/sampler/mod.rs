@@ -98,11 +98,12 @@ pub fn spawn_all(
 }
 
 fn run(cpu: usize, settings: &SamplerSettings, shared: &SamplerShared, outbox: &Outbox, live: &SamplerLive) {
-    // SCHED_IDLE: a spinning sampler yields its vCPU the moment any other
-    // probe thread wakes (the channel thread answering a pong, the kmsg
-    // reader), and it is never an RT task, so a freeze charged to it cannot
-    // set off RT throttling.
-    crate::sched::set_idle_policy();
+    // SCHED_OTHER at nice 0 (not the channel thread's inherited nice -20):
+    // the channel thread's wake-up preempts a spinning sampler, and a sampler
+    // is never an RT task, so a freeze charged to it cannot set off RT
+    // throttling. Not SCHED_IDLE: after a freeze the kernel's normal threads
+    // kept SCHED_IDLE threads off the CPU for over a second.
+    crate::sched::set_normal_policy();
     // Unpinned (e.g. standalone in a container that forbids it), the sampler
     // still measures; cross-vCPU warps are then between whatever CPUs it ran on.
     let _ = crate::sched::pin_to_cpu(cpu);
