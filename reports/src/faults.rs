@@ -287,6 +287,26 @@ mod tests {
     use super::*;
     use clockstorm_protocol::{GuestMessage, HarnessEvent, RecordBody};
 
+    /// A record written at host time `t`.
+    fn record_at(t: i64, body: RecordBody) -> RunRecord {
+        RunRecord { host_realtime_ns: t, host_monotonic_ns: t as u64, body }
+    }
+
+    /// A freeze that held from `began` to `ended` (host realtime).
+    fn freeze_effect(index: usize, began: i64, ended: i64) -> FaultEffect {
+        FaultEffect {
+            index,
+            kind: "freeze".into(),
+            began_realtime_ns: began,
+            began_monotonic_ns: 0,
+            ended_realtime_ns: ended,
+            ended_monotonic_ns: 0,
+            achieved_ns: 0,
+            detail: None,
+            error: None,
+        }
+    }
+
     /// An exchange whose host stamp is `t2` and whose offset is `offset`, ± `unc`.
     fn ex(t2: i64, offset: i64, unc: i64) -> Exchange {
         let mid = t2 - offset;
@@ -364,18 +384,7 @@ mod tests {
     fn a_kernel_event_belongs_to_the_latest_fault_before_it() {
         use clockstorm_protocol::KernelLog;
         let s = 1_000_000_000i64;
-        let rec = |t: i64, body| RunRecord { host_realtime_ns: t, host_monotonic_ns: t as u64, body };
-        let effect = |index, began: i64, ended: i64| FaultEffect {
-            index,
-            kind: "freeze".into(),
-            began_realtime_ns: began,
-            began_monotonic_ns: 0,
-            ended_realtime_ns: ended,
-            ended_monotonic_ns: 0,
-            achieved_ns: 0,
-            detail: None,
-            error: None,
-        };
+        let (rec, effect) = (record_at, freeze_effect);
         let line = "clocksource: Long readout interval, skipping watchdog check: cs_nsec: 5499708708 wd_nsec: 5499662080";
         let records = vec![
             rec(13 * s, RecordBody::Guest(GuestMessage::KernelLog(KernelLog { seq: 1, ts_us: 13_000_000, level: 4, message: line.into(), read_realtime_ns: None }))),
@@ -391,18 +400,7 @@ mod tests {
     fn a_kernel_line_goes_where_the_guest_read_it_not_where_it_arrived() {
         use clockstorm_protocol::{KernelLog, Synced};
         let s = 1_000_000_000i64;
-        let rec = |t: i64, body| RunRecord { host_realtime_ns: t, host_monotonic_ns: t as u64, body };
-        let effect = |index, began: i64, ended: i64| FaultEffect {
-            index,
-            kind: "freeze".into(),
-            began_realtime_ns: began,
-            began_monotonic_ns: 0,
-            ended_realtime_ns: ended,
-            ended_monotonic_ns: 0,
-            achieved_ns: 0,
-            detail: None,
-            error: None,
-        };
+        let (rec, effect) = (record_at, freeze_effect);
         let exchange = |t: i64| rec(t, RecordBody::Guest(GuestMessage::Exchange(ex(t, 0, 100_000))));
         let line = "clocksource: Long readout interval, skipping watchdog check: cs_nsec: 2099708708 wd_nsec: 2099662080";
         // The guest read the line 0.2 s after fault 0 ended; the channel
