@@ -18,7 +18,7 @@
 use std::io::{BufRead, BufWriter, Read, Write};
 use std::time::Instant;
 
-use clockstorm::runner::ResultsDir;
+use clockstorm::results::ResultsDir;
 use clockstorm_protocol::*;
 
 const RUNS: u64 = 64;
@@ -101,7 +101,7 @@ fn write_results(root: &std::path::Path, per_run: u64) -> (Manifest, u64) {
         bytes += write_run(&mut out, &id, per_run);
         out.flush().unwrap();
         runs.push(ManifestRun {
-            clocksource: id["synthetic-".len()..id.len() - 3].into(),
+            clocksource: id["synthetic-".len()..id.len() - 3].parse().unwrap(),
             id,
             kernel: "default".into(),
             variant: "default".into(),
@@ -138,8 +138,8 @@ fn write_run(out: &mut impl Write, id: &str, lines: u64) -> u64 {
     let started = HarnessEvent::RunStarted {
         record_format_version: RECORD_FORMAT_VERSION,
         run_id: id.into(),
-        clocksource: id["synthetic-".len()..id.len() - 3].into(),
-        accel: "tcg".into(),
+        clocksource: id["synthetic-".len()..id.len() - 3].parse().unwrap(),
+        accel: Accel::Tcg,
         qemu_argv: vec![],
     };
     line(out, T0, RecordBody::Harness(started));
@@ -154,7 +154,7 @@ fn write_run(out: &mut impl Write, id: &str, lines: u64) -> u64 {
             // A 6 s freeze from here: the guest comes back one wrap behind.
             let effect = FaultEffect {
                 index,
-                kind: "freeze".into(),
+                kind: FaultKindName::Freeze,
                 began_realtime_ns: host,
                 began_monotonic_ns: mono,
                 ended_realtime_ns: host + 6_000_000_000,
@@ -163,7 +163,7 @@ fn write_run(out: &mut impl Write, id: &str, lines: u64) -> u64 {
                 detail: None,
                 error: None,
             };
-            line(out, host, RecordBody::Harness(HarnessEvent::FaultStarted { index, kind: "freeze".into(), planned_start_ms: 0, planned_duration_ms: 6_000 }));
+            line(out, host, RecordBody::Harness(HarnessEvent::FaultStarted { index, kind: FaultKindName::Freeze, planned_start_ms: 0, planned_duration_ms: 6_000 }));
             line(out, host + 6_000_000_000, RecordBody::Harness(HarnessEvent::FaultEnded(effect)));
             index += 1;
         }

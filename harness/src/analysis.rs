@@ -13,7 +13,8 @@ use clockstorm_reports::series::RunSeries;
 use clockstorm_reports::summary::Summarizer;
 use clockstorm_reports::RunSummary;
 
-use crate::runner::{ResultsDir, RunError};
+use crate::results::{self, ResultsDir};
+use crate::runner::RunError;
 
 /// What every run of a results directory adds up to.
 #[derive(Debug, Default)]
@@ -30,7 +31,7 @@ pub struct Analysis {
 pub fn analyze(results: &ResultsDir, manifest: &Manifest) -> Analysis {
     let mut analysis = Analysis::default();
     for run in &manifest.runs {
-        let path = results.root().join(&run.dir).join("records.jsonl");
+        let path = results.run_at(&run.dir).records();
         // A run that never started (an interrupted matrix) has no record file.
         let file = match std::fs::File::open(&path) {
             Ok(file) => file,
@@ -52,9 +53,9 @@ pub fn analyze(results: &ResultsDir, manifest: &Manifest) -> Analysis {
             eprintln!("clockstorm: {}: {} lines did not decode and were skipped", path.display(), read.undecodable);
         }
         if read.summary.clocksource.is_empty() {
-            read.summary.clocksource = run.clocksource.clone();
+            read.summary.clocksource = run.clocksource.to_string();
             read.summary.run_id = run.id.clone();
-            read.series.clocksource = run.clocksource.clone();
+            read.series.clocksource = run.clocksource.to_string();
             read.series.run_id = run.id.clone();
         }
         analysis.records += read.records;
@@ -124,19 +125,19 @@ pub fn analyze_records(mut input: impl Read) -> std::io::Result<RunRead> {
 
 /// Gate results a run (or its shards) wrote, or none.
 pub fn read_gates(dir: &Path) -> Vec<GateResult> {
-    std::fs::read_to_string(dir.join("gates.json")).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
+    std::fs::read_to_string(dir.join(results::GATES_FILE)).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
 }
 
 /// Writes summary.json, gates.json and the report in every file format, and
 /// returns the report.
 pub fn write_reports(results: &ResultsDir, manifest: &Manifest, analysis: Analysis, gates: Vec<GateResult>) -> Result<Report, RunError> {
-    results.write_json("summary.json", &analysis.summaries)?;
-    results.write_json("gates.json", &gates)?;
+    results.write_json(results::SUMMARY_FILE, &analysis.summaries)?;
+    results.write_json(results::GATES_FILE, &gates)?;
     let report = clockstorm_reports::model::build(manifest.clone(), analysis.summaries, analysis.series, gates);
-    results.write_json("report.json", &report)?;
-    results.write_text("report.md", &clockstorm_reports::markdown::render(&report))?;
-    results.write_text("junit.xml", &clockstorm_reports::junit::render(&report))?;
-    results.write_text("report.html", &clockstorm_reports::html::render(&report))?;
+    results.write_json(results::REPORT_JSON_FILE, &report)?;
+    results.write_text(results::REPORT_MARKDOWN_FILE, &clockstorm_reports::markdown::render(&report))?;
+    results.write_text(results::JUNIT_FILE, &clockstorm_reports::junit::render(&report))?;
+    results.write_text(results::REPORT_HTML_FILE, &clockstorm_reports::html::render(&report))?;
     Ok(report)
 }
 
@@ -160,8 +161,8 @@ mod tests {
         let started = HarnessEvent::RunStarted {
             record_format_version: RECORD_FORMAT_VERSION,
             run_id: "t-hpet".into(),
-            clocksource: "hpet".into(),
-            accel: "tcg".into(),
+            clocksource: Clocksource::Hpet,
+            accel: Accel::Tcg,
             qemu_argv: vec![],
         };
         let mut lines = vec![RunRecord { host_realtime_ns: 1, host_monotonic_ns: 1, body: RecordBody::Harness(started) }];

@@ -17,6 +17,12 @@ pub enum Error {
     Fault(#[from] crate::faults::spec::FaultParseError),
     #[error("--{flag}: {message}")]
     BadFlag { flag: &'static str, message: String },
+    /// A results directory the user named (`report DIR`, `merge SHARDS...`).
+    #[error("results directory {path}: {message}")]
+    BadResultsDir { path: PathBuf, message: String },
+    /// A positional argument, by the name the usage line gives it (`FILE`).
+    #[error("{what}: {message}")]
+    BadArgument { what: &'static str, message: String },
     #[error(transparent)]
     Kernel(#[from] KernelError),
     #[error("QEMU not found: {tried} is not an executable file (install it with `apt-get install qemu-system-x86`, or run ci/setup-host.sh)")]
@@ -31,6 +37,12 @@ pub enum Error {
     Signals(std::io::Error),
     #[error(transparent)]
     Run(#[from] RunError),
+    #[error("{origin}: kernel file {} does not exist", path.display())]
+    KernelPathMissing { origin: String, path: PathBuf },
+    #[error("the fake backend runs this binary as its guest, and it cannot be found: {reason}")]
+    FakeGuestMissing { reason: String },
+    #[error(transparent)]
+    Write(#[from] crate::results::WriteError),
 }
 
 impl Error {
@@ -38,10 +50,13 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Scenario(_) | Error::Clocksource(_) | Error::Fault(_) | Error::BadFlag { .. } => exit_code::USAGE,
+            Error::BadResultsDir { .. } | Error::BadArgument { .. } => exit_code::USAGE,
             Error::Kernel(k) if k.is_bad_user_input() => exit_code::USAGE,
             Error::Kernel(_) => exit_code::ENVIRONMENT,
             Error::QemuMissing { .. } | Error::ProbeMissing { .. } | Error::ProbeNotStatic { .. } => exit_code::ENVIRONMENT,
             Error::OutputNotWritable { .. } | Error::Signals(_) | Error::Run(_) => exit_code::ENVIRONMENT,
+            Error::KernelPathMissing { .. } => exit_code::USAGE,
+            Error::FakeGuestMissing { .. } | Error::Write(_) => exit_code::ENVIRONMENT,
         }
     }
 }

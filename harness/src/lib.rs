@@ -8,17 +8,22 @@
 
 pub mod cli;
 pub mod analysis;
+pub mod backend;
 pub mod clocksource;
 pub mod commands;
+pub mod duration;
 pub mod error;
+pub mod event_stream;
 pub mod exit_code;
 pub mod faults;
 pub mod host;
 pub mod initramfs;
 pub mod kernel;
+pub mod plan;
 pub mod probe_binary;
 pub mod qemu;
 pub mod reference_server;
+pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod signals;

@@ -3,5 +3,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    ExitCode::from(clockstorm::cli::main_with(std::env::args().collect()))
+    ExitCode::from(clockstorm::commands::main_with(std::env::args().collect()))
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clockstorm_protocol::{decode_guest, encode_line, GuestMessage, HostMessage};
 
-use crate::runner::events::HostStamp;
+use crate::event_stream::HostStamp;
 
 /// How often the accept loop checks for Ctrl-C.
 const ACCEPT_POLL: Duration = Duration::from_millis(50);

@@ -62,11 +62,21 @@ pub mod limits {
     pub const MIN_POLL_INTERVAL_MS: u64 = 10;
 }
 
+/// A [`ProbeConfig`] value out of bounds: which field, and what is allowed.
+/// Displays as `field: message`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ConfigError {
+    /// The [`ProbeConfig`] field, as serde names it (e.g. `window_ms`).
+    pub field: &'static str,
+    pub message: String,
+}
+
 impl ProbeConfig {
-    /// Checks every value; the error names the key and what is allowed.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks every value; the error names the field and what is allowed.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         use limits::*;
-        let check = |ok: bool, key: &str, msg: String| if ok { Ok(()) } else { Err(format!("{key}: {msg}")) };
+        let check = |ok: bool, field: &'static str, message: String| if ok { Ok(()) } else { Err(ConfigError { field, message }) };
         check(self.duration_ms > 0, "duration_ms", "must be positive".into())?;
         check(self.window_ms >= MIN_WINDOW_MS, "window_ms", format!("{} is below {MIN_WINDOW_MS}", self.window_ms))?;
         check(

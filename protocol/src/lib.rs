@@ -6,12 +6,18 @@
 //! speaks another version (see [`check_hello_version`]), because a silent
 //! misparse would turn into wrong numbers.
 
+mod accel;
+mod clocksource;
 mod config;
+mod fault_kind;
 mod manifest;
 mod messages;
 mod record;
 
+pub use accel::*;
+pub use clocksource::*;
 pub use config::*;
+pub use fault_kind::*;
 pub use manifest::*;
 pub use messages::*;
 pub use record::*;

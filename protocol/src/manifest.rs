@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::RunOutcome;
+use crate::{Accel, Clocksource, RunOutcome};
 
 /// Version of the manifest format.
 pub const MANIFEST_VERSION: u32 = 2;
@@ -21,7 +21,7 @@ pub struct Manifest {
     pub seed: u64,
     /// `K/N` when this directory holds one shard of the matrix.
     pub shard: Option<String>,
-    pub accel: String,
+    pub accel: Accel,
     pub qemu: QemuInfo,
     /// Every kernel of the matrix.
     pub kernels: Vec<KernelInfo>,
@@ -87,7 +87,7 @@ pub struct HostInfo {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ManifestRun {
     pub id: String,
-    pub clocksource: String,
+    pub clocksource: Clocksource,
     pub kernel: String,
     pub variant: String,
     pub repetition: u32,

@@ -118,13 +118,85 @@ fn config_rejects_unknown_keys() {
     };
     assert_eq!(cfg.validate(), Ok(()));
     let impossible = ProbeConfig { tick_rate_hz: 1_000_000, ..cfg.clone() };
-    assert_eq!(impossible.validate().unwrap_err(), "tick_rate_hz: 1000000 is outside 1..=10000");
+    let err = impossible.validate().unwrap_err();
+    assert_eq!(err, ConfigError { field: "tick_rate_hz", message: "1000000 is outside 1..=10000".into() });
+    assert_eq!(err.to_string(), "tick_rate_hz: 1000000 is outside 1..=10000");
     let no_clocks = ProbeConfig { clocks: vec![], ..cfg.clone() };
-    assert!(no_clocks.validate().unwrap_err().starts_with("clocks:"));
+    assert_eq!(no_clocks.validate().unwrap_err().field, "clocks");
     let json = serde_json::to_string(&cfg).unwrap();
     assert_eq!(serde_json::from_str::<ProbeConfig>(&json).unwrap(), cfg);
     let bad = json.replacen('{', r#"{"surprise":1,"#, 1);
     assert!(serde_json::from_str::<ProbeConfig>(&bad).unwrap_err().to_string().contains("surprise"));
+}
+
+#[test]
+fn config_errors_name_the_field_as_serde_does() {
+    let cfg = ProbeConfig {
+        protocol_version: PROTOCOL_VERSION,
+        run_id: "r".into(),
+        expected_clocksource: None,
+        duration_ms: 1000,
+        window_ms: 100,
+        exchange_interval_ms: 100,
+        initial_sync_exchanges: 8,
+        gap_event_threshold_ns: 10_000_000,
+        burst_after_gap_ns: 50_000_000,
+        burst_exchanges: 5,
+        clocks: ClockId::ALL.to_vec(),
+        tick_rate_hz: 1000,
+        poll_interval_ms: 100,
+        forward_kmsg: true,
+        benchmark_phase_ms: None,
+        data_device: DataDevice::IsaSerial { path: "/dev/ttyS1".into() },
+        modules: vec![],
+    };
+    let json = serde_json::to_value(&cfg).unwrap();
+    let broken = [
+        ("duration_ms", ProbeConfig { duration_ms: 0, ..cfg.clone() }, "must be positive"),
+        ("window_ms", ProbeConfig { window_ms: 5, ..cfg.clone() }, "5 is below 10"),
+        ("exchange_interval_ms", ProbeConfig { exchange_interval_ms: 9, ..cfg.clone() }, "9 is below 10"),
+        ("tick_rate_hz", ProbeConfig { tick_rate_hz: 0, ..cfg.clone() }, "0 is outside 1..=10000"),
+        ("poll_interval_ms", ProbeConfig { poll_interval_ms: 1, ..cfg.clone() }, "1 is below 10"),
+        ("clocks", ProbeConfig { clocks: vec![], ..cfg.clone() }, "name at least one clock"),
+        ("initial_sync_exchanges", ProbeConfig { initial_sync_exchanges: 0, ..cfg.clone() }, "must be at least 1"),
+    ];
+    for (field, config, message) in broken {
+        let err = config.validate().unwrap_err();
+        assert_eq!((err.field, err.message.as_str()), (field, message));
+        assert!(json.get(err.field).is_some(), "{field} is not a ProbeConfig field");
+        assert_eq!(err.to_string(), format!("{field}: {message}"));
+    }
+}
+
+#[test]
+fn typed_names_in_records_and_manifests_keep_their_strings() {
+    let started = HarnessEvent::RunStarted {
+        record_format_version: RECORD_FORMAT_VERSION,
+        run_id: "r-kvm-clock".into(),
+        clocksource: Clocksource::KvmClock,
+        accel: Accel::Kvm,
+        qemu_argv: vec![],
+    };
+    let text = serde_json::to_string(&started).unwrap();
+    assert!(text.contains(r#""clocksource":"kvm-clock","accel":"kvm""#), "{text}");
+    assert_eq!(serde_json::from_str::<HarnessEvent>(&text).unwrap(), started);
+    let old = r#"{"event":"run_started","record_format_version":1,"run_id":"r","clocksource":"acpi_pm","accel":"tcg","qemu_argv":[]}"#;
+    assert!(matches!(
+        serde_json::from_str::<HarnessEvent>(old).unwrap(),
+        HarnessEvent::RunStarted { clocksource: Clocksource::AcpiPm, accel: Accel::Tcg, .. }
+    ));
+    let fault = HarnessEvent::FaultStarted { index: 2, kind: FaultKindName::VcpuFreeze, planned_start_ms: 1, planned_duration_ms: 2 };
+    let text = serde_json::to_string(&fault).unwrap();
+    assert_eq!(text, r#"{"event":"fault_started","index":2,"kind":"vcpu-freeze","planned_start_ms":1,"planned_duration_ms":2}"#);
+    assert_eq!(serde_json::from_str::<HarnessEvent>(&text).unwrap(), fault);
+    let bad = text.replace("vcpu-freeze", "vcpu_freeze");
+    assert!(serde_json::from_str::<HarnessEvent>(&bad).is_err());
+    let run: ManifestRun = serde_json::from_str(
+        r#"{"id":"x-hpet","clocksource":"hpet","kernel":"default","variant":"","repetition":0,"dir":"runs/x-hpet","outcome":null}"#,
+    )
+    .unwrap();
+    assert_eq!(run.clocksource, Clocksource::Hpet);
+    assert!(serde_json::to_string(&run).unwrap().contains(r#""clocksource":"hpet""#));
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! uncertainty is the sum of the two exchanges' uncertainties: a bound, not
 //! a standard error.
 
-use clockstorm_protocol::{Exchange, FaultDetail, FaultEffect, RunRecord};
+use clockstorm_protocol::{Exchange, FaultDetail, FaultEffect, FaultKindName, RunRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::kernel_events::KernelEvent;
@@ -27,7 +27,7 @@ pub const WINDOW_SLACK_NS: i64 = 1_500_000_000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FaultSummary {
     pub index: usize,
-    pub kind: String,
+    pub kind: FaultKindName,
     pub planned_start_ms: u64,
     pub planned_duration_ms: u64,
     /// How long it was in effect, as the host measured it.
@@ -214,7 +214,7 @@ pub fn attribute(input: &FaultInputs) -> Vec<FaultSummary> {
                 .max();
             FaultSummary {
                 index: e.index,
-                kind: e.kind.clone(),
+                kind: e.kind,
                 planned_start_ms,
                 planned_duration_ms,
                 achieved_ns: e.achieved_ns,
@@ -296,7 +296,7 @@ mod tests {
     fn freeze_effect(index: usize, began: i64, ended: i64) -> FaultEffect {
         FaultEffect {
             index,
-            kind: "freeze".into(),
+            kind: FaultKindName::Freeze,
             began_realtime_ns: began,
             began_monotonic_ns: 0,
             ended_realtime_ns: ended,
@@ -358,7 +358,7 @@ mod tests {
         };
         let effect = FaultEffect {
             index: 0,
-            kind: "freeze".into(),
+            kind: FaultKindName::Freeze,
             began_realtime_ns: 10 * s,
             began_monotonic_ns: 0,
             ended_realtime_ns: 16 * s,
@@ -429,7 +429,7 @@ mod tests {
         let exchange = |t: i64| rec(t, RecordBody::Guest(GuestMessage::Exchange(ex(t, 0, 100_000))));
         let effect = FaultEffect {
             index: 0,
-            kind: "freeze".into(),
+            kind: FaultKindName::Freeze,
             began_realtime_ns: 10 * s,
             began_monotonic_ns: 0,
             ended_realtime_ns: 16 * s,
@@ -473,7 +473,7 @@ mod tests {
         let s = 1_000_000_000i64;
         let effect = |index, began: i64, ended: i64| FaultEffect {
             index,
-            kind: "freeze".into(),
+            kind: FaultKindName::Freeze,
             began_realtime_ns: began,
             began_monotonic_ns: 0,
             ended_realtime_ns: ended,

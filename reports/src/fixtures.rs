@@ -19,7 +19,7 @@ pub fn manifest(runs: Vec<ManifestRun>) -> Manifest {
         scenario: ScenarioInfo { name: "vf-reload".into(), origin: "shipped scenario vf-reload".into(), sha256: "ab".repeat(32) },
         seed: 1,
         shard: None,
-        accel: "tcg".into(),
+        accel: Accel::Tcg,
         qemu: QemuInfo { path: "/usr/bin/qemu-system-x86_64".into(), version: "QEMU emulator version 7.2.22".into() },
         kernels: vec![KernelInfo {
             name: "default".into(),
@@ -56,7 +56,7 @@ fn unstable_event() -> crate::kernel_events::KernelEvent {
 fn fault(lost_ns: i64, events: Vec<FaultKernelEvent>) -> FaultSummary {
     FaultSummary {
         index: 0,
-        kind: "freeze".into(),
+        kind: FaultKindName::Freeze,
         planned_start_ms: 2_000,
         planned_duration_ms: 6_000,
         achieved_ns: 6_000_400_000,
@@ -131,7 +131,7 @@ fn series(run_id: &str, clocksource: &str, lost_ms: f64, wobble: f64) -> RunSeri
             Bin { low_ns: 1 << 32, high_ns: 1 << 33, count: 1 },
         ],
         latency_p99_cdf: (1..=20).map(|i| Point { x: 100.0 + 40.0 * i as f64 + wobble * 10.0, y: i as f64 / 20.0 }).collect(),
-        faults: vec![Span { index: 0, kind: "freeze".into(), start_s: 2.0, end_s: 8.0 }],
+        faults: vec![Span { index: 0, kind: FaultKindName::Freeze, start_s: 2.0, end_s: 8.0 }],
         kernel_events,
     }
 }
@@ -146,7 +146,7 @@ pub fn report() -> Report {
             let id = format!("vf-reload-{clocksource}.r{rep}");
             runs.push(ManifestRun {
                 id: id.clone(),
-                clocksource: clocksource.into(),
+                clocksource: clocksource.parse().expect("a clocksource"),
                 kernel: "default".into(),
                 variant: "default".into(),
                 repetition: rep,

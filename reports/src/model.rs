@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use clockstorm_protocol::Manifest;
+use clockstorm_protocol::{Accel, Clocksource, FaultKindName, Manifest};
 
 use crate::gates::GateResult;
 use crate::series::RunSeries;
@@ -73,7 +73,7 @@ impl BaselineReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FaultVerdict {
     pub fault: usize,
-    pub kind: String,
+    pub kind: FaultKindName,
     pub length_ms: u64,
     pub clocksource: String,
     /// The combination: the run id without its repetition.
@@ -212,7 +212,7 @@ pub fn build(provenance: Manifest, runs: Vec<RunSummary>, series: Vec<RunSeries>
         }
     }
     let comparisons = compare_groups(&provenance, &samples);
-    let verdicts = verdicts(&runs, &provenance.accel, &provenance.scenario.name);
+    let verdicts = verdicts(&runs, provenance.accel, &provenance.scenario.name);
     Report { schema_version: REPORT_SCHEMA_VERSION, provenance, runs, gates, groups, verdicts, comparisons, baseline: None, series }
 }
 
@@ -220,7 +220,7 @@ pub fn build(provenance: Manifest, runs: Vec<RunSummary>, series: Vec<RunSeries>
 /// compared when exactly one of them differs.
 fn dimensions<'a>(provenance: &'a Manifest, group: &str) -> Option<[&'a str; 3]> {
     let run = provenance.runs.iter().find(|r| group_of(&r.id) == group)?;
-    Some([run.clocksource.as_str(), run.kernel.as_str(), run.variant.as_str()])
+    Some([run.clocksource.kernel_name(), run.kernel.as_str(), run.variant.as_str()])
 }
 
 fn compare_groups(provenance: &Manifest, samples: &BTreeMap<String, MetricSamples>) -> Vec<Comparison> {
@@ -288,7 +288,7 @@ pub fn compare_with_baseline(current: &[RunSummary], baseline: &[RunSummary], di
 
 /// One verdict per fault and combination (clocksource, and kernel or
 /// variant where the matrix has them: their repetitions pooled).
-fn verdicts(runs: &[RunSummary], accel: &str, scenario: &str) -> Vec<FaultVerdict> {
+fn verdicts(runs: &[RunSummary], accel: Accel, scenario: &str) -> Vec<FaultVerdict> {
     use crate::format::ns;
     let mut keys: Vec<(usize, &str, &str)> =
         runs.iter().flat_map(|r| r.faults.iter().map(move |f| (f.index, group_of(&r.run_id), r.clocksource.as_str()))).collect();
@@ -339,8 +339,9 @@ fn verdicts(runs: &[RunSummary], accel: &str, scenario: &str) -> Vec<FaultVerdic
             .iter()
             .find(|r| group_of(&r.run_id) == group && r.measured())
             .map_or(clocksource, |r| r.clocksource_at(first.planned_start_ms as f64 / 1e3));
-        let predicted_ns = crate::predict::predicted_loss_ns(&first.kind, achieved, in_use, accel);
-        let tolerance = crate::predict::tolerance_ns(&first.kind, achieved);
+        // One the model does not know (jiffies, tsc-early…) gets no prediction.
+        let predicted_ns = Clocksource::from_kernel_name(in_use).and_then(|cs| crate::predict::predicted_loss_ns(first.kind, achieved, cs, accel));
+        let tolerance = crate::predict::tolerance_ns(first.kind, achieved);
         let disagrees = predicted_ns.is_some_and(|p| (lost_ns - p).abs() > tolerance + plus_minus_ns);
         let what = if lost_ns.abs() < 1e6 + plus_minus_ns { format!("loses < {}", ns(1e6 + plus_minus_ns)) } else {
             format!("loses {} ± {}", ns(lost_ns), ns(plus_minus_ns))
@@ -360,7 +361,7 @@ fn verdicts(runs: &[RunSummary], accel: &str, scenario: &str) -> Vec<FaultVerdic
         );
         out.push(FaultVerdict {
             fault: index,
-            kind: first.kind.clone(),
+            kind: first.kind,
             length_ms,
             clocksource: clocksource.to_owned(),
             group: group.to_owned(),
@@ -404,6 +405,20 @@ mod tests {
             assert!(report.get(field.as_str().unwrap()).is_some(), "{field}");
         }
         assert_eq!(schema["title"], "Report");
+    }
+
+    #[test]
+    fn a_clocksource_the_model_does_not_know_gets_no_prediction() {
+        let report = crate::fixtures::report();
+        let hpet = |r: &super::Report| r.verdicts.iter().find(|v| v.clocksource == "hpet").map(|v| v.predicted_ns);
+        assert_eq!(hpet(&report), Some(Some(0.0)));
+        let mut runs = report.runs.clone();
+        for run in runs.iter_mut().filter(|r| r.clocksource == "hpet") {
+            run.switches.clear();
+            run.clocksource_in_guest = Some("tsc-early".into());
+        }
+        let rebuilt = super::build(report.provenance.clone(), runs, vec![], vec![]);
+        assert_eq!(hpet(&rebuilt), Some(None));
     }
 
     #[test]

@@ -11,10 +11,10 @@ fn manifest() -> Manifest {
     crate::fixtures::manifest(vec![])
 }
 
-fn fault(index: usize, kind: &str, length_ms: u64, lost_ns: i64) -> crate::faults::FaultSummary {
+fn fault(index: usize, kind: FaultKindName, length_ms: u64, lost_ns: i64) -> crate::faults::FaultSummary {
     crate::faults::FaultSummary {
         index,
-        kind: kind.into(),
+        kind,
         planned_start_ms: 2_000,
         planned_duration_ms: length_ms,
         achieved_ns: length_ms * 1_000_000,
@@ -35,12 +35,12 @@ fn report() -> crate::model::Report {
     a.run_id = "vf-reload-hpet.r0".into();
     // hpet loses nothing on a 2 s freeze (as the model says) and, in this
     // made-up fixture, 4.69 s on a 6 s one (which the model flags).
-    a.faults = vec![fault(0, "freeze", 2_000, 40_000), fault(1, "freeze", 6_000, 4_687_000_000)];
+    a.faults = vec![fault(0, FaultKindName::Freeze, 2_000, 40_000), fault(1, FaultKindName::Freeze, 6_000, 4_687_000_000)];
     let mut b = a.clone();
     b.run_id = "vf-reload-hpet.r1".into();
     b.max_gap_ns = Some(9_000_000);
     b.read_cost_ns = Some(1600.0);
-    b.faults = vec![fault(0, "freeze", 2_000, -20_000), fault(1, "freeze", 6_000, 4_687_100_000)];
+    b.faults = vec![fault(0, FaultKindName::Freeze, 2_000, -20_000), fault(1, FaultKindName::Freeze, 6_000, 4_687_100_000)];
     let gates = vec![
         GateResult { run_id: a.run_id.clone(), gate: "max_gap".into(), passed: true, message: "max gap 7000000 ns, allowed 8000000 ns".into() },
         GateResult { run_id: b.run_id.clone(), gate: "max_gap".into(), passed: false, message: "max gap 9000000 ns, allowed 8000000 ns".into() },

@@ -64,6 +64,9 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:7420")]
         listen: String,
     },
+    /// The fake backend's guest process (a testing aid, started by `run --backend fake`).
+    #[command(hide = true)]
+    FakeGuest(crate::backend::fake_guest::FakeGuestArgs),
 }
 
 #[derive(Debug, Args)]
@@ -122,6 +125,16 @@ pub struct RunArgs {
     /// says when the host is oversubscribed.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub jobs: u32,
+    /// What runs the guests. `fake` is a testing aid: a process that speaks
+    /// the probe's protocol and feels faults through a configurable clock
+    /// model (docs/clock-model.md); its figures test the pipeline and measure
+    /// nothing.
+    #[arg(long, value_enum, default_value = "qemu")]
+    pub backend: crate::plan::BackendKind,
+    /// The fake guest's clock model, KEY=VALUE[,KEY=VALUE...] (wrap=, pause=,
+    /// honor=, unstable-after=; docs/clock-model.md). With --backend fake only.
+    #[arg(long, default_value = "", value_name = "MODEL")]
+    pub fake_model: String,
 }
 
 #[derive(Debug, Args)]
@@ -148,12 +161,7 @@ pub enum ReportFormat {
 }
 
 /// `--data-channel` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DataChannelArg {
-    Auto,
-    IsaSerial,
-    Virtio,
-}
+pub use crate::qemu::args::DataChannelChoice as DataChannelArg;
 
 #[derive(Debug, Subcommand)]
 pub enum ScenarioCommand {

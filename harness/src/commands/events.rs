@@ -17,7 +17,7 @@ pub fn run(path: Option<&str>, json: bool, all: bool) -> Result<u8, Error> {
         None | Some("-") => parse_into(std::io::stdin().lock(), &mut out, json, all),
         Some(p) => {
             let file = std::fs::File::open(p)
-                .map_err(|e| Error::BadFlag { flag: "events", message: format!("cannot read {p}: {e}") })?;
+                .map_err(|e| Error::BadArgument { what: "FILE", message: format!("cannot read {p}: {e}") })?;
             parse_into(std::io::BufReader::new(file), &mut out, json, all)
         }
     };
@@ -25,7 +25,7 @@ pub fn run(path: Option<&str>, json: bool, all: bool) -> Result<u8, Error> {
         Ok(()) => Ok(exit_code::SUCCESS),
         // A closed pipe (`| head`) is not an error.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(exit_code::SUCCESS),
-        Err(e) => Err(Error::BadFlag { flag: "events", message: format!("cannot read {}: {e}", path.unwrap_or("-")) }),
+        Err(e) => Err(Error::BadArgument { what: "FILE", message: format!("cannot read {}: {e}", path.unwrap_or("-")) }),
     }
 }
 
@@ -111,6 +111,6 @@ mod tests {
     fn missing_file_is_a_usage_error_naming_the_file() {
         let e = run(Some("/nonexistent/console.log"), false, false).unwrap_err();
         assert_eq!(e.exit_code(), exit_code::USAGE);
-        assert!(e.to_string().contains("/nonexistent/console.log"), "{e}");
+        assert!(e.to_string().starts_with("FILE: cannot read /nonexistent/console.log: "), "{e}");
     }
 }

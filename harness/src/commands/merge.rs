@@ -8,7 +8,7 @@ use clockstorm_protocol::Manifest;
 use clockstorm_reports::gates::GateResult;
 
 use crate::error::Error;
-use crate::runner::ResultsDir;
+use crate::results::ResultsDir;
 
 pub fn run(out: &Path, shards: &[PathBuf]) -> Result<u8, Error> {
     let manifests = shards.iter().map(|d| read_manifest(d)).collect::<Result<Vec<_>, _>>()?;
@@ -39,24 +39,22 @@ pub fn run(out: &Path, shards: &[PathBuf]) -> Result<u8, Error> {
 }
 
 fn read_manifest(dir: &Path) -> Result<Manifest, Error> {
-    let path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::BadFlag { flag: "merge", message: format!("cannot read {}: {e}", path.display()) })?;
-    serde_json::from_str(&text).map_err(|e| Error::BadFlag { flag: "merge", message: format!("{} is not a clockstorm manifest: {e}", path.display()) })
+    ResultsDir::open(dir).read_manifest().map_err(|e| Error::BadResultsDir { path: dir.to_owned(), message: e.to_string() })
 }
 
 /// One manifest for all shards. Pure.
 pub fn merge_manifests(manifests: &[Manifest], dirs: &[PathBuf]) -> Result<Manifest, Error> {
     let Some(first) = manifests.first() else {
-        return Err(Error::BadFlag { flag: "merge", message: "name at least one results directory".into() });
+        return Err(Error::BadArgument { what: "SHARDS", message: "name at least one results directory".into() });
     };
     let mut merged = first.clone();
     merged.shard = None;
     merged.runs.clear();
     merged.kernels.clear();
     for (m, dir) in manifests.iter().zip(dirs) {
-        let differs = |what: &str, a: &str, b: &str| Error::BadFlag {
-            flag: "merge",
-            message: format!("{} has {what} {b}, {} has {a}: not shards of one matrix", dir.display(), dirs[0].display()),
+        let differs = |what: &str, a: &str, b: &str| Error::BadResultsDir {
+            path: dir.clone(),
+            message: format!("has {what} {b}, {} has {a}: not shards of one matrix", dirs[0].display()),
         };
         if m.scenario.sha256 != first.scenario.sha256 {
             return Err(differs("scenario sha256", &first.scenario.sha256, &m.scenario.sha256));
@@ -69,7 +67,7 @@ pub fn merge_manifests(manifests: &[Manifest], dirs: &[PathBuf]) -> Result<Manif
         }
         for run in &m.runs {
             if merged.runs.iter().any(|r| r.id == run.id) {
-                return Err(Error::BadFlag { flag: "merge", message: format!("run {} appears in more than one shard", run.id) });
+                return Err(Error::BadResultsDir { path: dir.clone(), message: format!("run {} appears in more than one shard", run.id) });
             }
             merged.runs.push(run.clone());
         }
@@ -97,4 +95,70 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clockstorm_protocol::{Accel, Clocksource, HostInfo, ManifestRun, QemuInfo, ScenarioInfo, MANIFEST_VERSION};
+
+    use super::*;
+    use crate::exit_code;
+
+    fn manifest(seed: u64, run_ids: &[&str]) -> Manifest {
+        Manifest {
+            manifest_version: MANIFEST_VERSION,
+            clockstorm_version: "0.1.0".into(),
+            command_line: vec![],
+            scenario: ScenarioInfo { name: "s".into(), origin: "shipped scenario s".into(), sha256: "ab".into() },
+            seed,
+            shard: None,
+            accel: Accel::Tcg,
+            qemu: QemuInfo { path: String::new(), version: String::new() },
+            kernels: vec![],
+            host: HostInfo { kernel_release: String::new(), clocksource: "tsc".into(), cpu_model: String::new(), cpu_flags: vec![], cpus: 1 },
+            started_at_unix_ms: 0,
+            finished_at_unix_ms: None,
+            runs: run_ids
+                .iter()
+                .map(|id| ManifestRun {
+                    id: (*id).into(),
+                    clocksource: Clocksource::Tsc,
+                    kernel: "default".into(),
+                    variant: String::new(),
+                    repetition: 0,
+                    dir: format!("runs/{id}"),
+                    outcome: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_directory_without_a_manifest_is_named_not_a_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = read_manifest(dir.path()).unwrap_err();
+        assert_eq!(e.exit_code(), exit_code::USAGE);
+        let text = e.to_string();
+        let prefix = format!("results directory {}: cannot read {}: ", dir.path().display(), dir.path().join("manifest.json").display());
+        assert!(text.starts_with(&prefix), "{text}");
+        std::fs::write(dir.path().join("manifest.json"), "{}").unwrap();
+        let text = read_manifest(dir.path()).unwrap_err().to_string();
+        assert!(text.starts_with(&format!("results directory {}: ", dir.path().display())), "{text}");
+        assert!(text.contains("is not a clockstorm manifest"), "{text}");
+        assert!(!text.contains("--merge"), "{text}");
+    }
+
+    #[test]
+    fn shards_that_do_not_fit_name_the_directory_that_differs() {
+        let dirs = [PathBuf::from("shard-a"), PathBuf::from("shard-b")];
+        let e = merge_manifests(&[manifest(1, &["x"]), manifest(2, &["y"])], &dirs).unwrap_err();
+        assert_eq!(e.exit_code(), exit_code::USAGE);
+        assert_eq!(e.to_string(), "results directory shard-b: has seed 2, shard-a has 1: not shards of one matrix");
+        let e = merge_manifests(&[manifest(1, &["x"]), manifest(1, &["x"])], &dirs).unwrap_err();
+        assert_eq!(e.to_string(), "results directory shard-b: run x appears in more than one shard");
+        let e = merge_manifests(&[], &[]).unwrap_err();
+        assert_eq!((e.exit_code(), e.to_string()), (exit_code::USAGE, "SHARDS: name at least one results directory".to_owned()));
+        let merged = merge_manifests(&[manifest(1, &["y"]), manifest(1, &["x"])], &dirs).unwrap();
+        assert_eq!(merged.runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["x", "y"]);
+    }
 }

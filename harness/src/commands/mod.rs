@@ -9,3 +9,38 @@ pub mod report;
 pub mod run;
 pub mod scenarios;
 mod time_text;
+
+use clap::Parser;
+
+use crate::cli::args;
+use crate::exit_code;
+
+/// Runs clockstorm with `argv` and returns the process exit code.
+pub fn main_with(argv: Vec<String>) -> u8 {
+    let cli = match args::Cli::try_parse_from(&argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit_code::USAGE } else { exit_code::SUCCESS };
+        }
+    };
+    let result = match &cli.command {
+        args::Command::Run(run) => run::run(run, &argv, None),
+        args::Command::Bench(bench) => run::bench(bench, &argv),
+        args::Command::Kernel(k) => kernel::run(k),
+        args::Command::Scenario(cmd) => scenarios::run(cmd),
+        args::Command::Merge { out, shards } => merge::run(out, shards),
+        args::Command::Report { dir, format, baseline } => report::run(dir, *format, baseline.as_deref()),
+        args::Command::Events { file, json, all } => events::run(file.as_deref(), *json, *all),
+        args::Command::ReferenceServer { listen } => reference_server::run(listen),
+        args::Command::FakeGuest(fake) => Ok(crate::backend::fake_guest::run(fake)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("clockstorm: error: {e}");
+            e.exit_code()
+        }
+    }
+}
+

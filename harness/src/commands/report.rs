@@ -11,15 +11,15 @@ use crate::analysis::{analyze, read_gates};
 use crate::cli::args::ReportFormat;
 use crate::error::Error;
 use crate::exit_code;
-use crate::runner::ResultsDir;
+use crate::results::ResultsDir;
 
 pub fn run(dir: &Path, format: ReportFormat, baseline: Option<&Path>) -> Result<u8, Error> {
-    let manifest = read_manifest(dir, "report")?;
+    let manifest = read_manifest(dir).map_err(|message| Error::BadResultsDir { path: dir.to_owned(), message })?;
     let analysis = analyze(&ResultsDir::open(dir), &manifest);
     let gates = read_gates(dir);
     let mut report = clockstorm_reports::model::build(manifest.clone(), analysis.summaries, analysis.series, gates);
     if let Some(base) = baseline {
-        let base_manifest = read_manifest(base, "baseline")?;
+        let base_manifest = read_manifest(base).map_err(|message| Error::BadFlag { flag: "baseline", message })?;
         let base_runs = analyze(&ResultsDir::open(base), &base_manifest).summaries;
         report.baseline = Some(compare_with_baseline(&report.runs, &base_runs, &base.display().to_string(), &base_manifest));
     }
@@ -49,9 +49,26 @@ fn render(report: &Report, format: ReportFormat) -> String {
     }
 }
 
-/// The manifest of a results directory, or an error naming the flag and the file.
-fn read_manifest(dir: &Path, flag: &'static str) -> Result<Manifest, Error> {
-    let path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::BadFlag { flag, message: format!("cannot read {}: {e}", path.display()) })?;
-    serde_json::from_str(&text).map_err(|e| Error::BadFlag { flag, message: format!("{} is not a clockstorm manifest: {e}", path.display()) })
+/// The manifest of a results directory, or what is wrong with it (naming the file).
+fn read_manifest(dir: &Path) -> Result<Manifest, String> {
+    ResultsDir::open(dir).read_manifest().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_without_a_manifest_is_named_not_a_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = run(dir.path(), ReportFormat::Terminal, None).unwrap_err();
+        assert_eq!(e.exit_code(), exit_code::USAGE);
+        let text = e.to_string();
+        let prefix = format!("results directory {}: cannot read {}: ", dir.path().display(), dir.path().join("manifest.json").display());
+        assert!(text.starts_with(&prefix), "{text}");
+        std::fs::write(dir.path().join("manifest.json"), "[]").unwrap();
+        let text = run(dir.path(), ReportFormat::Terminal, None).unwrap_err().to_string();
+        assert!(text.starts_with(&format!("results directory {}: ", dir.path().display())), "{text}");
+        assert!(text.contains("is not a clockstorm manifest") && !text.contains("--report"), "{text}");
+    }
 }

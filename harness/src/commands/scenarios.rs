@@ -4,7 +4,7 @@ use crate::cli::args::ScenarioCommand;
 use crate::error::Error;
 use crate::exit_code;
 use crate::faults;
-use crate::scenario::duration::format_duration;
+use crate::duration::format_duration;
 use crate::scenario::{self, matrix, parse, SHIPPED};
 
 pub fn run(cmd: &ScenarioCommand) -> Result<u8, Error> {

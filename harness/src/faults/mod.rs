@@ -4,11 +4,11 @@
 
 pub mod cgroup;
 pub mod inject;
-mod runner;
+mod timeline_thread;
 pub mod spec;
-pub mod timeline;
+pub mod expand;
 
 pub use inject::FaultContext;
-pub use runner::{spawn_timeline, TimelineHandle};
+pub use timeline_thread::{spawn_timeline, TimelineHandle};
 pub use spec::{parse_fault, FaultKind, FaultSpec};
-pub use timeline::{expand, FaultEvent};
+pub use expand::{expand, FaultEvent};

@@ -8,11 +8,12 @@
 
 use std::time::Duration;
 
+use clockstorm_protocol::FaultKindName;
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::duration::{format_duration, parse_duration};
+use crate::duration::{format_duration, parse_duration};
 
-/// The host-side cause to reproduce (see domain.md, "three kinds of freeze").
+/// The host-side cause to reproduce (see docs/faults.md, "Which freeze each kind models").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum FaultKind {
@@ -43,14 +44,14 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    /// The name used on the command line and in reports.
-    pub fn name(&self) -> &'static str {
+    /// The name used on the command line, in records and in reports.
+    pub fn name(&self) -> FaultKindName {
         match self {
-            FaultKind::Freeze => "freeze",
-            FaultKind::VcpuFreeze { .. } => "vcpu-freeze",
-            FaultKind::Pause => "pause",
-            FaultKind::Starve { .. } => "starve",
-            FaultKind::Command { .. } => "command",
+            FaultKind::Freeze => FaultKindName::Freeze,
+            FaultKind::VcpuFreeze { .. } => FaultKindName::VcpuFreeze,
+            FaultKind::Pause => FaultKindName::Pause,
+            FaultKind::Starve { .. } => FaultKindName::Starve,
+            FaultKind::Command { .. } => FaultKindName::Command,
         }
     }
 }
@@ -62,17 +63,17 @@ pub struct FaultSpec {
     #[serde(flatten)]
     pub kind: FaultKind,
     /// From the start of measurement (the probe's sync).
-    #[serde(with = "crate::scenario::duration::serde_text")]
+    #[serde(with = "crate::duration::serde_text")]
     pub start: Duration,
-    #[serde(with = "crate::scenario::duration::serde_text")]
+    #[serde(with = "crate::duration::serde_text")]
     pub duration: Duration,
     /// How many times it happens (at least 1).
     pub count: u32,
     /// Between the starts of consecutive repetitions.
-    #[serde(with = "crate::scenario::duration::serde_text")]
+    #[serde(with = "crate::duration::serde_text")]
     pub period: Duration,
     /// Each start moves by a seeded uniform amount in [-jitter, +jitter].
-    #[serde(with = "crate::scenario::duration::serde_text")]
+    #[serde(with = "crate::duration::serde_text")]
     pub jitter: Duration,
 }
 
@@ -91,8 +92,6 @@ pub struct FaultParseError {
     pub message: String,
 }
 
-const KINDS: &str = "freeze, vcpu-freeze, pause, starve, command";
-
 /// Parses `KIND:START+DURATION[,KEY=VALUE...]`. Pure.
 pub fn parse_fault(text: &str) -> Result<FaultSpec, FaultParseError> {
     let err = |message: String| FaultParseError { text: text.to_owned(), message };
@@ -100,7 +99,7 @@ pub fn parse_fault(text: &str) -> Result<FaultSpec, FaultParseError> {
         Some((h, o)) => (h, Some(o)),
         None => (text, None),
     };
-    let (kind_name, times) = head.split_once(':').ok_or_else(|| err(format!("expected KIND:START+DURATION, KIND one of {KINDS}")))?;
+    let (kind_name, times) = head.split_once(':').ok_or_else(|| err(format!("expected KIND:START+DURATION, KIND one of {}", FaultKindName::allowed_names())))?;
     let (start, duration) = times.split_once('+').ok_or_else(|| err("expected START+DURATION after the kind, e.g. 3s+6s".into()))?;
     let start = parse_duration(start).map_err(|m| err(format!("start: {m}")))?;
     let duration = parse_duration(duration).map_err(|m| err(format!("duration: {m}")))?;
@@ -129,16 +128,16 @@ pub fn parse_fault(text: &str) -> Result<FaultSpec, FaultParseError> {
     };
     let period = dur("period", take("period"))?;
     let jitter = dur("jitter", take("jitter"))?;
-    let kind = match kind_name {
-        "freeze" => FaultKind::Freeze,
-        "pause" => FaultKind::Pause,
-        "vcpu-freeze" => {
+    let kind = match kind_name.parse::<FaultKindName>() {
+        Ok(FaultKindName::Freeze) => FaultKind::Freeze,
+        Ok(FaultKindName::Pause) => FaultKind::Pause,
+        Ok(FaultKindName::VcpuFreeze) => {
             let vcpus = take("vcpus")
                 .map(|v| v.split('/').map(|n| n.parse::<u32>().map_err(|_| err(format!("vcpus: {v:?} is not like 0/1/2")))).collect())
                 .transpose()?;
             FaultKind::VcpuFreeze { vcpus }
         }
-        "starve" => {
+        Ok(FaultKindName::Starve) => {
             let duty = take("duty").ok_or_else(|| err("starve needs duty=PERCENT (0-100)".into()))?;
             let duty = duty.parse::<u8>().ok().filter(|d| *d <= 100).ok_or_else(|| err(format!("duty: {duty:?} is not a percentage 0-100")))?;
             let rt = match take("rt") {
@@ -151,7 +150,7 @@ pub fn parse_fault(text: &str) -> Result<FaultSpec, FaultParseError> {
                 .transpose()?;
             FaultKind::Starve { duty, rt, quota }
         }
-        "command" => {
+        Ok(FaultKindName::Command) => {
             let argv = take("argv").ok_or_else(|| err("command needs argv=PROGRAM;ARG;... (arguments separated by ';')".into()))?;
             let argv: Vec<String> = argv.split(';').map(str::to_owned).collect();
             if argv[0].is_empty() {
@@ -159,7 +158,7 @@ pub fn parse_fault(text: &str) -> Result<FaultSpec, FaultParseError> {
             }
             FaultKind::Command { argv }
         }
-        other => return Err(err(format!("unknown kind {other:?}: expected one of {KINDS}"))),
+        Err(_) => return Err(err(format!("unknown kind {kind_name:?}: expected one of {}", FaultKindName::allowed_names()))),
     };
     if let Some((k, _)) = opts.first() {
         return Err(err(format!("unknown option {k:?} for {kind_name}")));

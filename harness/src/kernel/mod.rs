@@ -62,6 +62,8 @@ pub enum KernelOrigin {
     },
     /// The host's own `/boot/vmlinuz-<uname -r>`.
     Boot,
+    /// A name the fake backend only reports: no kernel is read or booted.
+    Fake,
 }
 
 impl fmt::Display for KernelOrigin {
@@ -71,6 +73,7 @@ impl fmt::Display for KernelOrigin {
             KernelOrigin::Env => write!(f, "{ENV_VAR} environment variable"),
             KernelOrigin::Cache { name } => write!(f, "kernel cache entry {name}"),
             KernelOrigin::Boot => f.write_str("host /boot"),
+            KernelOrigin::Fake => f.write_str("fake backend (not booted)"),
         }
     }
 }

@@ -5,7 +5,9 @@
 //! therefore also wants vmx or svm in /proc/cpuinfo, and a KVM guest that
 //! does not say hello in time gets an error that suggests `--accel tcg`.
 
-use std::fmt;
+/// What QEMU will run with (defined in the protocol crate: the records and
+/// the manifest name it).
+pub use clockstorm_protocol::Accel;
 
 /// What the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -16,36 +18,12 @@ pub enum AccelChoice {
     Tcg,
 }
 
-/// What QEMU will run with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Accel {
-    Kvm,
-    Tcg,
-}
-
-impl Accel {
-    /// The name QEMU's `-machine accel=` takes.
-    pub fn qemu_name(self) -> &'static str {
-        match self {
-            Accel::Kvm => "kvm",
-            Accel::Tcg => "tcg",
-        }
-    }
-
-    /// The CPU model that fits: the host's own under KVM, everything TCG can
-    /// emulate under TCG (the default qemu64 lacks rdtscp and invariant TSC).
-    pub fn default_cpu_model(self) -> &'static str {
-        match self {
-            Accel::Kvm => "host",
-            Accel::Tcg => "max",
-        }
-    }
-}
-
-impl fmt::Display for Accel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.qemu_name())
+/// The CPU model that fits: the host's own under KVM, everything TCG can
+/// emulate under TCG (the default qemu64 lacks rdtscp and invariant TSC).
+pub fn default_cpu_model(accel: Accel) -> &'static str {
+    match accel {
+        Accel::Kvm => "host",
+        Accel::Tcg => "max",
     }
 }
 

@@ -1,6 +1,7 @@
-//! Everything about QEMU: accelerator choice, the command line, the process guard.
+//! Everything about QEMU: accelerator choice, the command line, QMP, the
+//! timer hardware. (The process guard is the backends' own: backend::process.)
 
 pub mod accel;
 pub mod args;
-pub mod guard;
 pub mod qmp;
+pub mod timers;

@@ -9,7 +9,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use super::events::{classify_console_line, Event};
+use crate::event_stream::{classify_console_line, Event};
 
 /// Console lines kept for the error message of a failed run.
 pub const CONSOLE_TAIL_LINES: usize = 25;

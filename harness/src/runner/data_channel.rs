@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use clockstorm_protocol::{check_hello_version, decode_guest, encode_line, GuestMessage, HostMessage};
 
-use super::events::{Event, HostStamp};
+use crate::event_stream::{Event, HostStamp};
 
 /// How long QEMU has to connect to the data socket after it was started.
 /// QEMU connects while parsing its command line, within milliseconds.

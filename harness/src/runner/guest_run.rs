@@ -1,142 +1,145 @@
-//! One guest, start to finish: initramfs, QEMU, data channel, console, the
-//! run loop, teardown. Everything it learns goes into the run's record file
-//! as it happens.
+//! One guest, start to finish: the backend's command, the guest process
+//! under its guard, data channel, QMP, console, the run loop, teardown.
+//! Everything it learns goes into the run's record file as it happens. It
+//! knows nothing of QEMU: the backend made the command line.
 
 use std::path::Path;
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clockstorm_protocol::{
-    DataDevice, HarnessEvent, ProbeOutcome, RunOutcome, RECORD_FORMAT_VERSION,
-};
+use clockstorm_protocol::{DataDevice, HarnessEvent, HostMessage, ProbeConfig, ProbeOutcome, RunOutcome, RECORD_FORMAT_VERSION};
 
 use super::console::{self, ConsoleTail};
-use super::data_channel;
-use super::events::Event;
-use super::run_state::{RunState, Step};
+use super::data_channel::{self, HostWriter};
 use super::record_file::RecordFile;
+use super::run_state::{RunState, Step};
 use super::{RunContext, RunError, RunSpec};
+use crate::backend::process::GuestProcess;
+use crate::backend::GuestLaunch;
+use crate::event_stream::Event;
 use crate::faults::{spawn_timeline, FaultContext, TimelineHandle};
-use crate::initramfs::{self, module_path_in_guest, Contents};
+use crate::initramfs::module_path_in_guest;
+use crate::qemu::args::{DataChannelKind, VIRTIO_PORT_NAME};
 use crate::qemu::qmp::Qmp;
-use crate::qemu::accel::Accel;
-use crate::qemu::args::{build_args, cpu_arg, kernel_cmdline, machine_arg, timer_args, DataChannelKind, QemuSpec, VIRTIO_PORT_NAME};
-use crate::qemu::guard::QemuProcess;
-use crate::signals;
+use crate::results::RunFiles;
 
-/// Boot to the probe's hello under TCG: ~1.5 s on an idle 2-core machine;
-/// the margin covers a loaded CI host emulating a slow boot.
-pub const HELLO_TIMEOUT_TCG: Duration = Duration::from_secs(60);
-/// Boot to hello under KVM takes well under a second. A KVM guest that is
-/// silent this long is most likely on a /dev/kvm that cannot run it.
-pub const HELLO_TIMEOUT_KVM: Duration = Duration::from_secs(20);
 /// After the requested duration, time allowed for the probe's initial sync,
 /// its last windows and Done to arrive.
 pub const DONE_GRACE: Duration = Duration::from_secs(30);
 /// After Done, time for the guest to print its sentinel and power off.
 pub const POWEROFF_TIMEOUT: Duration = Duration::from_secs(10);
-/// How often the run loop wakes to check on QEMU and Ctrl-C.
+/// How often the run loop wakes to check on the guest and Ctrl-C.
 const LOOP_TICK: Duration = Duration::from_millis(50);
+/// How long the guest has to serve QMP after it started: QEMU opens the
+/// socket while parsing its command line, well before the guest boots.
+pub const QMP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs one guest; the outcome is also the record file's last line.
-pub fn run_guest(ctx: &RunContext, spec: &RunSpec, run_dir: &Path, host_cpus: Option<&[usize]>) -> Result<RunOutcome, RunError> {
-    let io = |what: &str, path: &Path| {
-        let what = format!("{what} {}", path.display());
-        move |source| RunError::Io { what, source }
+pub fn run_guest(ctx: &RunContext, spec: &RunSpec, files: &RunFiles, host_cpus: Option<&[usize]>) -> Result<RunOutcome, RunError> {
+    files.create_dir().map_err(|source| RunError::Io { what: format!("creating {}", files.dir().display()), source })?;
+    let records_path = files.records();
+    let mut records = RecordFile::create(&records_path).map_err(|source| RunError::Io { what: format!("creating {}", records_path.display()), source })?;
+    let outcome = match ctx.backend.unavailable(spec) {
+        Some(reason) => RunOutcome::Skipped { reason },
+        None => boot_and_measure(ctx, spec, files, &mut records, host_cpus)?,
     };
-    std::fs::create_dir_all(run_dir).map_err(io("creating", run_dir))?;
-    let records_path = run_dir.join("records.jsonl");
-    let mut records = RecordFile::create(&records_path).map_err(io("creating", &records_path))?;
-    let outcome = match &spec.skip {
-        Some(reason) => RunOutcome::Skipped { reason: reason.clone() },
-        None => boot_and_measure(ctx, spec, run_dir, &mut records, host_cpus)?,
-    };
-    records.harness(HarnessEvent::RunFinished(outcome.clone())).map_err(io("writing", &records_path))?;
+    records
+        .harness(HarnessEvent::RunFinished(outcome.clone()))
+        .map_err(|source| RunError::Io { what: format!("writing {}", records_path.display()), source })?;
     Ok(outcome)
+}
+
+/// The probe's config for `spec`: its settings, the data device its kernel
+/// gets, and the modules that device needs.
+pub fn probe_config(spec: &RunSpec) -> ProbeConfig {
+    let (data_device, modules) = match spec.kernel.data_channel {
+        DataChannelKind::IsaSerial => (DataDevice::IsaSerial { path: "/dev/ttyS1".into() }, vec![]),
+        DataChannelKind::Virtio => (
+            DataDevice::VirtioPort { name: VIRTIO_PORT_NAME.into() },
+            spec.kernel.modules.iter().map(|(name, _)| module_path_in_guest(name)).collect(),
+        ),
+    };
+    let mut config = spec.probe.probe_config(&spec.id, Some(spec.clocksource.kernel_name()), data_device, modules);
+    config.benchmark_phase_ms = spec.benchmark_phase.map(|p| p.as_millis() as u64);
+    config
 }
 
 fn boot_and_measure(
     ctx: &RunContext,
     spec: &RunSpec,
-    run_dir: &Path,
+    files: &RunFiles,
     records: &mut RecordFile,
     host_cpus: Option<&[usize]>,
 ) -> Result<RunOutcome, RunError> {
-    let private = tempfile::Builder::new().prefix("clockstorm-").tempdir().map_err(|source| RunError::Io {
-        what: "creating a private temp dir".into(),
-        source,
-    })?;
-    let initrd = build_initramfs(ctx, spec)?;
-    let qemu_spec = QemuSpec {
-        binary: ctx.qemu.clone(),
-        name: format!("clockstorm-{}", spec.id),
-        accel: ctx.accel,
-        machine: machine_arg(&spec.guest.machine, ctx.accel, &spec.guest.timers),
-        cpu: cpu_arg(&spec.guest.cpu_model, ctx.accel, &spec.guest.timers),
-        timer_args: timer_args(ctx.accel, &spec.guest.timers),
-        vcpus: spec.guest.vcpus,
-        memory_mib: spec.guest.memory_mib,
-        kernel: spec.kernel.image.path.clone(),
-        initrd,
-        append: kernel_cmdline(Some(spec.clocksource.kernel_name()), &spec.guest.kernel_params),
-        data_channel: spec.kernel.data_channel,
-        data_socket: private.path().join("data.sock"),
-        qmp_socket: private.path().join("qmp.sock"),
-    };
-    let args = build_args(&qemu_spec);
-    let mut argv = vec![ctx.qemu.display().to_string()];
-    argv.extend(args.iter().map(|a| a.to_string_lossy().into_owned()));
+    let private = tempfile::Builder::new()
+        .prefix("clockstorm-")
+        .tempdir()
+        .map_err(|source| RunError::Io { what: "creating a private temp dir".into(), source })?;
+    let (data_socket, qmp_socket) = (private.path().join("data.sock"), private.path().join("qmp.sock"));
+    let config = probe_config(spec);
+    let launch = GuestLaunch { spec, probe_config: &config, private_dir: private.path(), data_socket: &data_socket, qmp_socket: &qmp_socket };
+    let command = ctx.backend.command(&launch)?;
     let records_path = records.path().to_owned();
-    let record_err = |source| RunError::Io { what: format!("writing {}", records_path.display()), source };
     records
         .harness(HarnessEvent::RunStarted {
             record_format_version: RECORD_FORMAT_VERSION,
             run_id: spec.id.clone(),
-            clocksource: spec.clocksource.kernel_name().into(),
-            accel: ctx.accel.to_string(),
-            qemu_argv: argv,
+            clocksource: spec.clocksource,
+            accel: ctx.accel,
+            qemu_argv: command.argv(),
         })
-        .map_err(record_err)?;
+        .map_err(|source| RunError::Io { what: format!("writing {}", records_path.display()), source })?;
 
-    let listener = data_channel::listen(&qemu_spec.data_socket)
-        .map_err(|source| RunError::Io { what: format!("listening on {}", qemu_spec.data_socket.display()), source })?;
+    let listener = data_channel::listen(&data_socket)
+        .map_err(|source| RunError::Io { what: format!("listening on {}", data_socket.display()), source })?;
     let started = Instant::now();
-    let (mut qemu, console_pipe) = QemuProcess::spawn(&ctx.qemu, &args, &run_dir.join("qemu.stderr"), host_cpus)?;
-    let _ = records.harness(HarnessEvent::QemuSpawned { pid: qemu.pid() });
+    let stderr_path = files.guest_stderr(ctx.backend.kind());
+    let (mut process, console_pipe) = GuestProcess::spawn(&command.program, &command.args, &stderr_path, host_cpus)?;
+    let _ = records.harness(HarnessEvent::QemuSpawned { pid: process.pid() });
 
     let (tx, rx) = channel();
     let tail = ConsoleTail::default();
-    let console_log = std::fs::File::create(run_dir.join("console.log"))
-        .map_err(|source| RunError::Io { what: format!("creating {}", run_dir.join("console.log").display()), source })?;
+    let console_path = files.console();
+    let console_log = std::fs::File::create(&console_path).map_err(|source| RunError::Io { what: format!("creating {}", console_path.display()), source })?;
     let console_thread = console::spawn_reader(console_pipe, console_log, tail.clone(), tx.clone())
         .map_err(|source| RunError::Io { what: "starting the console thread".into(), source })?;
 
-    let stream = match data_channel::accept(&listener, || qemu.try_wait().is_none()) {
+    let stream = match data_channel::accept(&listener, || process.try_wait().is_none()) {
         Ok(s) => s,
         Err(e) => {
-            let exit = qemu.shutdown();
+            let exit = process.shutdown();
             let _ = console_thread.join();
-            let stderr = std::fs::read_to_string(run_dir.join("qemu.stderr")).unwrap_or_default();
-            return Ok(failed(format!("{e}; QEMU said: {} ({exit:?})", stderr.trim()), &tail));
+            let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+            return Ok(failed(format!("{e}; the guest process said: {} ({exit:?})", stderr.trim()), &tail));
         }
     };
     let shutdown_handle = stream.try_clone().ok();
     let fault_tx = tx.clone();
-    let (data_thread, host_writer) = data_channel::spawn_reader(stream, tx)
-        .map_err(|source| RunError::Io { what: "starting the data channel thread".into(), source })?;
+    let (data_thread, host_writer) =
+        data_channel::spawn_reader(stream, tx).map_err(|source| RunError::Io { what: "starting the data channel thread".into(), source })?;
 
-    let qmp = connect_qmp(&qemu_spec.qmp_socket, &mut qemu, records);
-    let faults = FaultPlan { spec, qmp, qemu_pid: qemu.pid(), tx: fault_tx, timeline: None, host_writer, origin: None, actions_sent: 0 };
-    let mut faults = faults;
-    let mut state = RunState::default();
-    let outcome = run_loop(ctx, spec, &rx, &mut qemu, records, &tail, started, &mut faults, &mut state);
+    let qmp = connect_qmp(&qmp_socket, &mut process, records);
+    let mut guest = LiveGuest {
+        ctx,
+        spec,
+        process: &mut process,
+        records: &mut *records,
+        rx: &rx,
+        tail: &tail,
+        started,
+        state: RunState::default(),
+        faults: FaultPlan { spec, qmp, tx: fault_tx, timeline: None, origin: None, actions_sent: 0 },
+        host_writer,
+    };
+    let outcome = guest.run_loop();
+    let LiveGuest { mut faults, mut state, .. } = guest;
 
-    // Teardown in order: faults lifted, QEMU, then the socket, then the reader threads.
+    // Teardown in order: faults lifted, the guest, then the socket, then the reader threads.
     if let Some(mut timeline) = faults.timeline.take() {
         timeline.stop();
     }
-    let exit = qemu.shutdown();
+    let exit = process.shutdown();
     if let Some(s) = shutdown_handle {
         let _ = s.shutdown(std::net::Shutdown::Both);
     }
@@ -152,78 +155,89 @@ fn boot_and_measure(
     Ok(outcome)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_loop(
-    ctx: &RunContext,
-    spec: &RunSpec,
-    rx: &Receiver<Event>,
-    qemu: &mut QemuProcess,
-    records: &mut RecordFile,
-    tail: &ConsoleTail,
+/// A guest that is running, and everything its run loop works with.
+struct LiveGuest<'a> {
+    ctx: &'a RunContext<'a>,
+    spec: &'a RunSpec,
+    process: &'a mut GuestProcess,
+    records: &'a mut RecordFile,
+    rx: &'a Receiver<Event>,
+    tail: &'a ConsoleTail,
     started: Instant,
-    faults: &mut FaultPlan,
-    state: &mut RunState,
-) -> RunOutcome {
-    let hello_timeout = match ctx.accel {
-        Accel::Kvm => HELLO_TIMEOUT_KVM,
-        Accel::Tcg => HELLO_TIMEOUT_TCG,
-    };
-    loop {
-        if signals::interrupted() {
-            return RunOutcome::Interrupted;
-        }
-        match rx.recv_timeout(LOOP_TICK) {
-            Ok(event) => match state.dispatch(event, records) {
-                Step::Nothing => {}
-                Step::StartFaults => {
-                    faults.origin = Some(Instant::now());
-                    if let Err(reason) = faults.start(ctx) {
-                        return failed(reason, tail);
+    state: RunState,
+    faults: FaultPlan<'a>,
+    host_writer: HostWriter,
+}
+
+impl LiveGuest<'_> {
+    /// Until the guest is done, fails, stops for good or the user stops the run.
+    fn run_loop(&mut self) -> RunOutcome {
+        let hello_timeout = self.ctx.backend.hello_timeout();
+        loop {
+            if (self.ctx.stop_requested)() {
+                return RunOutcome::Interrupted;
+            }
+            match self.rx.recv_timeout(LOOP_TICK) {
+                Ok(event) => match self.state.dispatch(event, self.records) {
+                    Step::Nothing => {}
+                    Step::StartFaults => {
+                        self.faults.origin = Some(Instant::now());
+                        if let Err(reason) = self.faults.start(self.ctx, self.process.pid()) {
+                            return failed(reason, self.tail);
+                        }
                     }
-                }
-                Step::Fail(reason) => return failed(reason, tail),
-                Step::ClockStopped(stop) => eprintln!("clockstorm:   {}: the guest's clock stopped: {}", spec.id, stop.evidence()),
-                Step::ClockResumed(stop) => eprintln!(
-                    "clockstorm:   {}: the guest's clock moves again after standing still for {:.2} s",
-                    spec.id,
-                    stop.stopped_ns() as f64 / 1e9
-                ),
-            },
-            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {}
+                    Step::Fail(reason) => return failed(reason, self.tail),
+                    Step::ClockStopped(stop) => eprintln!("clockstorm:   {}: the guest's clock stopped: {}", self.spec.id, stop.evidence()),
+                    Step::ClockResumed(stop) => eprintln!(
+                        "clockstorm:   {}: the guest's clock moves again after standing still for {:.2} s",
+                        self.spec.id,
+                        stop.stopped_ns() as f64 / 1e9
+                    ),
+                },
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {}
+            }
+            self.faults.send_due_actions(&self.host_writer, self.records);
+            if let Some(seq) = self.state.beacon_due(Instant::now()) {
+                let _ = data_channel::send(&self.host_writer, &HostMessage::Beacon { seq });
+            }
+            if let Some(status) = self.process.try_wait() {
+                // Let the console and data threads deliver what the guest wrote last.
+                std::thread::sleep(LOOP_TICK);
+                drain(self.rx, self.records, &mut self.state);
+                return finished(self.spec, &self.state, status, self.started, self.tail);
+            }
+            if let Some(outcome) = self.verdict_by_time(Instant::now(), hello_timeout) {
+                return outcome;
+            }
         }
-        faults.send_due_actions(records);
-        if let Some(seq) = state.beacon_due(Instant::now()) {
-            let _ = data_channel::send(&faults.host_writer, &clockstorm_protocol::HostMessage::Beacon { seq });
-        }
-        if let Some(status) = qemu.try_wait() {
-            // Let the console and data threads deliver what QEMU wrote last.
-            std::thread::sleep(LOOP_TICK);
-            drain(rx, records, state);
-            return finished(spec, state, status, started, tail);
-        }
-        let now = Instant::now();
+    }
+
+    /// The outcome the clock decides: a clock stopped for good, a silent
+    /// guest, or a deadline passed.
+    fn verdict_by_time(&self, now: Instant, hello_timeout: Duration) -> Option<RunOutcome> {
+        let (spec, state, tail) = (self.spec, &self.state, self.tail);
         if let Some((stop, lasted)) = state.stopped_for_good(now, spec.probe.clock_stop_limit) {
-            return RunOutcome::ClockStopped {
+            return Some(RunOutcome::ClockStopped {
                 clock: stop.clock.clone(),
                 stopped_ms: lasted.as_millis() as u64,
                 evidence: stop.evidence(),
-                wall_ms: started.elapsed().as_millis() as u64,
+                wall_ms: self.started.elapsed().as_millis() as u64,
                 requested_ms: requested(spec).as_millis() as u64,
-            };
+            });
         }
         if let Some(quiet) = state.silent_for(now) {
-            return RunOutcome::Silent { silent_ms: quiet.as_millis() as u64, last_seen: state.last_seen(now), console_tail: tail.lines() };
+            return Some(RunOutcome::Silent { silent_ms: quiet.as_millis() as u64, last_seen: state.last_seen(now), console_tail: tail.lines() });
         }
         let measuring = expected_measuring(spec) + DONE_GRACE + state.stopped_total + state.stopped_now(now);
         match (state.hello_at, state.done_at) {
-            (None, _) if now - started > hello_timeout => return failed(no_hello_message(ctx.accel, hello_timeout), tail),
+            (None, _) if now - self.started > hello_timeout => Some(failed(self.ctx.backend.no_hello_message(hello_timeout), tail)),
             (Some(h), None) if now - h > measuring => {
-                return failed(format!("the probe did not finish within {measuring:?} of its hello, though it answered the host's beacons"), tail)
+                Some(failed(format!("the probe did not finish within {measuring:?} of its hello, though it answered the host's beacons"), tail))
             }
             (_, Some(d)) if now - d > POWEROFF_TIMEOUT => {
-                return failed(format!("the guest did not power off within {POWEROFF_TIMEOUT:?} after the probe finished"), tail)
+                Some(failed(format!("the guest did not power off within {POWEROFF_TIMEOUT:?} after the probe finished"), tail))
             }
-            _ => {}
+            _ => None,
         }
     }
 }
@@ -244,25 +258,13 @@ fn expected_measuring(spec: &RunSpec) -> Duration {
 fn finished(spec: &RunSpec, p: &RunState, status: std::process::ExitStatus, started: Instant, tail: &ConsoleTail) -> RunOutcome {
     let wall_ms = started.elapsed().as_millis() as u64;
     match (&p.done, p.sentinel) {
-        (Some(ProbeOutcome::Completed), true) => {
-            RunOutcome::Completed { wall_ms, requested_ms: requested(spec).as_millis() as u64 }
-        }
+        (Some(ProbeOutcome::Completed), true) => RunOutcome::Completed { wall_ms, requested_ms: requested(spec).as_millis() as u64 },
         (Some(ProbeOutcome::ClocksourceNotHonored { requested, got }), true) => {
             RunOutcome::ClocksourceNotHonored { requested: requested.clone(), got: got.clone() }
         }
-        (Some(_), false) => failed(format!("QEMU exited ({status}) without the probe's sentinel on the console"), tail),
-        (None, _) if p.hello_at.is_none() => failed(format!("QEMU exited ({status}) before the probe said hello"), tail),
-        (None, _) => failed(format!("QEMU exited ({status}) before the probe finished"), tail),
-    }
-}
-
-fn no_hello_message(accel: Accel, timeout: Duration) -> String {
-    match accel {
-        Accel::Kvm => format!(
-            "the guest did not say hello within {timeout:?} under KVM; /dev/kvm may not be able to run guests here \
-             (e.g. a nested or paravirtual KVM): try --accel tcg"
-        ),
-        Accel::Tcg => format!("the guest did not say hello within {timeout:?}"),
+        (Some(_), false) => failed(format!("the guest exited ({status}) without the probe's sentinel on the console"), tail),
+        (None, _) if p.hello_at.is_none() => failed(format!("the guest exited ({status}) before the probe said hello"), tail),
+        (None, _) => failed(format!("the guest exited ({status}) before the probe finished"), tail),
     }
 }
 
@@ -271,7 +273,7 @@ fn failed(reason: String, tail: &ConsoleTail) -> RunOutcome {
 }
 
 /// Everything still queued, through the same dispatcher; what it asks for is
-/// moot once QEMU is gone (the outcome is decided from what was recorded).
+/// moot once the guest is gone (the outcome is decided from what was recorded).
 fn drain(rx: &Receiver<Event>, records: &mut RecordFile, state: &mut RunState) {
     while let Ok(event) = rx.try_recv() {
         let _ = state.dispatch(event, records);
@@ -283,15 +285,11 @@ pub(crate) fn drain_for_tests(rx: &Receiver<Event>, records: &mut RecordFile, st
     drain(rx, records, state)
 }
 
-/// How long QEMU has to serve QMP after it started: it opens the socket while
-/// parsing its command line, well before the guest boots.
-pub const QMP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Connects to QMP and records QEMU's version and vCPU threads. A QMP that
+/// Connects to QMP and records the version and vCPU threads. A QMP that
 /// does not answer is recorded and leaves faults that need it failing with
 /// their own error; measuring goes on.
-fn connect_qmp(path: &Path, qemu: &mut QemuProcess, records: &mut RecordFile) -> Option<Arc<Mutex<Qmp>>> {
-    let mut qmp = match Qmp::connect(path, QMP_CONNECT_TIMEOUT, || qemu.try_wait().is_none()) {
+fn connect_qmp(path: &Path, process: &mut GuestProcess, records: &mut RecordFile) -> Option<Arc<Mutex<Qmp>>> {
+    let mut qmp = match Qmp::connect(path, QMP_CONNECT_TIMEOUT, || process.try_wait().is_none()) {
         Ok(q) => q,
         Err(e) => {
             let _ = records.harness(HarnessEvent::Garbled { line: String::new(), error: format!("QMP: {e}") });
@@ -306,14 +304,12 @@ fn connect_qmp(path: &Path, qemu: &mut QemuProcess, records: &mut RecordFile) ->
     Some(Arc::new(Mutex::new(qmp)))
 }
 
-/// The run's faults and what applying them needs.
+/// The run's faults and actions, and what applying them needs.
 struct FaultPlan<'a> {
     spec: &'a RunSpec,
     qmp: Option<Arc<Mutex<Qmp>>>,
-    qemu_pid: u32,
     tx: Sender<Event>,
     timeline: Option<TimelineHandle>,
-    host_writer: data_channel::HostWriter,
     /// When measurement began (the probe's sync): time zero of faults and actions.
     origin: Option<Instant>,
     actions_sent: usize,
@@ -322,7 +318,7 @@ struct FaultPlan<'a> {
 impl FaultPlan<'_> {
     /// Sends the in-guest actions whose time has come (checked every loop
     /// tick: 50 ms resolution; the probe stamps the action's effect itself).
-    fn send_due_actions(&mut self, records: &mut RecordFile) {
+    fn send_due_actions(&mut self, writer: &HostWriter, records: &mut RecordFile) {
         let Some(origin) = self.origin else { return };
         while let Some(a) = self.spec.actions.get(self.actions_sent) {
             if Instant::now() < origin + a.at {
@@ -331,13 +327,13 @@ impl FaultPlan<'_> {
             let id = self.actions_sent as u64;
             self.actions_sent += 1;
             let Some(action) = a.action() else { continue };
-            let _ = data_channel::send(&self.host_writer, &clockstorm_protocol::HostMessage::Action { id, action: action.clone() });
+            let _ = data_channel::send(writer, &HostMessage::Action { id, action: action.clone() });
             let _ = records.harness(HarnessEvent::ActionSent { id, action });
         }
     }
 
     /// Starts the fault timeline now (the probe has synced: measurement began).
-    fn start(&mut self, ctx: &RunContext) -> Result<(), String> {
+    fn start(&mut self, ctx: &RunContext, guest_pid: u32) -> Result<(), String> {
         if self.spec.faults.is_empty() {
             return Ok(());
         }
@@ -346,7 +342,7 @@ impl FaultPlan<'_> {
             None => Vec::new(),
         };
         let fault_ctx = FaultContext {
-            qemu_pid: self.qemu_pid,
+            qemu_pid: guest_pid,
             qmp: self.qmp.clone(),
             vcpus,
             cgroup_root: ctx.cgroup_root.clone(),
@@ -357,21 +353,4 @@ impl FaultPlan<'_> {
         self.timeline = Some(handle);
         Ok(())
     }
-}
-
-fn build_initramfs(ctx: &RunContext, spec: &RunSpec) -> Result<std::path::PathBuf, RunError> {
-    let (data_device, modules) = match spec.kernel.data_channel {
-        DataChannelKind::IsaSerial => (DataDevice::IsaSerial { path: "/dev/ttyS1".into() }, vec![]),
-        DataChannelKind::Virtio => (
-            DataDevice::VirtioPort { name: VIRTIO_PORT_NAME.into() },
-            spec.kernel.modules.iter().map(|(name, _)| module_path_in_guest(name)).collect(),
-        ),
-    };
-    let mut config = super::probe_config_for(&spec.probe, &spec.id, Some(spec.clocksource.kernel_name()), data_device, modules);
-    config.benchmark_phase_ms = spec.benchmark_phase.map(|p| p.as_millis() as u64);
-    let config_json = serde_json::to_vec_pretty(&config).expect("config always serializes");
-    let module_bytes: &[(String, Vec<u8>)] =
-        if spec.kernel.data_channel == DataChannelKind::Virtio { &spec.kernel.modules } else { &[] };
-    let contents = Contents { probe: &ctx.probe, config_json: &config_json, modules: module_bytes };
-    Ok(initramfs::build_cached(&ctx.initramfs_cache, &contents)?)
 }

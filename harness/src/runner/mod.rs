@@ -3,72 +3,33 @@
 
 mod console;
 mod data_channel;
-pub mod events;
 mod guest_run;
 mod record_file;
-mod results_dir;
 mod run_state;
 
 use std::path::PathBuf;
 
-use clockstorm_protocol::{DataDevice, Manifest, ProbeConfig, RunOutcome, PROTOCOL_VERSION};
+use clockstorm_protocol::{Manifest, RunOutcome};
 
-use crate::clocksource::Clocksource;
-use crate::initramfs::InitramfsError;
-use crate::kernel::KernelImage;
+use crate::backend::process::GuardError;
+use crate::backend::{BackendError, VmBackend};
 use crate::qemu::accel::Accel;
-use crate::qemu::args::DataChannelKind;
-use crate::qemu::guard::GuardError;
-use crate::scenario::{GuestSettings, ProbeSettings};
-use crate::signals;
+use crate::results::{ResultsDir, WriteError};
+pub use crate::plan::{KernelSetup, RunSpec};
+pub use guest_run::{probe_config, DONE_GRACE, POWEROFF_TIMEOUT, QMP_CONNECT_TIMEOUT};
 pub use run_state::CLOCK_STOP_GIVE_UP;
-pub use guest_run::{DONE_GRACE, HELLO_TIMEOUT_KVM, HELLO_TIMEOUT_TCG, POWEROFF_TIMEOUT};
-pub use results_dir::{ResultsDir, RUNS_DIR};
 
 /// What every run of a plan shares.
-pub struct RunContext {
-    pub qemu: PathBuf,
+pub struct RunContext<'a> {
+    /// What starts the guests.
+    pub backend: &'a dyn VmBackend,
+    /// The accelerator the guests run under (recorded with every run).
     pub accel: Accel,
-    /// The static probe binary's bytes (it becomes `/init`).
-    pub probe: Vec<u8>,
-    pub initramfs_cache: PathBuf,
     /// Root of the host's cgroup mounts, for faults that need cgroups.
     pub cgroup_root: PathBuf,
-}
-
-/// A kernel of the matrix, ready to boot.
-#[derive(Debug)]
-pub struct KernelSetup {
-    /// The scenario's name for it ("default", a cached name or a path).
-    pub name: String,
-    pub image: KernelImage,
-    pub data_channel: DataChannelKind,
-    /// (file name, bytes) of kernel modules the data channel needs, in load order.
-    pub modules: Vec<(String, Vec<u8>)>,
-}
-
-/// One guest to boot.
-#[derive(Debug, Clone)]
-pub struct RunSpec {
-    /// Deterministic id, also the run's directory name.
-    pub id: String,
-    pub clocksource: Clocksource,
-    pub kernel: std::sync::Arc<KernelSetup>,
-    pub variant: String,
-    pub repetition: u32,
-    /// The guest; its kernel_params already include the variant's.
-    pub guest: GuestSettings,
-    pub probe: ProbeSettings,
-    /// Set when the run cannot happen here (e.g. kvm-clock under TCG).
-    pub skip: Option<String>,
-    /// Run the in-guest benchmark first, each phase this long.
-    pub benchmark_phase: Option<std::time::Duration>,
-    /// The fault timeline, expanded (times from the probe's sync).
-    pub faults: Vec<crate::faults::FaultEvent>,
-    /// Command faults may run (`--allow-commands`).
-    pub allow_commands: bool,
-    /// In-guest actions, times from the probe's sync.
-    pub actions: Vec<crate::scenario::ScheduledAction>,
+    /// Whether the user asked the runs to stop (Ctrl-C): the CLI passes
+    /// `signals::interrupted`; a test can pass its own flag.
+    pub stop_requested: fn() -> bool,
 }
 
 /// Errors that stop a run from being attempted or recorded at all (a guest
@@ -78,38 +39,11 @@ pub enum RunError {
     #[error("{what}: {source}")]
     Io { what: String, source: std::io::Error },
     #[error(transparent)]
-    Qemu(#[from] GuardError),
+    Guest(#[from] GuardError),
     #[error(transparent)]
-    Initramfs(#[from] InitramfsError),
-}
-
-/// The probe's config for a run with these settings. Pure.
-pub fn probe_config_for(
-    probe: &ProbeSettings,
-    run_id: &str,
-    clocksource: Option<&str>,
-    data_device: DataDevice,
-    modules: Vec<String>,
-) -> ProbeConfig {
-    ProbeConfig {
-        protocol_version: PROTOCOL_VERSION,
-        run_id: run_id.to_owned(),
-        expected_clocksource: clocksource.map(str::to_owned),
-        duration_ms: probe.duration.as_millis() as u64,
-        window_ms: probe.window.as_millis() as u64,
-        exchange_interval_ms: probe.exchange_interval.as_millis() as u64,
-        initial_sync_exchanges: probe.initial_sync_exchanges,
-        gap_event_threshold_ns: probe.gap_event_threshold.as_nanos() as u64,
-        burst_after_gap_ns: probe.burst_after_gap.as_nanos() as u64,
-        burst_exchanges: probe.burst_exchanges,
-        clocks: probe.clocks.clone(),
-        tick_rate_hz: probe.tick_rate_hz,
-        poll_interval_ms: probe.poll_interval.as_millis() as u64,
-        forward_kmsg: probe.forward_kmsg,
-        benchmark_phase_ms: None,
-        data_device,
-        modules,
-    }
+    Backend(#[from] BackendError),
+    #[error(transparent)]
+    Results(#[from] WriteError),
 }
 
 /// Runs every spec, `jobs` guests at a time (in order when 1), updating the
@@ -126,12 +60,12 @@ pub fn run_all(ctx: &RunContext, specs: &[RunSpec], results: &ResultsDir, manife
         loop {
             let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let Some(spec) = specs.get(i) else { return Ok(()) };
-            if signals::interrupted() {
+            if (ctx.stop_requested)() {
                 return Ok(());
             }
             let pinned = cpus.map(|c| format!(" on host CPUs {c:?}")).unwrap_or_default();
             eprintln!("clockstorm: [{}/{}] {} ({}){pinned}", i + 1, specs.len(), spec.id, spec.clocksource);
-            let outcome = guest_run::run_guest(ctx, spec, &results.run_dir(&spec.id), cpus)?;
+            let outcome = guest_run::run_guest(ctx, spec, &results.run(&spec.id), cpus)?;
             report_progress(&outcome);
             let mut m = manifest.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(run) = m.runs.iter_mut().find(|r| r.id == spec.id) {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use clockstorm_protocol::{HarnessEvent, RecordBody, RunRecord};
 
-use super::events::HostStamp;
+use crate::event_stream::HostStamp;
 
 pub struct RecordFile {
     file: File,

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use clockstorm_protocol::{GuestMessage, HarnessEvent, ProbeOutcome, RecordBody, ThreadSeen};
 use clockstorm_reports::liveness::{BeaconPoint, ClockStop, StopDetector, Transition};
 
-use super::events::{ConsoleSignal, Event};
+use crate::event_stream::{ConsoleSignal, Event};
 use super::record_file::RecordFile;
 
 /// How often the host sends a beacon once the probe said hello.
@@ -25,12 +25,7 @@ pub const BEACON_INTERVAL: Duration = Duration::from_millis(250);
 /// a beacon every 250 ms whatever the guest's clocks do, so this is a hang,
 /// not a slow guest; it leaves room for a loaded CI host.
 pub const SILENCE_LIMIT: Duration = Duration::from_secs(15);
-/// A clock that has not advanced for this long (host time, from the value it
-/// did not get past) is not coming back within the run: the harness ends the
-/// run and names it. A clock that waits for its counter to pass an old value
-/// again waits at most half a wrap (acpi_pm 2.3 s, hpet 21.5 s), so one that
-/// recovers does so well within this.
-pub const CLOCK_STOP_GIVE_UP: Duration = Duration::from_secs(30);
+pub use crate::scenario::CLOCK_STOP_GIVE_UP;
 
 /// What the run loop must do after an event.
 #[derive(Debug, Clone, PartialEq)]

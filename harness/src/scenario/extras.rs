@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::duration;
+use crate::duration;
 
 /// `[[variants]]`: a named set of kernel parameters to compare.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

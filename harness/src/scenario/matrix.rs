@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Scenario, Variant};
 use crate::clocksource::Clocksource;
-use crate::faults::timeline::splitmix64;
+use crate::faults::expand::splitmix64;
 
 /// One cell of the matrix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 //! clocksources to compare. One TOML file per scenario; every table rejects
 //! unknown keys, and errors name the file, line, column and key.
 
-pub mod duration;
+pub use crate::duration;
 mod extras;
 mod guest;
 pub mod matrix;
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::clocksource::Clocksource;
 pub use extras::{Gates, ScheduledAction, Variant};
 pub use guest::{GuestSettings, PitPolicy, RtcBase, RtcDriftfix, TimerHardware};
-pub use probe::ProbeSettings;
+pub use probe::{ProbeSettings, CLOCK_STOP_GIVE_UP};
 pub use shipped::{shipped, DEFAULT_SCENARIO, SHIPPED};
 
 /// A whole scenario file.
@@ -144,10 +144,9 @@ fn validate(s: &Scenario, origin: &str) -> Result<(), ScenarioError> {
         return invalid("probe.initial_sync_exchanges", "must be at least 1".into());
     }
     // The probe's own limits, checked here so the error names the scenario key.
-    let probe = crate::runner::probe_config_for(&s.probe, "validate", None, clockstorm_protocol::DataDevice::IsaSerial { path: String::new() }, vec![]);
+    let probe = s.probe.probe_config("validate", None, clockstorm_protocol::DataDevice::IsaSerial { path: String::new() }, vec![]);
     if let Err(e) = probe.validate() {
-        let (field, message) = e.split_once(": ").unwrap_or(("", &e));
-        return invalid(&format!("probe.{}", scenario_key_of(field)), message.to_owned());
+        return invalid(&format!("probe.{}", scenario_key_of(e.field)), e.message);
     }
     if let Err(e) = crate::faults::expand(&s.faults, s.seed, s.probe.duration) {
         return invalid("faults", e.to_string());
@@ -186,7 +185,7 @@ fn is_name(s: &str) -> bool {
 }
 
 /// The scenario key behind a probe config field.
-fn scenario_key_of(probe_field: &str) -> &str {
+fn scenario_key_of(probe_field: &'static str) -> &'static str {
     match probe_field {
         "window_ms" => "window",
         "exchange_interval_ms" => "exchange_interval",

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use clockstorm_protocol::ClockId;
+use clockstorm_protocol::{ClockId, DataDevice, ProbeConfig, PROTOCOL_VERSION};
 use serde::{Deserialize, Serialize};
 
-use super::duration;
+use crate::duration;
 
 /// What the probe does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +45,13 @@ pub struct ProbeSettings {
     pub clock_stop_limit: Duration,
 }
 
+/// A clock that has not advanced for this long (host time, from the value it
+/// did not get past) is not coming back within the run: the harness ends the
+/// run and names it. A clock that waits for its counter to pass an old value
+/// again waits at most half a wrap (acpi_pm 2.3 s, hpet 21.5 s), so one that
+/// recovers does so well within this. The default of `clock_stop_limit`.
+pub const CLOCK_STOP_GIVE_UP: Duration = Duration::from_secs(30);
+
 /// Shortest `clock_stop_limit`: the detector needs a second of beacons to
 /// call a clock stopped at all (`liveness::STOP_MIN_NS`).
 pub const CLOCK_STOP_LIMIT_MIN: Duration = Duration::from_secs(2);
@@ -63,8 +70,32 @@ impl Default for ProbeSettings {
             tick_rate_hz: 1000,
             poll_interval: Duration::from_millis(100),
             forward_kmsg: true,
-            clock_stop_limit: crate::runner::CLOCK_STOP_GIVE_UP,
+            clock_stop_limit: CLOCK_STOP_GIVE_UP,
         }
     }
 }
 
+impl ProbeSettings {
+    /// The probe's config for a run with these settings. Pure.
+    pub fn probe_config(&self, run_id: &str, clocksource: Option<&str>, data_device: DataDevice, modules: Vec<String>) -> ProbeConfig {
+        ProbeConfig {
+            protocol_version: PROTOCOL_VERSION,
+            run_id: run_id.to_owned(),
+            expected_clocksource: clocksource.map(str::to_owned),
+            duration_ms: self.duration.as_millis() as u64,
+            window_ms: self.window.as_millis() as u64,
+            exchange_interval_ms: self.exchange_interval.as_millis() as u64,
+            initial_sync_exchanges: self.initial_sync_exchanges,
+            gap_event_threshold_ns: self.gap_event_threshold.as_nanos() as u64,
+            burst_after_gap_ns: self.burst_after_gap.as_nanos() as u64,
+            burst_exchanges: self.burst_exchanges,
+            clocks: self.clocks.clone(),
+            tick_rate_hz: self.tick_rate_hz,
+            poll_interval_ms: self.poll_interval.as_millis() as u64,
+            forward_kmsg: self.forward_kmsg,
+            benchmark_phase_ms: None,
+            data_device,
+            modules,
+        }
+    }
+}

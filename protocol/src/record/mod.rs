@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::GuestMessage;
+use crate::{Accel, Clocksource, FaultKindName, GuestMessage};
 
 /// Version of the on-disk record format.
 pub const RECORD_FORMAT_VERSION: u32 = 1;
@@ -55,8 +55,8 @@ pub enum HarnessEvent {
     RunStarted {
         record_format_version: u32,
         run_id: String,
-        clocksource: String,
-        accel: String,
+        clocksource: Clocksource,
+        accel: Accel,
         qemu_argv: Vec<String>,
     },
     QemuSpawned { pid: u32 },
@@ -73,7 +73,7 @@ pub enum HarnessEvent {
     /// action_result message).
     ActionSent { id: u64, action: crate::Action },
     /// A fault is about to be applied.
-    FaultStarted { index: usize, kind: String, planned_start_ms: u64, planned_duration_ms: u64 },
+    FaultStarted { index: usize, kind: FaultKindName, planned_start_ms: u64, planned_duration_ms: u64 },
     /// A fault was lifted, with what it achieved.
     FaultEnded(FaultEffect),
     /// Last line of every complete record file.
@@ -85,7 +85,7 @@ pub enum HarnessEvent {
 #[serde(deny_unknown_fields)]
 pub struct FaultEffect {
     pub index: usize,
-    pub kind: String,
+    pub kind: FaultKindName,
     /// Host CLOCK_REALTIME / CLOCK_MONOTONIC when the fault took effect and
     /// when it was lifted, in ns.
     pub began_realtime_ns: i64,

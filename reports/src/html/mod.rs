@@ -111,7 +111,7 @@ fn provenance(r: &Report) -> String {
     if let Some(shard) = &p.shard {
         rows.push(("shard", esc(shard)));
     }
-    rows.push(("accel", esc(&p.accel)));
+    rows.push(("accel", esc(p.accel.qemu_name())));
     rows.push(("QEMU", format!("{} ({})", esc(&p.qemu.version), code(&p.qemu.path))));
     rows.push((
         "host",

@@ -29,7 +29,7 @@ impl Palette {
     pub fn of(r: &Report) -> Palette {
         let mut names: Vec<String> = r.series.iter().map(|s| s.clocksource.clone()).collect();
         names.extend(r.runs.iter().map(|s| s.clocksource.clone()));
-        names.extend(r.provenance.runs.iter().map(|m| m.clocksource.clone()));
+        names.extend(r.provenance.runs.iter().map(|m| m.clocksource.to_string()));
         names.sort();
         names.dedup();
         Palette(names)
@@ -130,7 +130,7 @@ fn time_chart(title: &str, y_label: &str, lines: &[Line], spans: &[Span], marks:
             "<g><title>fault {} ({}): {:.2} s to {:.2} s</title><rect class=\"span\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>\
              <text class=\"spanlabel\" x=\"{}\" y=\"{}\">#{} {}</text></g>\n",
             span.index,
-            esc(&span.kind),
+            esc(span.kind.as_str()),
             span.start_s,
             span.end_s,
             num(a),
@@ -140,7 +140,7 @@ fn time_chart(title: &str, y_label: &str, lines: &[Line], spans: &[Span], marks:
             num(a + 3.0),
             num(f.y0() + 12.0),
             span.index,
-            esc(&span.kind)
+            esc(span.kind.as_str())
         ));
     }
     for l in lines {
@@ -372,7 +372,7 @@ fn clocksource_of<'a>(r: &'a Report, group: &str) -> &'a str {
         .runs
         .iter()
         .find(|m| group_of(&m.id) == group)
-        .map(|m| m.clocksource.as_str())
+        .map(|m| m.clocksource.kernel_name())
         .or_else(|| r.runs.iter().find(|s| group_of(&s.run_id) == group).map(|s| s.clocksource.as_str()))
         .unwrap_or("")
 }
@@ -520,11 +520,11 @@ mod tests {
     #[test]
     fn spans_of_one_fault_merge_across_runs() {
         let run = |a: f64, b: f64| RunSeries {
-            faults: vec![Span { index: 0, kind: "freeze".into(), start_s: a, end_s: b }],
+            faults: vec![Span { index: 0, kind: clockstorm_protocol::FaultKindName::Freeze, start_s: a, end_s: b }],
             ..RunSeries::default()
         };
         let merged = merged_spans(&[run(2.0, 8.0), run(1.9, 8.2), run(f64::NAN, 9.0)]);
-        assert_eq!(merged, vec![Span { index: 0, kind: "freeze".into(), start_s: 1.9, end_s: 8.2 }]);
+        assert_eq!(merged, vec![Span { index: 0, kind: clockstorm_protocol::FaultKindName::Freeze, start_s: 1.9, end_s: 8.2 }]);
     }
 
     #[test]

@@ -214,7 +214,7 @@ pub fn faults(r: &Report) -> String {
             "",
             &[
                 f.index.to_string(),
-                esc(&f.kind),
+                esc(f.kind.as_str()),
                 ns(f.planned_start_ms as f64 * 1e6),
                 ns(f.planned_duration_ms as f64 * 1e6),
                 code(&s.run_id),

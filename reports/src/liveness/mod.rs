@@ -3,7 +3,8 @@
 //! clock, each answer carrying the guest's CLOCK_MONOTONIC, its TSC and the
 //! samplers' read counts. A clock whose value stands still across beacons
 //! spanning [`STOP_MIN_NS`] of host time, while the TSC advanced, has
-//! stopped; it has recovered when a later beacon reads another value.
+//! stopped; it has recovered once [`RESUME_BEACONS`] beacons in a row read
+//! a climbing value past the one it stood at.
 //!
 //! Pure: the harness runs the same detector live (to name the state while the
 //! guest is still running and end a run whose clock never comes back), and

@@ -47,7 +47,7 @@ pub fn of_run(input: &SeriesInputs) -> RunSeries {
         faults: input
             .faults
             .iter()
-            .map(|f| Span { index: f.index, kind: f.kind.clone(), start_s: seconds(f.began_realtime_ns), end_s: seconds(f.ended_realtime_ns) })
+            .map(|f| Span { index: f.index, kind: f.kind, start_s: seconds(f.began_realtime_ns), end_s: seconds(f.ended_realtime_ns) })
             .collect(),
         kernel_events: input
             .kernel_events

@@ -59,7 +59,7 @@ pub struct Bin {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Span {
     pub index: usize,
-    pub kind: String,
+    pub kind: clockstorm_protocol::FaultKindName,
     pub start_s: f64,
     pub end_s: f64,
 }

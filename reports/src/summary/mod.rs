@@ -200,7 +200,7 @@ impl Summarizer {
             RecordBody::Harness(h) => match h {
                 HarnessEvent::RunStarted { run_id, clocksource, .. } => {
                     s.run_id = run_id;
-                    s.clocksource = clocksource;
+                    s.clocksource = clocksource.kernel_name().to_owned();
                 }
                 HarnessEvent::QemuSpawned { .. } => self.spawned_at = Some(r.host_monotonic_ns),
                 HarnessEvent::TimelineOrigin => self.origin_realtime_ns = Some(r.host_realtime_ns),

@@ -16,8 +16,8 @@ pub fn completed_run() -> Vec<RunRecord> {
         rec(0, h(HarnessEvent::RunStarted {
             record_format_version: RECORD_FORMAT_VERSION,
             run_id: "baseline-hpet".into(),
-            clocksource: "hpet".into(),
-            accel: "tcg".into(),
+            clocksource: Clocksource::Hpet,
+            accel: Accel::Tcg,
             qemu_argv: vec!["qemu-system-x86_64".into()],
         })),
         rec(10, h(HarnessEvent::QemuSpawned { pid: 42 })),

@@ -1,20 +1,73 @@
-//! From a scenario and the command line to the runs to make.
+//! Parse: the command line and the scenario into a validated [`RunPlan`].
+//! Nothing here touches the host beyond reading the files the user named
+//! (the scenario, `--resume`'s manifest) and checking that a kernel path
+//! exists: bad input exits 2 on a machine without QEMU.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clockstorm_reports::gates::GateLimits;
-
+use super::super::time_text::{unix_ms_now, utc_compact};
 use crate::cli::args::RunArgs;
 use crate::clocksource::Clocksource;
 use crate::error::Error;
 use crate::faults::{self, parse_fault, FaultEvent, FaultKind};
-use crate::qemu::accel::Accel;
-use crate::runner::{KernelSetup, RunSpec};
-use crate::scenario::duration::parse_duration;
-use crate::scenario::matrix::MatrixRun;
-use crate::scenario::{Gates, Scenario};
+use crate::plan::{gate_limits, BackendKind, HostRequest, Limits, RunPlan};
+use crate::results::ResultsDir;
+use crate::duration::parse_duration;
+use crate::scenario::{self, matrix, Scenario};
+
+/// Builds the plan of `clockstorm run` (or `bench`, with a phase).
+pub fn plan(args: &RunArgs, benchmark_phase: Option<Duration>, argv: &[String]) -> Result<RunPlan, Error> {
+    let loaded = scenario::load(&args.scenario)?;
+    let scenario = with_overrides(&loaded.scenario, args)?;
+    let faults = fault_events(&scenario, args)?;
+    let shard = args.shard.as_deref().map(str::parse::<matrix::Shard>).transpose().map_err(|message| Error::BadFlag { flag: "shard", message })?;
+    if args.backend == BackendKind::Fake {
+        crate::backend::fake_guest::parse_model(&args.fake_model).map_err(|message| Error::BadFlag { flag: "fake-model", message })?;
+    } else if !args.fake_model.is_empty() {
+        return Err(Error::BadFlag { flag: "fake-model", message: "applies to --backend fake only".into() });
+    }
+    check_kernel_paths(&scenario, args)?;
+
+    let canonical = matrix::expand(&scenario);
+    let selected = match shard {
+        Some(s) => matrix::shard(&canonical, s),
+        None => canonical,
+    };
+    let runs = matrix::shuffled(selected, scenario.seed);
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(format!("{}-{}", scenario.name, utc_compact(unix_ms_now() / 1000))));
+    let resume = if args.resume { Some(earlier_manifest(&out, &loaded, &scenario, shard)?) } else { None };
+    let mut kernels: Vec<String> = Vec::new();
+    for k in &scenario.guest.kernels {
+        if !kernels.contains(k) {
+            kernels.push(k.clone());
+        }
+    }
+    Ok(RunPlan {
+        limits: Limits { gates: gate_limits(&scenario.gates), clock_stop: scenario.probe.clock_stop_limit },
+        host: HostRequest {
+            backend: args.backend,
+            fake_model: args.fake_model.clone(),
+            accel: args.accel,
+            data_channel: args.data_channel,
+            qemu: args.qemu.clone(),
+            probe: args.probe.clone(),
+            kernel: args.kernel.clone(),
+            kernels,
+        },
+        loaded,
+        scenario,
+        faults,
+        runs,
+        shard,
+        out,
+        resume,
+        jobs: args.jobs as usize,
+        benchmark_phase,
+        allow_commands: args.allow_commands,
+        command_line: argv.to_vec(),
+    })
+}
 
 /// The scenario with the command line's overrides applied and re-checked.
 pub fn with_overrides(scenario: &Scenario, args: &RunArgs) -> Result<Scenario, Error> {
@@ -59,52 +112,47 @@ pub fn fault_events(s: &Scenario, args: &RunArgs) -> Result<Vec<FaultEvent>, Err
     Ok(events)
 }
 
-/// One spec per matrix run, in `ordered`'s order.
-pub fn specs(
-    ordered: &[MatrixRun],
-    s: &Scenario,
-    kernels: &BTreeMap<String, Arc<KernelSetup>>,
-    accel: Accel,
-    benchmark_phase: Option<Duration>,
-    faults: &[FaultEvent],
-    args: &RunArgs,
-) -> Vec<RunSpec> {
-    let mut actions = s.actions.clone();
-    actions.sort_by_key(|a| a.at);
-    ordered
-        .iter()
-        .map(|m| {
-            let mut guest = s.guest.clone();
-            guest.kernel_params.extend(m.variant.kernel_params.iter().cloned());
-            RunSpec {
-                id: m.id.clone(),
-                clocksource: m.clocksource,
-                kernel: kernels[&m.kernel].clone(),
-                variant: m.variant.name.clone(),
-                repetition: m.repetition,
-                guest,
-                probe: s.probe.clone(),
-                skip: m.clocksource.unavailable_reason(accel),
-                benchmark_phase,
-                faults: faults.to_vec(),
-                allow_commands: args.allow_commands,
-                actions: actions.clone(),
-            }
-        })
-        .collect()
+/// A kernel named by path must exist: the user's typo is bad input, found
+/// before anything else is looked up. (Whether it is a kernel is checked
+/// when it is read, with the host's resources.) The fake backend boots no
+/// kernel and reads none.
+fn check_kernel_paths(s: &Scenario, args: &RunArgs) -> Result<(), Error> {
+    if args.backend == BackendKind::Fake {
+        return Ok(());
+    }
+    if let Some(k) = &args.kernel {
+        if !k.exists() {
+            return Err(Error::KernelPathMissing { origin: "--kernel".into(), path: k.clone() });
+        }
+        return Ok(());
+    }
+    for (i, name) in s.guest.kernels.iter().enumerate() {
+        if name.contains('/') && !Path::new(name).exists() {
+            return Err(Error::KernelPathMissing { origin: format!("guest.kernels[{i}] entry {name:?}"), path: name.into() });
+        }
+    }
+    Ok(())
 }
 
-/// The scenario's `[gates]` as the evaluator's plain limits.
-pub fn gate_limits(g: &Gates) -> GateLimits {
-    GateLimits {
-        max_time_lost_ns: g.max_time_lost.map(|d| d.as_nanos() as u64),
-        max_gap_ns: g.max_gap.map(|d| d.as_nanos() as u64),
-        no_clocksource_switch: g.no_clocksource_switch,
-        final_clocksource: g.final_clocksource.clone(),
-        no_soft_lockup: g.no_soft_lockup,
-        max_backwards_steps: g.max_backwards_steps,
-        max_tick_backlog: g.max_tick_backlog,
-        no_stopped_clock: !g.allow_stopped_clock,
-        max_clock_stopped_ns: g.max_clock_stopped.map(|d| d.as_nanos() as u64),
+/// `--resume`: the manifest `out` holds, checked to be of this scenario,
+/// seed and shard.
+fn earlier_manifest(out: &Path, loaded: &scenario::LoadedScenario, s: &Scenario, shard: Option<matrix::Shard>) -> Result<clockstorm_protocol::Manifest, Error> {
+    let dir = ResultsDir::open(out);
+    let old = dir.read_manifest().map_err(|e| Error::BadFlag { flag: "resume", message: e.to_string() })?;
+    let sha = super::manifest::scenario_sha256(&loaded.text);
+    let shard_text = shard.map(|s| format!("{}/{}", s.index, s.count));
+    if old.scenario.sha256 != sha || old.seed != s.seed || old.shard != shard_text {
+        return Err(Error::BadFlag {
+            flag: "resume",
+            message: format!(
+                "{} holds scenario {} (sha256 {}), seed {}, shard {:?}: not this run",
+                out.display(),
+                old.scenario.name,
+                old.scenario.sha256,
+                old.seed,
+                old.shard
+            ),
+        });
     }
+    Ok(old)
 }

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use clockstorm_protocol::FaultDetail;
+use clockstorm_protocol::{FaultDetail, FaultKindName};
 
 use super::{FaultContext, FaultError, Injector};
 use crate::qemu::qmp::Qmp;
@@ -17,7 +17,7 @@ pub struct QmpPause {
 
 impl QmpPause {
     pub fn new(ctx: &FaultContext) -> Result<Self, FaultError> {
-        let qmp = ctx.qmp.clone().ok_or_else(|| FaultError::failed("pause", "no QMP connection to QEMU"))?;
+        let qmp = ctx.qmp.clone().ok_or_else(|| FaultError::failed(FaultKindName::Pause.as_str(), "no QMP connection to QEMU"))?;
         Ok(QmpPause { qmp, paused: false, stop_event_us: None, resume_event_us: None })
     }
 }

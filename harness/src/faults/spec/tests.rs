@@ -35,3 +35,13 @@ fn bad_faults_say_what_is_wrong() {
     assert!(e("command:1s+0s").contains("argv="));
     assert!(e("freeze:1s+1s,oops").contains("not KEY=VALUE"));
 }
+
+#[test]
+fn the_typed_name_is_the_one_serde_and_the_parser_use() {
+    for text in ["freeze:1s+1s", "vcpu-freeze:1s+1s", "pause:1s+1s", "starve:1s+1s,duty=50", "command:1s+0s,argv=/bin/true"] {
+        let kind = parse_fault(text).unwrap().kind;
+        let tag = serde_json::to_value(&kind).unwrap()["kind"].clone();
+        assert_eq!(tag, serde_json::to_value(kind.name()).unwrap(), "{text}");
+        assert_eq!(text.split(':').next(), Some(kind.name().as_str()));
+    }
+}

@@ -5,10 +5,19 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use super::accel::Accel;
-use crate::scenario::{PitPolicy, RtcBase, RtcDriftfix, TimerHardware};
+use super::timers::{PitPolicy, RtcBase, RtcDriftfix, TimerHardware};
 
 /// Name of the virtio-serial port the probe looks for in sysfs.
 pub const VIRTIO_PORT_NAME: &str = "org.clockstorm.data";
+
+/// `--data-channel`: which data channel the user wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DataChannelChoice {
+    /// Virtio-serial when the kernel's virtio modules are known, else the ISA UART.
+    Auto,
+    IsaSerial,
+    Virtio,
+}
 
 /// How the probe's data channel reaches the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -66,7 +75,7 @@ pub fn machine_arg(machine: &str, accel: Accel, timers: &TimerHardware) -> Strin
 /// `-cpu`: the model ("auto": `max` under TCG, `host` under KVM) and the
 /// TSC-related flags. kvm-clock and the TSC frequency only exist under KVM.
 pub fn cpu_arg(model: &str, accel: Accel, timers: &TimerHardware) -> String {
-    let mut cpu = if model == "auto" { accel.default_cpu_model().to_owned() } else { model.to_owned() };
+    let mut cpu = if model == "auto" { super::accel::default_cpu_model(accel).to_owned() } else { model.to_owned() };
     if timers.invtsc {
         cpu.push_str(",+invtsc");
     }

@@ -57,7 +57,7 @@ fn the_append_string_stays_one_argument() {
 
 #[test]
 fn timer_hardware_maps_onto_machine_cpu_and_rtc_arguments_and_kvm_only_parts_stay_out_of_tcg() {
-    use crate::scenario::{PitPolicy, RtcBase, RtcDriftfix};
+    use crate::qemu::timers::{PitPolicy, RtcBase, RtcDriftfix};
     let t = TimerHardware {
         hpet: false,
         rtc_base: RtcBase::Localtime,

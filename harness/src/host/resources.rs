@@ -1,0 +1,58 @@
+//! Every host resource a plan needs, resolved in one place and in an order
+//! that keeps bad input a usage error: the kernels (a file named by the user
+//! that is not a kernel is bad input), then QEMU and the probe binary.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::kernels;
+use crate::backend::fake::FakeBackend;
+use crate::backend::qemu::QemuBackend;
+use crate::backend::VmBackend;
+use crate::error::Error;
+use crate::kernel::KernelCache;
+use crate::plan::{BackendKind, HostRequest, KernelSetup};
+use crate::probe_binary;
+use crate::qemu::accel::{self, Accel};
+
+/// What the host gives a plan.
+pub struct HostResources {
+    pub backend: Box<dyn VmBackend>,
+    pub accel: Accel,
+    /// Every kernel of the plan, by the scenario's name for it.
+    pub kernels: BTreeMap<String, Arc<KernelSetup>>,
+    /// The QEMU binary (None with the fake backend).
+    pub qemu: Option<PathBuf>,
+}
+
+/// Resolves `req` on this host.
+pub fn resolve(req: &HostRequest) -> Result<HostResources, Error> {
+    let accel = accel::resolve(req.accel, accel::probe_host());
+    match req.backend {
+        BackendKind::Fake => {
+            let kernels = req.kernels.iter().map(|name| (name.clone(), kernels::fake_setup(name))).collect();
+            let exe = std::env::current_exe().map_err(|e| Error::FakeGuestMissing { reason: e.to_string() })?;
+            let backend = FakeBackend { exe, model: req.fake_model.clone() };
+            Ok(HostResources { backend: Box::new(backend), accel, kernels, qemu: None })
+        }
+        BackendKind::Qemu => {
+            let cache = KernelCache::default_location()?;
+            let mut kernels = BTreeMap::new();
+            for name in &req.kernels {
+                let image = kernels::resolve(name, req.kernel.as_deref(), &cache)?;
+                kernels.insert(name.clone(), kernels::setup(name, image, req.data_channel)?);
+            }
+            let qemu = super::find_qemu(req.qemu.as_deref())?;
+            let probe_path = probe_binary::locate(
+                req.probe.as_deref(),
+                std::env::var_os(probe_binary::ENV_VAR).as_deref(),
+                &std::env::current_exe().unwrap_or_default(),
+            )?;
+            let probe = probe_binary::load(&probe_path)?;
+            let initramfs_cache = cache.root().parent().map(|p| p.join("initramfs")).unwrap_or_default();
+            let backend = QemuBackend { qemu: qemu.clone(), accel, probe, initramfs_cache };
+            Ok(HostResources { backend: Box::new(backend), accel, kernels, qemu: Some(qemu) })
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! Every shipped scenario runs (shortened) on a real guest: the smoke test
+//! of each scenario file users copy.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use clockstorm_protocol::RunOutcome;
+
+use crate::support::*;
+
+/// Each shipped scenario, shortened: one clocksource (kernel-ci keeps its
+/// three kernels), and the timeline cut to its first fault at 1 s for 2 s,
+/// so the whole set runs in about two minutes.
+#[test]
+fn every_shipped_scenario_runs_shortened_on_a_real_guest() {
+    let list = Command::new(BIN).args(["scenario", "list"]).output().unwrap();
+    assert!(list.status.success(), "{}", text(&list));
+    let names: Vec<String> = String::from_utf8_lossy(&list.stdout).lines().filter_map(|l| l.split_whitespace().next().map(str::to_owned)).collect();
+    assert_eq!(names.len(), 8, "{names:?}");
+    for name in &names {
+        let show = Command::new(BIN).args(["scenario", "show", name]).output().unwrap();
+        assert!(show.status.success(), "{}", text(&show));
+        let shown = String::from_utf8_lossy(&show.stdout).into_owned();
+        let first_fault_kind = shown.lines().skip_while(|l| !l.starts_with("faults")).nth(1).and_then(|l| l.split_whitespace().nth(1)).map(str::to_owned);
+        // failover is about leaving tsc: it keeps its clocksource.
+        let clocksource = if name == "failover" { "tsc" } else { "hpet" };
+        let mut args: Vec<String> =
+            vec!["run".into(), name.clone(), "--clocksource".into(), clocksource.into(), "--duration".into(), "4s".into(), "--repetitions".into(), "1".into()];
+        if let Some(kind) = &first_fault_kind {
+            let fault = match kind.as_str() {
+                "starve" => "starve:1s+2s,duty=80".to_owned(),
+                other => format!("{other}:1s+2s"),
+            };
+            args.extend(["--fault".into(), fault]);
+        }
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (out, o) = clockstorm(&argv);
+        assert!(matches!(o.status.code(), Some(0) | Some(3)), "{name}: {}", text(&o));
+        let m = manifest(out.path());
+        assert!(!m.runs.is_empty(), "{name}");
+        for run in &m.runs {
+            assert!(matches!(run.outcome, Some(RunOutcome::Completed { .. })), "{name}: {run:?}\n{}", text(&o));
+        }
+        if name == "kernel-ci" {
+            let releases: BTreeSet<&str> = m.kernels.iter().map(|k| k.release.as_str()).collect();
+            assert_eq!(releases.len(), 3, "three kernel generations: {releases:?}");
+            assert!(out.path().join("gates.json").is_file());
+        }
+        if name == "failover" {
+            // tsc was unbound inside the guest: every run ended elsewhere.
+            for s in summaries(out.path()) {
+                assert!(!s.clocksource_changes.is_empty(), "{name}: {s:#?}");
+                // What the switch cost is measured: unbinding a clocksource
+                // that keeps time costs nothing beyond the exchanges' bound.
+                let w = &s.switches[0];
+                let (step, bound) = (w.offset_step_ns.expect("exchanges around the switch"), w.uncertainty_ns.unwrap());
+                assert!(step.abs() <= bound + 10_000_000, "{name}: {w:?}");
+                assert!(s.actions.iter().all(|a| a.contains("ok")), "{name}: {:?}", s.actions);
+            }
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! End-to-end tests of the pipeline on the fake backend (`--backend fake`):
+//! the real `clockstorm` binary, its real data channel, QMP, faults, records
+//! and reports, with the fake guest process in place of QEMU. Seconds each,
+//! in parallel. Also the bad-input paths (nothing starts) and the probe
+//! standalone on this host. What only a real guest can show lives in the
+//! `guests` test binary.
+
+mod bad_input;
+mod fake;
+mod faults;
+mod interrupt;
+mod probe;
+mod reports;
+mod scenarios;
+#[path = "../support/mod.rs"]
+mod support;
