@@ -49,12 +49,7 @@ fn jiffies_reading() -> Option<Jiffies> {
     Some(Jiffies { value: snapshot.jiffies, realtime_ns: snapshot.now_ns as i64 + realtime_minus_mono })
 }
 
-pub fn spawn(
-    interval: Duration,
-    mut clocksource: String,
-    shared: Arc<SamplerShared>,
-    outbox: Outbox,
-) -> std::io::Result<JoinHandle<()>> {
+pub fn spawn(interval: Duration, mut clocksource: String, shared: Arc<SamplerShared>, outbox: Outbox) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new().name("counters".into()).spawn(move || {
         // Nice 0 under the channel thread's nice -20 (inherited otherwise).
         // Not SCHED_IDLE: after a freeze the kernel's own normal threads

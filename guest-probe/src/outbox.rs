@@ -80,11 +80,7 @@ impl Outbox {
 
     pub fn dropped(&self) -> Dropped {
         let d = &self.queue.dropped;
-        Dropped {
-            sampler: d.sampler.load(Ordering::Relaxed),
-            ticks: d.ticks.load(Ordering::Relaxed),
-            kernel: d.kernel.load(Ordering::Relaxed),
-        }
+        Dropped { sampler: d.sampler.load(Ordering::Relaxed), ticks: d.ticks.load(Ordering::Relaxed), kernel: d.kernel.load(Ordering::Relaxed) }
     }
 }
 

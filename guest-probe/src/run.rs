@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clockstorm_protocol::{
-    Beacon, ClockId, ClocksourceState, Done, GuestMessage, Hello, HostMessage, ProbeConfig, ProbeOutcome, ReadCost,
-    Synced, PROTOCOL_VERSION,
+    Beacon, ClockId, ClocksourceState, Done, GuestMessage, Hello, HostMessage, ProbeConfig, ProbeOutcome, ReadCost, Synced, PROTOCOL_VERSION,
 };
 
 use crate::clocks::{boottime_ns, monotonic_ns, now_ns, rdtsc, realtime_ns};
@@ -105,11 +104,7 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
 
     let (outbox, rx) = Outbox::new(OUTBOX_CAPACITY);
     let mut threads = Vec::new();
-    let settings = SamplerSettings {
-        clocks: config.clocks.clone(),
-        window_ns: config.window_ms * 1_000_000,
-        gap_event_ns: config.gap_event_threshold_ns,
-    };
+    let settings = SamplerSettings { clocks: config.clocks.clone(), window_ns: config.window_ms * 1_000_000, gap_event_ns: config.gap_event_threshold_ns };
     let started = sampler::spawn_all(&sched::online_cpus(), &settings, &shared, &outbox)
         .context("starting the samplers")
         .map(|samplers| threads.extend(samplers))
@@ -248,11 +243,7 @@ fn channel_loop(
         for msg in pending.drain(..) {
             answer(link, msg, Some(shared))?;
         }
-        let wait = if burst_left > 0 {
-            Duration::ZERO
-        } else {
-            next_exchange.min(deadline).saturating_duration_since(Instant::now()).min(CHANNEL_POLL)
-        };
+        let wait = if burst_left > 0 { Duration::ZERO } else { next_exchange.min(deadline).saturating_duration_since(Instant::now()).min(CHANNEL_POLL) };
         if let Some(msg) = link.recv(wait)? {
             pending.push(msg);
         }
@@ -350,11 +341,7 @@ fn read_cost(clocks: &[ClockId]) -> ReadCost {
         std::hint::black_box(sink);
         (monotonic_ns() - t0) as f64 / CALIBRATION_READS as f64
     };
-    ReadCost {
-        clocks: clocks.iter().map(|&c| (c, time(&|| now_ns(clock_id(c)) as u64))).collect(),
-        rdtsc_ns: time(&rdtsc),
-        reads: CALIBRATION_READS,
-    }
+    ReadCost { clocks: clocks.iter().map(|&c| (c, time(&|| now_ns(clock_id(c)) as u64))).collect(), rdtsc_ns: time(&rdtsc), reads: CALIBRATION_READS }
 }
 
 fn send_done(link: &mut dyn Link, outcome: ProbeOutcome, t: &Totals) -> Result<()> {

@@ -117,9 +117,13 @@ pub fn main(args: &[String]) -> Result<()> {
 }
 
 fn connect(addr: &str) -> Result<Channel> {
-    let target = addr.to_socket_addrs().with_context(|| format!("resolving {addr}"))?.next().with_context(|| format!("{addr} resolves to nothing"))?;
-    let stream = TcpStream::connect_timeout(&target, REFERENCE_CONNECT_TIMEOUT)
-        .with_context(|| format!("connecting to the reference server at {addr}"))?;
+    let target = addr
+        .to_socket_addrs()
+        .with_context(|| format!("resolving {addr}"))?
+        .next()
+        .with_context(|| format!("{addr} resolves to nothing"))?;
+    let stream =
+        TcpStream::connect_timeout(&target, REFERENCE_CONNECT_TIMEOUT).with_context(|| format!("connecting to the reference server at {addr}"))?;
     Ok(Channel::from_stream(stream))
 }
 

@@ -8,19 +8,14 @@ const CLOCKSOURCE_DIR: &str = "/sys/devices/system/clocksource/clocksource0";
 
 /// `uname -r`.
 pub fn kernel_release() -> String {
-    nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_else(|_| "unknown".into())
+    nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_else(|_| "unknown".into())
 }
 
 /// Current and available clocksources from sysfs.
 pub fn clocksource_state() -> std::io::Result<ClocksourceState> {
     let current = fs::read_to_string(format!("{CLOCKSOURCE_DIR}/current_clocksource"))?;
     let available = fs::read_to_string(format!("{CLOCKSOURCE_DIR}/available_clocksource"))?;
-    Ok(ClocksourceState {
-        current: current.trim().to_owned(),
-        available: available.split_whitespace().map(str::to_owned).collect(),
-    })
+    Ok(ClocksourceState { current: current.trim().to_owned(), available: available.split_whitespace().map(str::to_owned).collect() })
 }
 
 /// Number of CPUs this process may run on.

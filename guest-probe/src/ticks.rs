@@ -127,9 +127,7 @@ impl TimerFd {
         let ts = |ns: u64| libc::timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 };
         let spec = libc::itimerspec { it_interval: ts(period_ns), it_value: ts(first_expiry_ns) };
         // SAFETY: `fd` is a valid timerfd and `spec` a valid itimerspec.
-        let rc = unsafe {
-            libc::timerfd_settime(std::os::fd::AsRawFd::as_raw_fd(&fd), libc::TFD_TIMER_ABSTIME, &spec, std::ptr::null_mut())
-        };
+        let rc = unsafe { libc::timerfd_settime(std::os::fd::AsRawFd::as_raw_fd(&fd), libc::TFD_TIMER_ABSTIME, &spec, std::ptr::null_mut()) };
         if rc != 0 {
             return Err(std::io::Error::last_os_error()).context("timerfd_settime");
         }
@@ -140,9 +138,7 @@ impl TimerFd {
     fn read(&self) -> Result<u64> {
         let mut count = 0u64;
         // SAFETY: reading 8 bytes into a u64 from a valid timerfd.
-        let n = unsafe {
-            libc::read(std::os::fd::AsRawFd::as_raw_fd(&self.fd), (&mut count as *mut u64).cast(), std::mem::size_of::<u64>())
-        };
+        let n = unsafe { libc::read(std::os::fd::AsRawFd::as_raw_fd(&self.fd), (&mut count as *mut u64).cast(), std::mem::size_of::<u64>()) };
         if n != 8 {
             bail!("reading the timerfd: {}", std::io::Error::last_os_error());
         }
@@ -160,7 +156,7 @@ mod tests {
         let mut c = TickCounter::new(1_000_000, 1_000_000);
         c.wake(1, 1_020_000); // 20 µs late
         c.wake(1, 2_010_000); // 10 µs late
-        // The probe did not run for 2 s: the kernel counts the missed expiries.
+                              // The probe did not run for 2 s: the kernel counts the missed expiries.
         c.wake(2000, 2_002_005_000); // latest expiry at 2_002_000_000: 5 µs late
         let w = c.window(0, 1000, 2_002_005_000, 7);
         assert_eq!((w.expirations, w.wakeups), (2002, 3));

@@ -40,7 +40,11 @@ fn main() {
     reset_peak_rss();
     let (analysis, s) = timed(|| clockstorm::analysis::analyze(&ResultsDir::open(tmp.path()), &manifest));
     report("analysis (report)", analysis.records, analysis.bytes, s);
-    println!("peak RSS during analysis: {:.1} MiB (largest record file {:.0} MiB)", peak_rss_kib() as f64 / 1024.0, bytes as f64 / RUNS as f64 / 1048576.0);
+    println!(
+        "peak RSS during analysis: {:.1} MiB (largest record file {:.0} MiB)",
+        peak_rss_kib() as f64 / 1024.0,
+        bytes as f64 / RUNS as f64 / 1048576.0
+    );
     assert_eq!(analysis.summaries.len() as u64, RUNS);
     let lost: Vec<_> = analysis.summaries[0].faults.iter().filter_map(|f| f.lost_ns).collect();
     println!("check: run 0 lost {lost:?} ns across its faults (synthetic: 4687 ms per fault)");
@@ -53,11 +57,7 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
 }
 
 fn report(what: &str, records: u64, bytes: u64, seconds: f64) {
-    println!(
-        "{what:<24} {:>6.2} M samples/s  {:>7.0} MB/s  ({records} in {seconds:.2} s)",
-        records as f64 / seconds / 1e6,
-        bytes as f64 / seconds / 1e6
-    );
+    println!("{what:<24} {:>6.2} M samples/s  {:>7.0} MB/s  ({records} in {seconds:.2} s)", records as f64 / seconds / 1e6, bytes as f64 / seconds / 1e6);
 }
 
 fn count_lines(path: &std::path::Path) -> u64 {
@@ -163,14 +163,22 @@ fn write_run(out: &mut impl Write, id: &str, lines: u64) -> u64 {
                 detail: None,
                 error: None,
             };
-            line(out, host, RecordBody::Harness(HarnessEvent::FaultStarted { index, kind: FaultKindName::Freeze, planned_start_ms: 0, planned_duration_ms: 6_000 }));
+            line(
+                out,
+                host,
+                RecordBody::Harness(HarnessEvent::FaultStarted { index, kind: FaultKindName::Freeze, planned_start_ms: 0, planned_duration_ms: 6_000 }),
+            );
             line(out, host + 6_000_000_000, RecordBody::Harness(HarnessEvent::FaultEnded(effect)));
             index += 1;
         }
         if step % 6_000 == 6_000 - 1 {
             lost += 4_687_000_000;
             let message = "clocksource: timekeeping watchdog on CPU0: Marking clocksource 'acpi_pm' as unstable because the skew is too large:".to_owned();
-            line(out, host, RecordBody::Guest(GuestMessage::KernelLog(KernelLog { seq: step, ts_us: mono / 1000, level: 4, message, read_realtime_ns: None })));
+            line(
+                out,
+                host,
+                RecordBody::Guest(GuestMessage::KernelLog(KernelLog { seq: step, ts_us: mono / 1000, level: 4, message, read_realtime_ns: None })),
+            );
         }
         let jitter = (step * 7_919 % 1_000) as i64;
         let window = Window {
@@ -222,5 +230,9 @@ fn reset_peak_rss() {
 
 fn peak_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }

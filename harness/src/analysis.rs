@@ -125,7 +125,10 @@ pub fn analyze_records(mut input: impl Read) -> std::io::Result<RunRead> {
 
 /// Gate results a run (or its shards) wrote, or none.
 pub fn read_gates(dir: &Path) -> Vec<GateResult> {
-    std::fs::read_to_string(dir.join(results::GATES_FILE)).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
+    std::fs::read_to_string(dir.join(results::GATES_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
 }
 
 /// Writes summary.json, gates.json and the report in every file format, and

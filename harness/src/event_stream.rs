@@ -27,7 +27,11 @@ fn clock_ns(clock: libc::clockid_t) -> i64 {
 pub enum Event {
     Guest(HostStamp, GuestMessage),
     /// A data-channel line that did not decode.
-    Garbled { stamp: HostStamp, line: String, error: String },
+    Garbled {
+        stamp: HostStamp,
+        line: String,
+        error: String,
+    },
     /// The probe speaks another protocol version, or did not start with Hello.
     Protocol(String),
     /// The data channel closed (QEMU exited or closed the socket).

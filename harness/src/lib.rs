@@ -6,9 +6,9 @@
 //! records on disk), [`qemu`] (argument builders, process guard),
 //! [`initramfs`], [`kernel`], [`scenario`].
 
-pub mod cli;
 pub mod analysis;
 pub mod backend;
+pub mod cli;
 pub mod clocksource;
 pub mod commands;
 pub mod duration;

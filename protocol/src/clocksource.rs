@@ -47,9 +47,7 @@ impl Clocksource {
     /// Why this clocksource cannot be measured under `accel`, if it cannot.
     pub fn unavailable_reason(self, accel: Accel) -> Option<String> {
         match (self, accel) {
-            (Clocksource::KvmClock, Accel::Tcg) => {
-                Some("kvm-clock is KVM's paravirtual clock and does not exist under TCG".into())
-            }
+            (Clocksource::KvmClock, Accel::Tcg) => Some("kvm-clock is KVM's paravirtual clock and does not exist under TCG".into()),
             _ => None,
         }
     }
@@ -77,10 +75,7 @@ impl FromStr for Clocksource {
     type Err = UnknownClocksource;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|c| c.kernel_name() == s.trim())
-            .ok_or_else(|| UnknownClocksource { name: s.to_owned() })
+        Self::ALL.into_iter().find(|c| c.kernel_name() == s.trim()).ok_or_else(|| UnknownClocksource { name: s.to_owned() })
     }
 }
 

@@ -84,16 +84,8 @@ impl ProbeConfig {
             "exchange_interval_ms",
             format!("{} is below {MIN_EXCHANGE_INTERVAL_MS}", self.exchange_interval_ms),
         )?;
-        check(
-            (1..=MAX_TICK_RATE_HZ).contains(&self.tick_rate_hz),
-            "tick_rate_hz",
-            format!("{} is outside 1..={MAX_TICK_RATE_HZ}", self.tick_rate_hz),
-        )?;
-        check(
-            self.poll_interval_ms >= MIN_POLL_INTERVAL_MS,
-            "poll_interval_ms",
-            format!("{} is below {MIN_POLL_INTERVAL_MS}", self.poll_interval_ms),
-        )?;
+        check((1..=MAX_TICK_RATE_HZ).contains(&self.tick_rate_hz), "tick_rate_hz", format!("{} is outside 1..={MAX_TICK_RATE_HZ}", self.tick_rate_hz))?;
+        check(self.poll_interval_ms >= MIN_POLL_INTERVAL_MS, "poll_interval_ms", format!("{} is below {MIN_POLL_INTERVAL_MS}", self.poll_interval_ms))?;
         check(!self.clocks.is_empty(), "clocks", "name at least one clock".into())?;
         check(self.initial_sync_exchanges > 0, "initial_sync_exchanges", "must be at least 1".into())?;
         Ok(())

@@ -6,6 +6,8 @@
 //! speaks another version (see [`check_hello_version`]), because a silent
 //! misparse would turn into wrong numbers.
 
+#![forbid(unsafe_code)]
+
 mod accel;
 mod clocksource;
 mod config;
@@ -70,8 +72,7 @@ pub fn encode_line<T: serde::Serialize>(msg: &T) -> String {
 /// that a probe of another version gets a version error rather than a parse
 /// error about some field.
 pub fn check_hello_version(line: &str) -> Result<Hello, DecodeError> {
-    let value: serde_json::Value = serde_json::from_str(line)
-        .map_err(|source| DecodeError::Malformed { line: line.to_owned(), source })?;
+    let value: serde_json::Value = serde_json::from_str(line).map_err(|source| DecodeError::Malformed { line: line.to_owned(), source })?;
     if value.get("type").and_then(|t| t.as_str()) != Some("hello") {
         return Err(DecodeError::NotHello(line.to_owned()));
     }

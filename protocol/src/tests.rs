@@ -24,29 +24,68 @@ fn every_guest_message_round_trips_through_one_line() {
         GuestMessage::Ping { seq: 3, t1_ns: 1_700_000_000_000_000_000 },
         GuestMessage::Exchange(Exchange::from_timestamps(3, 10, 25, 30)),
         GuestMessage::Window(Window {
-            index: 1, cpu: 0, clock: Some(ClockId::MonotonicRaw), start_ns: 1, end_ns: 2, samples: 3,
-            delta: DeltaStats { p50_ns: 1, p99_ns: 2, p999_ns: 3, max_ns: 4 }, max_gap_ns: 4, max_gap_at_ns: 5,
-            backwards_steps: 6, worst_backwards_ns: 7, tsc_reads: 2, tsc_backwards_steps: 8, tsc_ticks: 9,
-            clock_elapsed_ns: 3, warps: 1, worst_warp_ns: 2, dropped_so_far: 10,
+            index: 1,
+            cpu: 0,
+            clock: Some(ClockId::MonotonicRaw),
+            start_ns: 1,
+            end_ns: 2,
+            samples: 3,
+            delta: DeltaStats { p50_ns: 1, p99_ns: 2, p999_ns: 3, max_ns: 4 },
+            max_gap_ns: 4,
+            max_gap_at_ns: 5,
+            backwards_steps: 6,
+            worst_backwards_ns: 7,
+            tsc_reads: 2,
+            tsc_backwards_steps: 8,
+            tsc_ticks: 9,
+            clock_elapsed_ns: 3,
+            warps: 1,
+            worst_warp_ns: 2,
+            dropped_so_far: 10,
         }),
         GuestMessage::Gap(Gap { cpu: 1, at_ns: 1, gap_ns: 2 }),
         GuestMessage::TickWindow(TickWindow {
-            index: 3, rate_hz: 1000, mono_ns: 5, realtime_ns: 6, expirations: 100, wakeups: 99,
+            index: 3,
+            rate_hz: 1000,
+            mono_ns: 5,
+            realtime_ns: 6,
+            expirations: 100,
+            wakeups: 99,
             latency: LatencyStats { samples: 99, p50_ns: 1, p99_ns: 2, max_ns: 3 },
         }),
         GuestMessage::KernelCounters(KernelCounters {
-            mono_ns: 1, realtime_ns: 2, local_timer_interrupts: vec![10, 20], jiffies: Some(Jiffies { value: 4_295_000_000, realtime_ns: 3 }), steal_ticks: None,
+            mono_ns: 1,
+            realtime_ns: 2,
+            local_timer_interrupts: vec![10, 20],
+            jiffies: Some(Jiffies { value: 4_295_000_000, realtime_ns: 3 }),
+            steal_ticks: None,
         }),
-        GuestMessage::KernelLog(KernelLog { seq: 1, ts_us: 1_500_000, level: 4, message: "clocksource: Switched to clocksource hpet".into(), read_realtime_ns: None }),
+        GuestMessage::KernelLog(KernelLog {
+            seq: 1,
+            ts_us: 1_500_000,
+            level: 4,
+            message: "clocksource: Switched to clocksource hpet".into(),
+            read_realtime_ns: None,
+        }),
         GuestMessage::ClocksourceChanged(ClocksourceChange { mono_ns: 1, old: "tsc".into(), new: "hpet".into() }),
         GuestMessage::ActionResult(ActionResult {
-            id: 1, action: Action::UnbindClocksource { name: "tsc".into() }, mono_ns: 2, error: None, clocksource_after: "hpet".into(),
+            id: 1,
+            action: Action::UnbindClocksource { name: "tsc".into() },
+            mono_ns: 2,
+            error: None,
+            clocksource_after: "hpet".into(),
         }),
         GuestMessage::PtpOffset(PtpReading { mono_ns: 1, offset_ns: -2, uncertainty_ns: 3, precise: true }),
         GuestMessage::Done(Done {
             outcome: ProbeOutcome::ClocksourceNotHonored { requested: "hpet".into(), got: "tsc".into() },
-            samples: 1, windows: 2, dropped: Dropped { sampler: 1, ticks: 2, kernel: 3 }, exchanges: 4, exchanges_lost: 0,
-            peak_rss_kib: 900, cpu_user_ms: 1, cpu_system_ms: 2,
+            samples: 1,
+            windows: 2,
+            dropped: Dropped { sampler: 1, ticks: 2, kernel: 3 },
+            exchanges: 4,
+            exchanges_lost: 0,
+            peak_rss_kib: 900,
+            cpu_user_ms: 1,
+            cpu_system_ms: 2,
         }),
         GuestMessage::Failure { message: "no data channel".into() },
         GuestMessage::Degraded { component: "ptp".into(), reason: "ENODEV".into() },
@@ -191,10 +230,9 @@ fn typed_names_in_records_and_manifests_keep_their_strings() {
     assert_eq!(serde_json::from_str::<HarnessEvent>(&text).unwrap(), fault);
     let bad = text.replace("vcpu-freeze", "vcpu_freeze");
     assert!(serde_json::from_str::<HarnessEvent>(&bad).is_err());
-    let run: ManifestRun = serde_json::from_str(
-        r#"{"id":"x-hpet","clocksource":"hpet","kernel":"default","variant":"","repetition":0,"dir":"runs/x-hpet","outcome":null}"#,
-    )
-    .unwrap();
+    let run: ManifestRun =
+        serde_json::from_str(r#"{"id":"x-hpet","clocksource":"hpet","kernel":"default","variant":"","repetition":0,"dir":"runs/x-hpet","outcome":null}"#)
+            .unwrap();
     assert_eq!(run.clocksource, Clocksource::Hpet);
     assert!(serde_json::to_string(&run).unwrap().contains(r#""clocksource":"hpet""#));
 }

@@ -6,9 +6,7 @@ use crate::format::ns;
 use crate::RunSummary;
 
 pub fn render(summaries: &[RunSummary]) -> String {
-    let mut out = String::from(
-        "clocksource  bare loop     sampler       ratio   unc. median  unc. p99   task alone    task w/ probe  task cost\n",
-    );
+    let mut out = String::from("clocksource  bare loop     sampler       ratio   unc. median  unc. p99   task alone    task w/ probe  task cost\n");
     for s in summaries {
         let Some(b) = &s.benchmark else { continue };
         let ratio = b.sampler_reads_per_s / b.raw_reads_per_s;

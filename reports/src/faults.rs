@@ -198,8 +198,7 @@ pub fn attribute(input: &FaultInputs) -> Vec<FaultSummary> {
         .effects
         .iter()
         .map(|e| {
-            let (planned_start_ms, planned_duration_ms) =
-                input.planned.iter().find(|p| p.0 == e.index).map(|p| (p.1, p.2)).unwrap_or_default();
+            let (planned_start_ms, planned_duration_ms) = input.planned.iter().find(|p| p.0 == e.index).map(|p| (p.1, p.2)).unwrap_or_default();
             // Bracket with exchanges between the neighbouring faults only:
             // when none came between this fault and the next, the step
             // across both is not this fault's (seen once: a 9 s freeze
@@ -342,7 +341,8 @@ mod tests {
         exchanges.push(ex(6 * s + 300_000_000, 200_000, 200_000)); // back in, but only once
         exchanges.push(ex(6 * s + 400_000_000, 9_000_000, 200_000));
         for i in 0..3 {
-            exchanges.push(ex(6 * s + 500_000_000 + i * 100_000_000, 150_000, 200_000)); // back for good
+            exchanges.push(ex(6 * s + 500_000_000 + i * 100_000_000, 150_000, 200_000));
+            // back for good
         }
         assert_eq!(recovery_s(&exchanges, 4 * s, 6 * s), Some(0.5));
     }
@@ -370,7 +370,7 @@ mod tests {
         let records = vec![
             rec(s, klog("clocksource: Switched to clocksource tsc")), // boot: before the fault
             rec(16 * s + 500_000_000, klog("clocksource: Long readout interval, skipping watchdog check: cs_nsec: 6473708936 wd_nsec: 6473653720")),
-            rec(17 * s, klog("virtio_net: link up")), // not about clocks
+            rec(17 * s, klog("virtio_net: link up")),                               // not about clocks
             rec(40 * s, klog("watchdog: BUG: soft lockup - CPU#0 stuck for 23s!")), // too late
             rec(16 * s, RecordBody::Harness(HarnessEvent::FaultEnded(effect))),
         ];
@@ -387,7 +387,16 @@ mod tests {
         let (rec, effect) = (record_at, freeze_effect);
         let line = "clocksource: Long readout interval, skipping watchdog check: cs_nsec: 5499708708 wd_nsec: 5499662080";
         let records = vec![
-            rec(13 * s, RecordBody::Guest(GuestMessage::KernelLog(KernelLog { seq: 1, ts_us: 13_000_000, level: 4, message: line.into(), read_realtime_ns: None }))),
+            rec(
+                13 * s,
+                RecordBody::Guest(GuestMessage::KernelLog(KernelLog {
+                    seq: 1,
+                    ts_us: 13_000_000,
+                    level: 4,
+                    message: line.into(),
+                    read_realtime_ns: None,
+                })),
+            ),
             rec(4 * s, RecordBody::Harness(HarnessEvent::FaultEnded(effect(0, 2 * s, 4 * s)))),
             rec(12 * s, RecordBody::Harness(HarnessEvent::FaultEnded(effect(1, 7 * s, 12 * s)))),
         ];
@@ -486,12 +495,30 @@ mod tests {
         // first fault's step cannot be told from the second's.
         let exchanges = [ex(s, 0, 100_000), ex(2 * s, 0, 100_000), ex(9 * s, 7_000_000_000, 100_000)];
         let effects = [effect(0, 3 * s, 5 * s), effect(1, 6 * s, 8 * s)];
-        let faults = attribute(&FaultInputs { planned: &[], effects: &effects, exchanges: &exchanges, window_gaps: &[], kernel: &[], sampler_gaps: &[], timer_stalls: &[], clock_stops: &[] });
+        let faults = attribute(&FaultInputs {
+            planned: &[],
+            effects: &effects,
+            exchanges: &exchanges,
+            window_gaps: &[],
+            kernel: &[],
+            sampler_gaps: &[],
+            timer_stalls: &[],
+            clock_stops: &[],
+        });
         assert_eq!(faults[0].lost_ns, None, "{faults:?}");
         assert_eq!(faults[1].lost_ns, None, "nothing between the faults before the second either");
         // One exchange between them splits the step: 4 s to the first, 3 s to the second.
         let exchanges = [exchanges[0], exchanges[1], ex(5 * s + 500_000_000, 4_000_000_000, 100_000), exchanges[2]];
-        let faults = attribute(&FaultInputs { planned: &[], effects: &effects, exchanges: &exchanges, window_gaps: &[], kernel: &[], sampler_gaps: &[], timer_stalls: &[], clock_stops: &[] });
+        let faults = attribute(&FaultInputs {
+            planned: &[],
+            effects: &effects,
+            exchanges: &exchanges,
+            window_gaps: &[],
+            kernel: &[],
+            sampler_gaps: &[],
+            timer_stalls: &[],
+            clock_stops: &[],
+        });
         assert_eq!(faults.iter().map(|f| f.lost_ns).collect::<Vec<_>>(), vec![Some(4_000_000_000), Some(3_000_000_000)]);
     }
 

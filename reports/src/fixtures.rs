@@ -30,7 +30,13 @@ pub fn manifest(runs: Vec<ManifestRun>) -> Manifest {
             origin: "kernel cache entry debian-bookworm-cloud-amd64".into(),
             data_channel: "virtio".into(),
         }],
-        host: HostInfo { kernel_release: "6.18.0".into(), clocksource: "tsc".into(), cpu_model: "test cpu".into(), cpu_flags: vec!["constant_tsc".into(), "nonstop_tsc".into()], cpus: 2 },
+        host: HostInfo {
+            kernel_release: "6.18.0".into(),
+            clocksource: "tsc".into(),
+            cpu_model: "test cpu".into(),
+            cpu_flags: vec!["constant_tsc".into(), "nonstop_tsc".into()],
+            cpus: 2,
+        },
         started_at_unix_ms: 1_764_000_000_000,
         finished_at_unix_ms: Some(1_764_000_060_000),
         runs,
@@ -109,7 +115,13 @@ fn series(run_id: &str, clocksource: &str, lost_ms: f64, wobble: f64) -> RunSeri
     let backlog_ticks = (0..120)
         .map(|i| {
             let x = i as f64 / 10.0;
-            let y = if x < 2.0 { 0.2 } else if x < 8.0 { (x - 2.0) * 1000.0 } else { 6000.0 - (x - 8.0) * 3000.0 };
+            let y = if x < 2.0 {
+                0.2
+            } else if x < 8.0 {
+                (x - 2.0) * 1000.0
+            } else {
+                6000.0 - (x - 8.0) * 3000.0
+            };
             Point { x, y: y.max(0.2) }
         })
         .collect();
@@ -171,11 +183,7 @@ pub fn report() -> Report {
                     uncertainty_ns: Some(400_000),
                 }];
             }
-            let events = if clocksource == "acpi_pm" {
-                vec![FaultKernelEvent { after_start_s: 6.4, event: unstable_event() }]
-            } else {
-                vec![]
-            };
+            let events = if clocksource == "acpi_pm" { vec![FaultKernelEvent { after_start_s: 6.4, event: unstable_event() }] } else { vec![] };
             s.faults = vec![fault(lost_ns + rep as i64 * 150_000, events)];
             all_series.push(series(&id, clocksource, lost_ns as f64 / 1e6, rep as f64 + 1.0));
             summaries.push(s);

@@ -12,7 +12,13 @@ pub fn ns(value: f64) -> String {
     } else {
         (value, "ns")
     };
-    let digits = if scaled.abs() >= 100.0 { 0 } else if scaled.abs() >= 10.0 { 1 } else { 2 };
+    let digits = if scaled.abs() >= 100.0 {
+        0
+    } else if scaled.abs() >= 10.0 {
+        1
+    } else {
+        2
+    };
     format!("{scaled:.digits$} {unit}")
 }
 

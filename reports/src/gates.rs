@@ -45,9 +45,7 @@ pub struct GateResult {
 pub fn evaluate(summaries: &[RunSummary], limits: &GateLimits) -> Vec<GateResult> {
     let mut out = Vec::new();
     for s in summaries.iter().filter(|s| s.measured()) {
-        let mut check = |gate: &str, passed: bool, message: String| {
-            out.push(GateResult { run_id: s.run_id.clone(), gate: gate.into(), passed, message })
-        };
+        let mut check = |gate: &str, passed: bool, message: String| out.push(GateResult { run_id: s.run_id.clone(), gate: gate.into(), passed, message });
         if let Some(max) = limits.max_time_lost_ns {
             let worst = s.faults.iter().filter_map(|f| f.lost_ns).map(|l| l.unsigned_abs()).max();
             match worst {

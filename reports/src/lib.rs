@@ -1,6 +1,8 @@
 //! Pure statistics and renderers over clockstorm run records. No OS code:
 //! everything here takes parsed records and returns numbers or text.
 
+#![forbid(unsafe_code)]
+
 pub mod bench;
 pub mod drift;
 pub mod faults;
@@ -8,13 +10,13 @@ pub mod format;
 pub mod gates;
 pub mod html;
 pub mod junit;
+pub mod kernel_events;
+pub mod liveness;
 pub mod markdown;
 pub mod model;
 pub mod predict;
 pub mod series;
 pub mod stats;
-pub mod kernel_events;
-pub mod liveness;
 pub mod summary;
 pub mod terminal;
 pub mod ticks;
@@ -23,6 +25,6 @@ pub mod timebase;
 pub use summary::{summarize, RunSummary};
 
 #[cfg(test)]
-mod renderer_tests;
-#[cfg(test)]
 pub(crate) mod fixtures;
+#[cfg(test)]
+mod renderer_tests;

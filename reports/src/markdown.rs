@@ -15,7 +15,9 @@ pub fn render(r: &Report) -> String {
         kernels.join(", "),
         p.seed
     ));
-    out.push_str("| run | status | max gap | back steps | tick backlog | offset to host | max \\|offset\\| | read cost |\n|---|---|---|---|---|---|---|---|\n");
+    out.push_str(
+        "| run | status | max gap | back steps | tick backlog | offset to host | max \\|offset\\| | read cost |\n|---|---|---|---|---|---|---|---|\n",
+    );
     for s in &r.runs {
         let dash = || "–".to_string();
         out.push_str(&format!(
@@ -32,7 +34,9 @@ pub fn render(r: &Report) -> String {
     }
     let faults: Vec<_> = r.runs.iter().flat_map(|s| s.faults.iter().map(move |f| (s, f))).collect();
     if !faults.is_empty() {
-        out.push_str("\n**Time lost per fault**\n\n| fault | kind | start | length | run | time lost | recovery | max gap |\n|---|---|---|---|---|---|---|---|\n");
+        out.push_str(
+            "\n**Time lost per fault**\n\n| fault | kind | start | length | run | time lost | recovery | max gap |\n|---|---|---|---|---|---|---|---|\n",
+        );
         for (s, f) in faults {
             let lost = match (f.lost_ns, f.lost_uncertainty_ns, &f.error) {
                 (_, _, Some(e)) => format!("error: {e}"),
@@ -95,12 +99,7 @@ pub fn render(r: &Report) -> String {
         }
     }
     if let Some(b) = &r.baseline {
-        out.push_str(&format!(
-            "\n**Against baseline** `{}`: {} compared, {} regression(s)\n\n",
-            b.dir,
-            b.changes.len(),
-            b.regressions()
-        ));
+        out.push_str(&format!("\n**Against baseline** `{}`: {} compared, {} regression(s)\n\n", b.dir, b.changes.len(), b.regressions()));
         for c in b.changes.iter().filter(|c| c.comparison.differs) {
             out.push_str(&format!("- {} {}\n", if c.regression { "❌ regression:" } else { "✅ better:" }, c.comparison.sentence));
         }

@@ -302,8 +302,7 @@ fn verdicts(runs: &[RunSummary], accel: Accel, scenario: &str) -> Vec<FaultVerdi
             .filter(|r| group_of(&r.run_id) == group && r.measured())
             .filter_map(|r| r.faults.iter().find(|f| f.index == index))
             .collect();
-        let measured: Vec<(f64, f64)> =
-            faults.iter().filter_map(|f| Some((f.lost_ns? as f64, f.lost_uncertainty_ns? as f64))).collect();
+        let measured: Vec<(f64, f64)> = faults.iter().filter_map(|f| Some((f.lost_ns? as f64, f.lost_uncertainty_ns? as f64))).collect();
         let Some(first) = faults.first() else { continue };
         let clock_stopped_runs = faults.iter().filter(|f| !f.clock_stops.is_empty()).count();
         let clock_stopped_for_good_runs = faults.iter().filter(|f| f.clock_stops.iter().any(|c| !c.stop.recovered())).count();
@@ -343,7 +342,9 @@ fn verdicts(runs: &[RunSummary], accel: Accel, scenario: &str) -> Vec<FaultVerdi
         let predicted_ns = Clocksource::from_kernel_name(in_use).and_then(|cs| crate::predict::predicted_loss_ns(first.kind, achieved, cs, accel));
         let tolerance = crate::predict::tolerance_ns(first.kind, achieved);
         let disagrees = predicted_ns.is_some_and(|p| (lost_ns - p).abs() > tolerance + plus_minus_ns);
-        let what = if lost_ns.abs() < 1e6 + plus_minus_ns { format!("loses < {}", ns(1e6 + plus_minus_ns)) } else {
+        let what = if lost_ns.abs() < 1e6 + plus_minus_ns {
+            format!("loses < {}", ns(1e6 + plus_minus_ns))
+        } else {
             format!("loses {} ± {}", ns(lost_ns), ns(plus_minus_ns))
         };
         let model = match predicted_ns {

@@ -3,18 +3,7 @@
 use crate::format::{count, ns, ns_pm};
 use crate::RunSummary;
 
-const HEADERS: [&str; 10] = [
-    "run",
-    "status",
-    "boot→hello",
-    "samples",
-    "max gap",
-    "back steps",
-    "tick backlog",
-    "offset to host",
-    "read cost",
-    "overhead",
-];
+const HEADERS: [&str; 10] = ["run", "status", "boot→hello", "samples", "max gap", "back steps", "tick backlog", "offset to host", "read cost", "overhead"];
 
 /// One row per run, then one line per run that needs explaining.
 pub fn render(summaries: &[RunSummary]) -> String {
@@ -27,8 +16,7 @@ pub fn render(summaries: &[RunSummary]) -> String {
     }
     let mut out = String::new();
     let line = |cells: &[String]| {
-        let padded: Vec<String> =
-            cells.iter().zip(widths).map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count()))).collect();
+        let padded: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count()))).collect();
         padded.join("  ").trim_end().to_owned() + "\n"
     };
     out.push_str(&line(&HEADERS.map(String::from)));
@@ -157,11 +145,7 @@ pub fn render_comparisons(report: &crate::model::Report) -> String {
     }
     if !report.comparisons.is_empty() {
         let differ: Vec<_> = report.comparisons.iter().filter(|c| c.differs).collect();
-        out.push_str(&format!(
-            "comparisons: {} made, {} differ (Welch p < 0.05 and above the noise threshold)\n",
-            report.comparisons.len(),
-            differ.len()
-        ));
+        out.push_str(&format!("comparisons: {} made, {} differ (Welch p < 0.05 and above the noise threshold)\n", report.comparisons.len(), differ.len()));
         for c in differ {
             out.push_str(&format!("  {}\n", c.sentence));
         }

@@ -15,8 +15,7 @@ pub struct Timebase {
 
 impl Timebase {
     pub fn new(exchanges: &[Exchange]) -> Timebase {
-        let mut points: Vec<(i64, i64)> =
-            exchanges.iter().map(|e| (e.t1_ns / 2 + e.t3_ns / 2, e.offset_ns)).collect();
+        let mut points: Vec<(i64, i64)> = exchanges.iter().map(|e| (e.t1_ns / 2 + e.t3_ns / 2, e.offset_ns)).collect();
         points.sort_by_key(|p| p.0);
         Timebase { points }
     }

@@ -169,10 +169,7 @@ mod tests {
         // awk 'NR==1{print NF}' host-2cpu-interrupts.txt -> 2
         assert_eq!(cpu_columns(HOST_2CPU), Some(2));
         assert_eq!(cpu_ids(HOST_2CPU), Some(vec![0, 1]));
-        assert_eq!(
-            local_timer_interrupts(HOST_2CPU),
-            Some(vec![146495, 154244])
-        );
+        assert_eq!(local_timer_interrupts(HOST_2CPU), Some(vec![146495, 154244]));
         // awk 'NR==1{print NF}' guest-1cpu-interrupts.txt -> 1
         assert_eq!(cpu_columns(GUEST_1CPU), Some(1));
         assert_eq!(local_timer_interrupts(GUEST_1CPU), Some(vec![12345]));
@@ -218,10 +215,7 @@ mod tests {
             let _ = row(c, ":");
             let _ = cpu_ids(c);
         }
-        assert_eq!(
-            local_timer_interrupts("   CPU0\nLOC: 99999999999999999999\n"),
-            None
-        );
+        assert_eq!(local_timer_interrupts("   CPU0\nLOC: 99999999999999999999\n"), None);
         assert_eq!(row("   CPU0\n: 1\n", ""), None);
         // no trailing newline is fine
         assert_eq!(local_timer_interrupts("  CPU0\nLOC: 7"), Some(vec![7]));

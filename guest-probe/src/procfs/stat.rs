@@ -48,18 +48,9 @@ impl CpuTimes {
     /// `guest_nice`, which the kernel already folds into `user` and `nice`).
     /// Saturates instead of overflowing.
     pub fn total(&self) -> u64 {
-        [
-            self.user,
-            self.nice,
-            self.system,
-            self.idle,
-            self.iowait,
-            self.irq,
-            self.softirq,
-            self.steal,
-        ]
-        .iter()
-        .fold(0u64, |acc, v| acc.saturating_add(*v))
+        [self.user, self.nice, self.system, self.idle, self.iowait, self.irq, self.softirq, self.steal]
+            .iter()
+            .fold(0u64, |acc, v| acc.saturating_add(*v))
     }
 
     /// Parses the numbers after the `cpu`/`cpuN` label. Needs at least the
@@ -121,10 +112,7 @@ pub fn cpu_times_into(text: &str, per_cpu: &mut Vec<(u32, CpuTimes)>) -> Option<
             continue;
         };
         seen_cpu = true;
-        let (label, fields) = rest.split_at(
-            rest.find(|c: char| c.is_ascii_whitespace())
-                .unwrap_or(rest.len()),
-        );
+        let (label, fields) = rest.split_at(rest.find(|c: char| c.is_ascii_whitespace()).unwrap_or(rest.len()));
         if label.is_empty() {
             if all.is_none() {
                 all = CpuTimes::parse_fields(fields);
@@ -174,18 +162,7 @@ mod tests {
     const OLD_2CPU: &str = include_str!("../../tests/fixtures/procfs/old-kernel-2cpu-stat.txt");
 
     fn ct(v: [u64; 10]) -> CpuTimes {
-        CpuTimes {
-            user: v[0],
-            nice: v[1],
-            system: v[2],
-            idle: v[3],
-            iowait: v[4],
-            irq: v[5],
-            softirq: v[6],
-            steal: v[7],
-            guest: v[8],
-            guest_nice: v[9],
-        }
+        CpuTimes { user: v[0], nice: v[1], system: v[2], idle: v[3], iowait: v[4], irq: v[5], softirq: v[6], steal: v[7], guest: v[8], guest_nice: v[9] }
     }
 
     /// (fixture, aggregate, per-CPU, btime, ctxt)
@@ -243,27 +220,11 @@ mod tests {
         // e.g. host system: 8800 vs 3974 + 4825 = 8799.
         for (text, ..) in CASES {
             let (a, p) = cpu_times(text).unwrap();
-            let col = |t: &CpuTimes| {
-                [
-                    t.user,
-                    t.nice,
-                    t.system,
-                    t.idle,
-                    t.iowait,
-                    t.irq,
-                    t.softirq,
-                    t.steal,
-                    t.guest,
-                    t.guest_nice,
-                ]
-            };
+            let col = |t: &CpuTimes| [t.user, t.nice, t.system, t.idle, t.iowait, t.irq, t.softirq, t.steal, t.guest, t.guest_nice];
             for k in 0..10 {
                 let sum: u64 = p.iter().map(|t| col(t)[k]).sum();
                 let agg = col(&a)[k];
-                assert!(
-                    agg >= sum && agg - sum < p.len() as u64,
-                    "column {k}: {agg} vs {sum}"
-                );
+                assert!(agg >= sum && agg - sum < p.len() as u64, "column {k}: {agg} vs {sum}");
             }
         }
     }
@@ -281,10 +242,7 @@ mod tests {
         let mut v = Vec::new();
         let all = cpu_times_into(text, &mut v).unwrap();
         assert_eq!(all.user, 4);
-        assert_eq!(
-            v.iter().map(|(id, t)| (*id, t.user)).collect::<Vec<_>>(),
-            [(0, 1), (3, 3)]
-        );
+        assert_eq!(v.iter().map(|(id, t)| (*id, t.user)).collect::<Vec<_>>(), [(0, 1), (3, 3)]);
     }
 
     #[test]
@@ -294,9 +252,7 @@ mod tests {
         assert_eq!(cpu_times("cpu 1 2 x 4\n"), None);
         assert_eq!(cpu_times("cpu 1 2 3 99999999999999999999\n"), None);
         // malformed cpuN is skipped, later ones kept; extra columns ignored
-        let (a, p) =
-            cpu_times("cpu 1 2 3 4 5 6 7 8 9 10 11 12\ncpuX 1 1 1 1\ncpu1 1 1\ncpu2 5 5 5 5\n")
-                .unwrap();
+        let (a, p) = cpu_times("cpu 1 2 3 4 5 6 7 8 9 10 11 12\ncpuX 1 1 1 1\ncpu1 1 1\ncpu2 5 5 5 5\n").unwrap();
         assert_eq!(a, ct([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
         assert_eq!(p, [ct([5, 5, 5, 5, 0, 0, 0, 0, 0, 0])]);
         assert_eq!(ctxt("ctxt\n"), None);

@@ -66,10 +66,7 @@ impl Scanner {
     }
 
     fn finish(&self) -> Option<TimerListSnapshot> {
-        Some(TimerListSnapshot {
-            now_ns: self.now_ns?,
-            jiffies: self.jiffies?,
-        })
+        Some(TimerListSnapshot { now_ns: self.now_ns?, jiffies: self.jiffies? })
     }
 }
 
@@ -208,21 +205,9 @@ mod tests {
                 jiffies: 4295252102,
             }),
         ),
-        (
-            "now at 5 nsecs\njiffies: 7\n",
-            Some(TimerListSnapshot {
-                now_ns: 5,
-                jiffies: 7,
-            }),
-        ),
+        ("now at 5 nsecs\njiffies: 7\n", Some(TimerListSnapshot { now_ns: 5, jiffies: 7 })),
         // first occurrence wins; indented .last_jiffies is not jiffies
-        (
-            "  .last_jiffies   : 1\nnow at 5 nsecs\njiffies: 7\nnow at 6 nsecs\njiffies: 8",
-            Some(TimerListSnapshot {
-                now_ns: 5,
-                jiffies: 7,
-            }),
-        ),
+        ("  .last_jiffies   : 1\nnow at 5 nsecs\njiffies: 7\nnow at 6 nsecs\njiffies: 8", Some(TimerListSnapshot { now_ns: 5, jiffies: 7 })),
         ("now at 5 nsecs\n", None),
         ("jiffies: 7\n", None),
         ("now at x nsecs\njiffies: 7\n", None),
@@ -264,11 +249,7 @@ mod tests {
     fn chunked_scan_matches_snapshot() {
         for (i, (text, want)) in CASES.iter().enumerate() {
             for step in [1, 2, 7, 64, 4096, 1 << 20] {
-                let mut r = Trickle {
-                    data: text.as_bytes(),
-                    step,
-                    reads: 0,
-                };
+                let mut r = Trickle { data: text.as_bytes(), step, reads: 0 };
                 assert_eq!(scan_reader(&mut r).unwrap(), *want, "case {i} step {step}");
             }
         }
@@ -276,11 +257,7 @@ mod tests {
 
     #[test]
     fn chunked_scan_stops_early() {
-        let mut r = Trickle {
-            data: HOST_2CPU.as_bytes(),
-            step: 512,
-            reads: 0,
-        };
+        let mut r = Trickle { data: HOST_2CPU.as_bytes(), step: 512, reads: 0 };
         assert!(scan_reader(&mut r).unwrap().is_some());
         // grep -b "^jiffies:" host-2cpu-timer_list.txt | head -1 -> 2944:jiffies: ...
         // so the scan must stop well before the end of the 6 KB file.
@@ -290,28 +267,11 @@ mod tests {
     #[test]
     fn chunked_scan_skips_overlong_and_binary_lines() {
         let long = "x".repeat(MAX_LINE * 3);
-        let text =
-            format!("{long}now at 1 nsecs\n\u{1}\u{fffd}\nnow at 2 nsecs\n{long}\njiffies: 3\n");
-        let mut r = Trickle {
-            data: text.as_bytes(),
-            step: 100,
-            reads: 0,
-        };
-        assert_eq!(
-            scan_reader(&mut r).unwrap(),
-            Some(TimerListSnapshot {
-                now_ns: 2,
-                jiffies: 3
-            })
-        );
+        let text = format!("{long}now at 1 nsecs\n\u{1}\u{fffd}\nnow at 2 nsecs\n{long}\njiffies: 3\n");
+        let mut r = Trickle { data: text.as_bytes(), step: 100, reads: 0 };
+        assert_eq!(scan_reader(&mut r).unwrap(), Some(TimerListSnapshot { now_ns: 2, jiffies: 3 }));
         let mut bin: &[u8] = b"\xff\xfe\nnow at 1 nsecs\n\xc3\njiffies: 9";
-        assert_eq!(
-            scan_reader(&mut bin).unwrap(),
-            Some(TimerListSnapshot {
-                now_ns: 1,
-                jiffies: 9
-            })
-        );
+        assert_eq!(scan_reader(&mut bin).unwrap(), Some(TimerListSnapshot { now_ns: 1, jiffies: 9 }));
     }
 
     #[test]

@@ -53,11 +53,7 @@ pub fn find_kvm_ptp(sys_class_ptp: &Path) -> Option<PathBuf> {
     let mut best: Option<u32> = None;
     for entry in std::fs::read_dir(sys_class_ptp).ok()?.flatten() {
         let name = entry.file_name();
-        let Some(n) = name
-            .to_str()
-            .and_then(|s| s.strip_prefix("ptp"))
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
+        let Some(n) = name.to_str().and_then(|s| s.strip_prefix("ptp")).and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
         if best.is_some_and(|b| b <= n) {
@@ -89,8 +85,7 @@ impl PtpClockTime {
     /// The time in nanoseconds, or `None` if `nsec` is out of range.
     /// (`i128`, so no second count can overflow.)
     pub fn as_ns(&self) -> Option<i128> {
-        (self.nsec < 1_000_000_000)
-            .then(|| i128::from(self.sec) * 1_000_000_000 + i128::from(self.nsec))
+        (self.nsec < 1_000_000_000).then(|| i128::from(self.sec) * 1_000_000_000 + i128::from(self.nsec))
     }
 }
 
@@ -123,11 +118,7 @@ pub struct PtpSysOffset {
 
 impl Default for PtpSysOffset {
     fn default() -> Self {
-        PtpSysOffset {
-            n_samples: 0,
-            rsv: [0; 3],
-            ts: [PtpClockTime::default(); 2 * PTP_MAX_SAMPLES + 1],
-        }
+        PtpSysOffset { n_samples: 0, rsv: [0; 3], ts: [PtpClockTime::default(); 2 * PTP_MAX_SAMPLES + 1] }
     }
 }
 
@@ -158,20 +149,10 @@ pub const fn ioc(dir: u32, ty: u8, nr: u8, size: usize) -> u32 {
 pub const PTP_CLK_MAGIC: u8 = b'=';
 
 /// `PTP_SYS_OFFSET = _IOW('=', 5, struct ptp_sys_offset)` = `0x43403d05`.
-pub const PTP_SYS_OFFSET: u32 = ioc(
-    IOC_WRITE,
-    PTP_CLK_MAGIC,
-    5,
-    std::mem::size_of::<PtpSysOffset>(),
-);
+pub const PTP_SYS_OFFSET: u32 = ioc(IOC_WRITE, PTP_CLK_MAGIC, 5, std::mem::size_of::<PtpSysOffset>());
 
 /// `PTP_SYS_OFFSET_PRECISE = _IOWR('=', 8, struct ptp_sys_offset_precise)` = `0xc0403d08`.
-pub const PTP_SYS_OFFSET_PRECISE: u32 = ioc(
-    IOC_READ | IOC_WRITE,
-    PTP_CLK_MAGIC,
-    8,
-    std::mem::size_of::<PtpSysOffsetPrecise>(),
-);
+pub const PTP_SYS_OFFSET_PRECISE: u32 = ioc(IOC_READ | IOC_WRITE, PTP_CLK_MAGIC, 8, std::mem::size_of::<PtpSysOffsetPrecise>());
 
 /// The PTP clock's offset from the system's `CLOCK_REALTIME`:
 /// `offset_ns = device - system`, so for ptp_kvm a positive offset means the
@@ -209,19 +190,10 @@ pub fn offset_from_samples(ts: &[PtpClockTime]) -> Option<PtpOffset> {
             continue;
         }
         let half_down = width / 2; // width >= 0, so this is floor
-        let (Ok(offset_ns), Ok(uncertainty_ns)) = (
-            i64::try_from(dev - (before + half_down)),
-            i64::try_from(width - half_down),
-        ) else {
+        let (Ok(offset_ns), Ok(uncertainty_ns)) = (i64::try_from(dev - (before + half_down)), i64::try_from(width - half_down)) else {
             continue;
         };
-        best = Some((
-            width,
-            PtpOffset {
-                offset_ns,
-                uncertainty_ns,
-            },
-        ));
+        best = Some((width, PtpOffset { offset_ns, uncertainty_ns }));
     }
     best.map(|(_, o)| o)
 }
@@ -239,10 +211,7 @@ pub fn offset_from_sys_offset(s: &PtpSysOffset) -> Option<PtpOffset> {
 /// invalid timestamp or an offset outside `i64`.
 pub fn offset_from_precise(p: &PtpSysOffsetPrecise) -> Option<PtpOffset> {
     let offset = p.device.as_ns()? - p.sys_realtime.as_ns()?;
-    Some(PtpOffset {
-        offset_ns: i64::try_from(offset).ok()?,
-        uncertainty_ns: 0,
-    })
+    Some(PtpOffset { offset_ns: i64::try_from(offset).ok()?, uncertainty_ns: 0 })
 }
 
 /// Whether a failed `PTP_SYS_OFFSET_PRECISE` should fall back to
@@ -251,10 +220,7 @@ pub fn offset_from_precise(p: &PtpSysOffsetPrecise) -> Option<PtpOffset> {
 /// is not the current clocksource (`ENODEV`, e.g. ptp_kvm while the guest
 /// runs on `tsc` or `hpet` rather than `kvm-clock`).
 fn precise_unsupported(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::ENOTTY | libc::EOPNOTSUPP | libc::EINVAL | libc::ENODEV)
-    )
+    matches!(e.raw_os_error(), Some(libc::ENOTTY | libc::EOPNOTSUPP | libc::EINVAL | libc::ENODEV))
 }
 
 /// Issues `ioctl(fd, req, arg)`, retrying on `EINTR`.
@@ -298,26 +264,18 @@ pub fn read_offset(dev: &Path) -> io::Result<PtpOffset> {
     // which PtpSysOffsetPrecise mirrors (#[repr(C)], size checked above and
     // encoded in the request number).
     match unsafe { ioctl_with(&file, PTP_SYS_OFFSET_PRECISE, &mut precise) } {
-        Ok(()) => {
-            return offset_from_precise(&precise).ok_or_else(|| {
-                invalid_data("PTP_SYS_OFFSET_PRECISE returned an invalid timestamp")
-            })
-        }
+        Ok(()) => return offset_from_precise(&precise).ok_or_else(|| invalid_data("PTP_SYS_OFFSET_PRECISE returned an invalid timestamp")),
         Err(e) if precise_unsupported(&e) => {}
         Err(e) => return Err(e),
     }
 
-    let mut sys = PtpSysOffset {
-        n_samples: FALLBACK_SAMPLES,
-        ..PtpSysOffset::default()
-    };
+    let mut sys = PtpSysOffset { n_samples: FALLBACK_SAMPLES, ..PtpSysOffset::default() };
     // SAFETY: PTP_SYS_OFFSET's argument is a struct ptp_sys_offset, which
     // PtpSysOffset mirrors (#[repr(C)], size checked above and encoded in the
     // request number); n_samples <= PTP_MAX_SAMPLES so the kernel fills
     // 2n+1 <= ts.len() entries.
     unsafe { ioctl_with(&file, PTP_SYS_OFFSET, &mut sys)? };
-    offset_from_sys_offset(&sys)
-        .ok_or_else(|| invalid_data("PTP_SYS_OFFSET returned no usable sample"))
+    offset_from_sys_offset(&sys).ok_or_else(|| invalid_data("PTP_SYS_OFFSET returned no usable sample"))
 }
 
 fn invalid_data(msg: &'static str) -> io::Error {
@@ -329,11 +287,7 @@ mod tests {
     use super::*;
 
     fn t(sec: i64, nsec: u32) -> PtpClockTime {
-        PtpClockTime {
-            sec,
-            nsec,
-            reserved: 0,
-        }
+        PtpClockTime { sec, nsec, reserved: 0 }
     }
 
     #[test]
@@ -353,35 +307,14 @@ mod tests {
     #[test]
     fn precise() {
         // device 150.000000250, realtime 100.000000000 -> +50_000_000_250 ns
-        let p = PtpSysOffsetPrecise {
-            device: t(150, 250),
-            sys_realtime: t(100, 0),
-            ..Default::default()
-        };
-        assert_eq!(
-            offset_from_precise(&p),
-            Some(PtpOffset {
-                offset_ns: 50_000_000_250,
-                uncertainty_ns: 0
-            })
-        );
+        let p = PtpSysOffsetPrecise { device: t(150, 250), sys_realtime: t(100, 0), ..Default::default() };
+        assert_eq!(offset_from_precise(&p), Some(PtpOffset { offset_ns: 50_000_000_250, uncertainty_ns: 0 }));
         // device 9.999999000, realtime 11.000000100 -> -1_000_001_100 ns (borrow across the second)
-        let p = PtpSysOffsetPrecise {
-            device: t(9, 999_999_000),
-            sys_realtime: t(11, 100),
-            ..Default::default()
-        };
+        let p = PtpSysOffsetPrecise { device: t(9, 999_999_000), sys_realtime: t(11, 100), ..Default::default() };
         assert_eq!(offset_from_precise(&p).unwrap().offset_ns, -1_000_001_100);
-        let bad = PtpSysOffsetPrecise {
-            device: t(1, 1_000_000_000),
-            ..Default::default()
-        };
+        let bad = PtpSysOffsetPrecise { device: t(1, 1_000_000_000), ..Default::default() };
         assert_eq!(offset_from_precise(&bad), None);
-        let huge = PtpSysOffsetPrecise {
-            device: t(i64::MAX, 0),
-            sys_realtime: t(i64::MIN, 0),
-            ..Default::default()
-        };
+        let huge = PtpSysOffsetPrecise { device: t(i64::MAX, 0), sys_realtime: t(i64::MIN, 0), ..Default::default() };
         assert_eq!(offset_from_precise(&huge), None);
     }
 
@@ -396,29 +329,11 @@ mod tests {
             t(150, 1900), // dev: bracket [1400, 2401], width 1001 -> mid 1900, offset 50 s + 0, unc 501
             t(100, 2401), // sys
         ];
-        assert_eq!(
-            offset_from_samples(&ts),
-            Some(PtpOffset {
-                offset_ns: 50_000_000_100,
-                uncertainty_ns: 200
-            })
-        );
+        assert_eq!(offset_from_samples(&ts), Some(PtpOffset { offset_ns: 50_000_000_100, uncertainty_ns: 200 }));
         // Only the first bracket: width 1000.
-        assert_eq!(
-            offset_from_samples(&ts[..3]),
-            Some(PtpOffset {
-                offset_ns: 50_000_000_000,
-                uncertainty_ns: 500
-            })
-        );
+        assert_eq!(offset_from_samples(&ts[..3]), Some(PtpOffset { offset_ns: 50_000_000_000, uncertainty_ns: 500 }));
         // Only the last bracket: odd width 1001 -> mid rounds down (1400 + 500), unc rounds up (501).
-        assert_eq!(
-            offset_from_samples(&ts[4..]),
-            Some(PtpOffset {
-                offset_ns: 50_000_000_000,
-                uncertainty_ns: 501
-            })
-        );
+        assert_eq!(offset_from_samples(&ts[4..]), Some(PtpOffset { offset_ns: 50_000_000_000, uncertainty_ns: 501 }));
         // A trailing unpaired element is ignored.
         assert_eq!(offset_from_samples(&ts[..4]), offset_from_samples(&ts[..3]));
     }
@@ -428,22 +343,10 @@ mod tests {
         // sys 10.999999900, dev 9.999999000, sys 11.000000100: width 200, mid 11.000000000,
         // offset 9.999999000 - 11.000000000 = -1.000001000 s, unc 100.
         let ts = [t(10, 999_999_900), t(9, 999_999_000), t(11, 100)];
-        assert_eq!(
-            offset_from_samples(&ts),
-            Some(PtpOffset {
-                offset_ns: -1_000_001_000,
-                uncertainty_ns: 100
-            })
-        );
+        assert_eq!(offset_from_samples(&ts), Some(PtpOffset { offset_ns: -1_000_001_000, uncertainty_ns: 100 }));
         // before the epoch: sys -1.5 s (sec -2, nsec 500_000_000), dev 0, sys -1.5 s + 10 ns
         let ts = [t(-2, 500_000_000), t(0, 0), t(-2, 500_000_010)];
-        assert_eq!(
-            offset_from_samples(&ts),
-            Some(PtpOffset {
-                offset_ns: 1_499_999_995,
-                uncertainty_ns: 5
-            })
-        );
+        assert_eq!(offset_from_samples(&ts), Some(PtpOffset { offset_ns: 1_499_999_995, uncertainty_ns: 5 }));
     }
 
     #[test]
@@ -459,46 +362,22 @@ mod tests {
             t(150, 20), // bracket [10, 30], width 20 -> mid 20, offset 50 s + 0, unc 10
             t(100, 30),
         ];
-        assert_eq!(
-            offset_from_samples(&ts),
-            Some(PtpOffset {
-                offset_ns: 50_000_000_000,
-                uncertainty_ns: 10
-            })
-        );
+        assert_eq!(offset_from_samples(&ts), Some(PtpOffset { offset_ns: 50_000_000_000, uncertainty_ns: 10 }));
         assert_eq!(offset_from_samples(&ts[..5]), None);
         assert_eq!(offset_from_samples(&[]), None);
         assert_eq!(offset_from_samples(&ts[..2]), None);
         // offset out of i64 range
-        assert_eq!(
-            offset_from_samples(&[t(0, 0), t(i64::MAX, 0), t(0, 0)]),
-            None
-        );
+        assert_eq!(offset_from_samples(&[t(0, 0), t(i64::MAX, 0), t(0, 0)]), None);
     }
 
     #[test]
     fn sys_offset_struct() {
-        let mut s = PtpSysOffset {
-            n_samples: 2,
-            ..Default::default()
-        };
-        s.ts[..5].copy_from_slice(&[
-            t(100, 0),
-            t(150, 500),
-            t(100, 1000),
-            t(150, 1300),
-            t(100, 1400),
-        ]);
+        let mut s = PtpSysOffset { n_samples: 2, ..Default::default() };
+        s.ts[..5].copy_from_slice(&[t(100, 0), t(150, 500), t(100, 1000), t(150, 1300), t(100, 1400)]);
         // A stale, narrower bracket past 2n+1 must not be used.
         s.ts[5] = t(150, 0);
         s.ts[6] = t(100, 1401);
-        assert_eq!(
-            offset_from_sys_offset(&s),
-            Some(PtpOffset {
-                offset_ns: 50_000_000_100,
-                uncertainty_ns: 200
-            })
-        );
+        assert_eq!(offset_from_sys_offset(&s), Some(PtpOffset { offset_ns: 50_000_000_100, uncertainty_ns: 200 }));
         s.n_samples = 0;
         assert_eq!(offset_from_sys_offset(&s), None);
         s.n_samples = u32::MAX; // capped at 25: all-zero tail brackets have width 0
@@ -534,19 +413,9 @@ mod tests {
 
     #[test]
     fn read_offset_on_non_ptp_files() {
-        assert_eq!(
-            read_offset(Path::new("/nonexistent/ptp0"))
-                .unwrap_err()
-                .kind(),
-            io::ErrorKind::NotFound
-        );
+        assert_eq!(read_offset(Path::new("/nonexistent/ptp0")).unwrap_err().kind(), io::ErrorKind::NotFound);
         // /dev/null knows no PTP ioctl: PRECISE fails with ENOTTY, the fallback too.
-        assert_eq!(
-            read_offset(Path::new("/dev/null"))
-                .unwrap_err()
-                .raw_os_error(),
-            Some(libc::ENOTTY)
-        );
+        assert_eq!(read_offset(Path::new("/dev/null")).unwrap_err().raw_os_error(), Some(libc::ENOTTY));
     }
 
     #[test]

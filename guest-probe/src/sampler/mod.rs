@@ -19,8 +19,8 @@ use clockstorm_protocol::{ClockId, Gap, GuestMessage};
 
 use crate::clocks::{monotonic_ns, now_ns, rdtsc};
 use crate::outbox::{Outbox, Producer};
-use warp::WarpCheck;
 pub use live::{SamplerLive, StillClock};
+use warp::WarpCheck;
 pub use window::WindowAccumulator;
 
 /// A TSC read every this many clock reads (a power of two). Every read would
@@ -76,12 +76,7 @@ pub fn clock_id(clock: ClockId) -> libc::clockid_t {
 }
 
 /// Starts one sampler per CPU in `cpus`.
-pub fn spawn_all(
-    cpus: &[usize],
-    settings: &SamplerSettings,
-    shared: &Arc<SamplerShared>,
-    outbox: &Outbox,
-) -> std::io::Result<Vec<JoinHandle<()>>> {
+pub fn spawn_all(cpus: &[usize], settings: &SamplerSettings, shared: &Arc<SamplerShared>, outbox: &Outbox) -> std::io::Result<Vec<JoinHandle<()>>> {
     shared.cross_checks.store(cpus.len() > 1, Ordering::Relaxed);
     cpus.iter()
         .map(|&cpu| {
@@ -90,9 +85,7 @@ pub fn spawn_all(
             if let Ok(mut l) = shared.live.write() {
                 l.push(live.clone());
             }
-            std::thread::Builder::new()
-                .name(format!("sampler-{cpu}"))
-                .spawn(move || run(cpu, &settings, &shared, &outbox, &live))
+            std::thread::Builder::new().name(format!("sampler-{cpu}")).spawn(move || run(cpu, &settings, &shared, &outbox, &live))
         })
         .collect()
 }

@@ -62,9 +62,7 @@ mod tests {
         let handles: Vec<_> = (0..4)
             .map(|_| {
                 let w = w.clone();
-                std::thread::spawn(move || {
-                    (0..20_000).map(|_| w.check(ClockId::Monotonic, crate::clocks::monotonic_ns).1).max().unwrap()
-                })
+                std::thread::spawn(move || (0..20_000).map(|_| w.check(ClockId::Monotonic, crate::clocks::monotonic_ns).1).max().unwrap())
             })
             .collect();
         for h in handles {

@@ -47,7 +47,9 @@ pub struct VmCommand {
 impl VmCommand {
     /// The whole command line, for the record.
     pub fn argv(&self) -> Vec<String> {
-        std::iter::once(self.program.display().to_string()).chain(self.args.iter().map(|a| a.to_string_lossy().into_owned())).collect()
+        std::iter::once(self.program.display().to_string())
+            .chain(self.args.iter().map(|a| a.to_string_lossy().into_owned()))
+            .collect()
     }
 }
 

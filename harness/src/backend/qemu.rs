@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use super::{BackendError, BackendKind, GuestLaunch, VmBackend, VmCommand};
 use crate::initramfs::{self, Contents};
+use crate::plan::RunSpec;
 use crate::qemu::accel::Accel;
 use crate::qemu::args::{build_args, cpu_arg, kernel_cmdline, machine_arg, timer_args, DataChannelKind, QemuSpec};
-use crate::plan::RunSpec;
 
 /// Boot to the probe's hello under TCG: ~1.5 s on an idle 2-core machine;
 /// the margin covers a loaded CI host emulating a slow boot.

@@ -16,8 +16,7 @@ pub fn run(path: Option<&str>, json: bool, all: bool) -> Result<u8, Error> {
     let result = match path {
         None | Some("-") => parse_into(std::io::stdin().lock(), &mut out, json, all),
         Some(p) => {
-            let file = std::fs::File::open(p)
-                .map_err(|e| Error::BadArgument { what: "FILE", message: format!("cannot read {p}: {e}") })?;
+            let file = std::fs::File::open(p).map_err(|e| Error::BadArgument { what: "FILE", message: format!("cannot read {p}: {e}") })?;
             parse_into(std::io::BufReader::new(file), &mut out, json, all)
         }
     };

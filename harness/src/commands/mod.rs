@@ -43,4 +43,3 @@ pub fn main_with(argv: Vec<String>) -> u8 {
         }
     }
 }
-

@@ -1,10 +1,10 @@
 //! `clockstorm scenario list|validate|show`.
 
 use crate::cli::args::ScenarioCommand;
+use crate::duration::format_duration;
 use crate::error::Error;
 use crate::exit_code;
 use crate::faults;
-use crate::duration::format_duration;
 use crate::scenario::{self, matrix, parse, SHIPPED};
 
 pub fn run(cmd: &ScenarioCommand) -> Result<u8, Error> {

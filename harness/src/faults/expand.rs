@@ -69,12 +69,7 @@ pub fn expand(specs: &[FaultSpec], seed: u64, measure: Duration) -> Result<Vec<F
         }
     }
     if let Some(e) = events.iter().find(|e| e.end() > measure) {
-        return Err(TimelineError::PastEnd {
-            index: e.index,
-            kind: e.kind.name(),
-            end: format_duration(e.end()),
-            duration: format_duration(measure),
-        });
+        return Err(TimelineError::PastEnd { index: e.index, kind: e.kind.name(), end: format_duration(e.end()), duration: format_duration(measure) });
     }
     Ok(events)
 }

@@ -3,12 +3,12 @@
 //! applied at the planned times and measured as they happen.
 
 pub mod cgroup;
-pub mod inject;
-mod timeline_thread;
-pub mod spec;
 pub mod expand;
+pub mod inject;
+pub mod spec;
+mod timeline_thread;
 
-pub use inject::FaultContext;
-pub use timeline_thread::{spawn_timeline, TimelineHandle};
-pub use spec::{parse_fault, FaultKind, FaultSpec};
 pub use expand::{expand, FaultEvent};
+pub use inject::FaultContext;
+pub use spec::{parse_fault, FaultKind, FaultSpec};
+pub use timeline_thread::{spawn_timeline, TimelineHandle};

@@ -99,7 +99,9 @@ pub fn parse_fault(text: &str) -> Result<FaultSpec, FaultParseError> {
         Some((h, o)) => (h, Some(o)),
         None => (text, None),
     };
-    let (kind_name, times) = head.split_once(':').ok_or_else(|| err(format!("expected KIND:START+DURATION, KIND one of {}", FaultKindName::allowed_names())))?;
+    let (kind_name, times) = head
+        .split_once(':')
+        .ok_or_else(|| err(format!("expected KIND:START+DURATION, KIND one of {}", FaultKindName::allowed_names())))?;
     let (start, duration) = times.split_once('+').ok_or_else(|| err("expected START+DURATION after the kind, e.g. 3s+6s".into()))?;
     let start = parse_duration(start).map_err(|m| err(format!("start: {m}")))?;
     let duration = parse_duration(duration).map_err(|m| err(format!("duration: {m}")))?;
@@ -146,7 +148,12 @@ pub fn parse_fault(text: &str) -> Result<FaultSpec, FaultParseError> {
                 Some(v) => return Err(err(format!("rt: {v:?} is not true or false"))),
             };
             let quota = take("quota")
-                .map(|q| q.parse::<u8>().ok().filter(|q| (1..=100).contains(q)).ok_or_else(|| err(format!("quota: {q:?} is not a percentage 1-100"))))
+                .map(|q| {
+                    q.parse::<u8>()
+                        .ok()
+                        .filter(|q| (1..=100).contains(q))
+                        .ok_or_else(|| err(format!("quota: {q:?} is not a percentage 1-100")))
+                })
                 .transpose()?;
             FaultKind::Starve { duty, rt, quota }
         }

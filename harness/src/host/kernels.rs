@@ -50,10 +50,7 @@ fn choose_data_channel(arg: DataChannelArg, kernel: &KernelImage) -> Result<(Dat
         (DataChannelArg::Virtio, Some(dir)) => Ok((DataChannelKind::Virtio, virtio_modules(dir)?)),
         (DataChannelArg::Virtio, None) => Err(Error::BadFlag {
             flag: "data-channel",
-            message: format!(
-                "virtio needs the kernel's modules, and none are known for {}: use --data-channel isa-serial",
-                kernel.path.display()
-            ),
+            message: format!("virtio needs the kernel's modules, and none are known for {}: use --data-channel isa-serial", kernel.path.display()),
         }),
     }
 }
@@ -99,4 +96,3 @@ pub fn info(k: &KernelSetup) -> KernelInfo {
         data_channel: serde_json::to_value(k.data_channel).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
     }
 }
-

@@ -51,7 +51,10 @@ pub fn host_info() -> HostInfo {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
     let cpuinfo = read("/proc/cpuinfo");
     let field = |name: &str| {
-        cpuinfo.lines().find_map(|l| l.strip_prefix(name).and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_owned())).unwrap_or_default()
+        cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_owned()))
+            .unwrap_or_default()
     };
     HostInfo {
         kernel_release: crate::kernel::host_release(),

@@ -25,9 +25,7 @@ pub fn write_newc(entries: &[Entry]) -> Vec<u8> {
         match entry {
             Entry::Dir { path, mode } => push_entry(&mut out, ino, S_IFDIR | mode, 2, (0, 0), path, &[]),
             Entry::File { path, mode, data } => push_entry(&mut out, ino, S_IFREG | mode, 1, (0, 0), path, data),
-            Entry::CharDev { path, mode, major, minor } => {
-                push_entry(&mut out, ino, S_IFCHR | mode, 1, (*major, *minor), path, &[])
-            }
+            Entry::CharDev { path, mode, major, minor } => push_entry(&mut out, ino, S_IFCHR | mode, 1, (*major, *minor), path, &[]),
         }
     }
     push_entry(&mut out, 0, 0, 1, (0, 0), TRAILER, &[]);

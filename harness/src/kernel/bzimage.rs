@@ -30,19 +30,13 @@ pub fn read_release(path: &Path) -> Result<String, KernelError> {
         _ => KernelError::io(path, e),
     })?;
     let mut header = Vec::with_capacity(HEADER_LEN);
-    (&mut file)
-        .take(HEADER_LEN as u64)
-        .read_to_end(&mut header)
-        .map_err(|e| KernelError::io(path, e))?;
+    (&mut file).take(HEADER_LEN as u64).read_to_end(&mut header).map_err(|e| KernelError::io(path, e))?;
     if header.len() < MAGIC_OFFSET + 4 || &header[MAGIC_OFFSET..MAGIC_OFFSET + 4] != MAGIC {
         return Err(KernelError::NotAKernel { path: path.to_path_buf() });
     }
     let bad = |reason: String| KernelError::BadHeader { path: path.to_path_buf(), reason };
     if header.len() < HEADER_LEN {
-        return Err(bad(format!(
-            "file is only {} bytes, too short for the kernel_version field at 0x{VERSION_PTR_OFFSET:x}",
-            header.len()
-        )));
+        return Err(bad(format!("file is only {} bytes, too short for the kernel_version field at 0x{VERSION_PTR_OFFSET:x}", header.len())));
     }
     let ptr = u16::from_le_bytes([header[VERSION_PTR_OFFSET], header[VERSION_PTR_OFFSET + 1]]);
     if ptr == 0 {
@@ -51,9 +45,7 @@ pub fn read_release(path: &Path) -> Result<String, KernelError> {
     let offset = u64::from(ptr) + 0x200;
     file.seek(SeekFrom::Start(offset)).map_err(|e| KernelError::io(path, e))?;
     let mut raw = Vec::with_capacity(MAX_VERSION_LEN);
-    file.take(MAX_VERSION_LEN as u64)
-        .read_to_end(&mut raw)
-        .map_err(|e| KernelError::io(path, e))?;
+    file.take(MAX_VERSION_LEN as u64).read_to_end(&mut raw).map_err(|e| KernelError::io(path, e))?;
     if raw.is_empty() {
         return Err(bad(format!("version string offset 0x{offset:x} is past the end of the file")));
     }

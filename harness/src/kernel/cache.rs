@@ -66,17 +66,11 @@ impl CachedKernel {
     pub fn verify(&self) -> Result<(), KernelError> {
         let path = self.vmlinuz();
         let (actual, _) = sha256_file(&path).map_err(|e| match e {
-            KernelError::Io { source, .. } if source.kind() == ErrorKind::NotFound => {
-                KernelError::Missing { path: path.clone() }
-            }
+            KernelError::Io { source, .. } if source.kind() == ErrorKind::NotFound => KernelError::Missing { path: path.clone() },
             other => other,
         })?;
         if actual != self.meta.sha256 {
-            return Err(KernelError::ChecksumMismatch {
-                path,
-                expected: self.meta.sha256.clone(),
-                actual,
-            });
+            return Err(KernelError::ChecksumMismatch { path, expected: self.meta.sha256.clone(), actual });
         }
         Ok(())
     }
@@ -117,22 +111,13 @@ impl KernelCache {
     /// [`KernelCache::location_from`].
     pub fn default_location() -> Result<Self, KernelError> {
         let var = std::env::var_os;
-        Self::location_from(
-            var("CLOCKSTORM_CACHE").as_deref(),
-            var("XDG_CACHE_HOME").as_deref(),
-            var("HOME").as_deref(),
-        )
-        .map(Self::new)
+        Self::location_from(var("CLOCKSTORM_CACHE").as_deref(), var("XDG_CACHE_HOME").as_deref(), var("HOME").as_deref()).map(Self::new)
     }
 
     /// Pure form of [`KernelCache::default_location`]: `$CLOCKSTORM_CACHE/kernels`,
     /// else `$XDG_CACHE_HOME/clockstorm/kernels`, else `$HOME/.cache/clockstorm/kernels`.
     /// Empty values count as unset.
-    pub fn location_from(
-        clockstorm_cache: Option<&OsStr>,
-        xdg_cache_home: Option<&OsStr>,
-        home: Option<&OsStr>,
-    ) -> Result<PathBuf, KernelError> {
+    pub fn location_from(clockstorm_cache: Option<&OsStr>, xdg_cache_home: Option<&OsStr>, home: Option<&OsStr>) -> Result<PathBuf, KernelError> {
         let set = |v: Option<&OsStr>| v.filter(|s| !s.is_empty()).map(PathBuf::from);
         if let Some(p) = set(clockstorm_cache) {
             Ok(p.join("kernels"))
@@ -185,13 +170,9 @@ impl KernelCache {
         let dir = self.root.join(name);
         let meta_path = dir.join("meta.json");
         let text = fs::read_to_string(&meta_path).map_err(|e| KernelError::io(&meta_path, e))?;
-        let meta: KernelMeta = serde_json::from_str(&text)
-            .map_err(|e| KernelError::BadMeta { path: meta_path.clone(), reason: e.to_string() })?;
+        let meta: KernelMeta = serde_json::from_str(&text).map_err(|e| KernelError::BadMeta { path: meta_path.clone(), reason: e.to_string() })?;
         if meta.name != name {
-            return Err(KernelError::BadMeta {
-                path: meta_path,
-                reason: format!("name field {:?} does not match directory name {name:?}", meta.name),
-            });
+            return Err(KernelError::BadMeta { path: meta_path, reason: format!("name field {:?} does not match directory name {name:?}", meta.name) });
         }
         Ok(CachedKernel { dir, meta })
     }
@@ -233,9 +214,7 @@ impl KernelCache {
 
 /// Entry names must be a single plain path component: `[A-Za-z0-9._-]`, not starting with `.`.
 pub(crate) fn validate_entry_name(name: &str) -> Result<(), KernelError> {
-    let ok = !name.is_empty()
-        && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    let ok = !name.is_empty() && !name.starts_with('.') && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if ok {
         Ok(())
     } else {

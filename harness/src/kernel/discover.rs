@@ -25,13 +25,7 @@ const LIB_MODULES: &str = "/lib/modules";
 ///
 /// `modules_dir` is filled from `/lib/modules/<release>` when that exists
 /// (cache entries prefer their own `modules/`).
-pub fn discover(
-    flag: Option<&Path>,
-    env: Option<&OsStr>,
-    cache: &KernelCache,
-    host_release: &str,
-    boot_dir: &Path,
-) -> Result<KernelImage, KernelError> {
+pub fn discover(flag: Option<&Path>, env: Option<&OsStr>, cache: &KernelCache, host_release: &str, boot_dir: &Path) -> Result<KernelImage, KernelError> {
     discover_in(flag, env, cache, host_release, boot_dir, Path::new(LIB_MODULES))
 }
 
@@ -73,22 +67,13 @@ pub(crate) fn discover_in(
 /// Builds a [`KernelImage`] for an explicitly named file.
 fn from_path(path: &Path, origin: KernelOrigin, lib_modules: &Path) -> Result<KernelImage, KernelError> {
     let wrap = |e: KernelError| match origin {
-        KernelOrigin::Flag | KernelOrigin::Env => {
-            KernelError::Selected { origin: origin.to_string(), source: Box::new(e) }
-        }
+        KernelOrigin::Flag | KernelOrigin::Env => KernelError::Selected { origin: origin.to_string(), source: Box::new(e) },
         _ => e,
     };
     let release = read_release(path).map_err(wrap)?;
     let (sha256, size) = sha256_file(path).map_err(wrap)?;
     let host_mods: PathBuf = lib_modules.join(&release);
-    Ok(KernelImage {
-        path: path.to_path_buf(),
-        release,
-        sha256,
-        size,
-        modules_dir: host_mods.is_dir().then_some(host_mods),
-        origin,
-    })
+    Ok(KernelImage { path: path.to_path_buf(), release, sha256, size, modules_dir: host_mods.is_dir().then_some(host_mods), origin })
 }
 
 /// The host's kernel release (`uname -r`), via `libc::uname`; empty if uname fails.
@@ -105,9 +90,9 @@ pub fn host_release() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::super::bzimage::synthetic_bzimage;
     use super::super::cache::write_test_entry;
+    use super::*;
     use std::fs;
 
     struct Env {

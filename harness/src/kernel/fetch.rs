@@ -94,9 +94,7 @@ pub fn fetch_debian_cloud_kernel(cache: &KernelCache, suite: &str, mirror: &str)
         suite: suite.into(),
         sha256: String::new(),
         size: 0,
-        fetched_at: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
+        fetched_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
     };
     install_entry(cache, meta, &vmlinuz, &pkg_modules)
 }
@@ -105,10 +103,7 @@ pub fn fetch_debian_cloud_kernel(cache: &KernelCache, suite: &str, mirror: &str)
 fn install_entry(cache: &KernelCache, mut meta: KernelMeta, vmlinuz: &Path, pkg_modules: &Path) -> Result<CachedKernel, KernelError> {
     let root = cache.root();
     fs::create_dir_all(root).map_err(|e| KernelError::io(root, e))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".staging-")
-        .tempdir_in(root)
-        .map_err(|e| KernelError::io(root, e))?;
+    let staging = tempfile::Builder::new().prefix(".staging-").tempdir_in(root).map_err(|e| KernelError::io(root, e))?;
     let s = staging.path();
 
     let dest = s.join("vmlinuz");
@@ -235,11 +230,7 @@ fn validate_mirror(mirror: &str) -> Result<(), KernelError> {
     if scheme && !mirror.chars().any(|c| c.is_whitespace() || c == '[' || c == ']') {
         return Ok(());
     }
-    Err(KernelError::InvalidInput {
-        what: "Debian mirror URL",
-        value: mirror.into(),
-        reason: "expected an http:// or https:// URL without spaces".into(),
-    })
+    Err(KernelError::InvalidInput { what: "Debian mirror URL", value: mirror.into(), reason: "expected an http:// or https:// URL without spaces".into() })
 }
 
 /// The command line as text, for error messages (not for execution).
@@ -261,10 +252,7 @@ fn tail(text: &str, n: usize) -> String {
 fn run(cmd: &mut Command, hint: &str) -> Result<String, KernelError> {
     let out = cmd.output().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            KernelError::CommandMissing {
-                program: cmd.get_program().to_string_lossy().into_owned(),
-                hint: hint.into(),
-            }
+            KernelError::CommandMissing { program: cmd.get_program().to_string_lossy().into_owned(), hint: hint.into() }
         } else {
             KernelError::CommandFailed { command: describe(cmd), status: "could not start".into(), stderr_tail: e.to_string() }
         }
@@ -273,11 +261,7 @@ fn run(cmd: &mut Command, hint: &str) -> Result<String, KernelError> {
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let text = if stderr.trim().is_empty() { stdout.as_str() } else { &stderr };
-        return Err(KernelError::CommandFailed {
-            command: describe(cmd),
-            status: out.status.to_string(),
-            stderr_tail: tail(text, 15),
-        });
+        return Err(KernelError::CommandFailed { command: describe(cmd), status: out.status.to_string(), stderr_tail: tail(text, 15) });
     }
     Ok(stdout)
 }
@@ -341,7 +325,13 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let src = d.path().join("src");
         let pkg = src.join("lib/modules/6.1.0-t");
-        for (rel, deps) in [("virtio.ko", ""), ("virtio_ring.ko", "virtio"), ("virtio_console.ko", "virtio,virtio_ring"), ("virtio_pci.ko", "virtio_ring,virtio"), ("unrelated.ko", "")] {
+        for (rel, deps) in [
+            ("virtio.ko", ""),
+            ("virtio_ring.ko", "virtio"),
+            ("virtio_console.ko", "virtio,virtio_ring"),
+            ("virtio_pci.ko", "virtio_ring,virtio"),
+            ("unrelated.ko", ""),
+        ] {
             let p = pkg.join("kernel/drivers").join(rel);
             fs::create_dir_all(p.parent().unwrap()).unwrap();
             fs::write(p, format!("x\0depends={deps}\0")).unwrap();
@@ -370,7 +360,8 @@ mod tests {
         // second install replaces, leaving no staging/old dirs behind
         let k2 = install_entry(&cache, meta, &vmlinuz, &pkg).unwrap();
         assert_eq!(k2.meta.sha256, k.meta.sha256);
-        let leftovers: Vec<_> = fs::read_dir(cache.root()).unwrap()
+        let leftovers: Vec<_> = fs::read_dir(cache.root())
+            .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|n| n.starts_with('.'))
             .collect();

@@ -18,10 +18,7 @@ pub use bzimage::read_release;
 pub use cache::{CachedKernel, KernelCache, KernelMeta};
 pub use discover::{discover, host_release, ENV_VAR};
 pub use error::KernelError;
-pub use fetch::{
-    fetch_debian_cloud_kernel, parse_deb_filename, parse_image_depends, DEFAULT_MIRROR,
-    DEFAULT_SUITE, KEYRING,
-};
+pub use fetch::{fetch_debian_cloud_kernel, parse_deb_filename, parse_image_depends, DEFAULT_MIRROR, DEFAULT_SUITE, KEYRING};
 pub use modules::{module_load_order, parse_modinfo_depends, ModuleFile, VIRTIO_CONSOLE_MODULES};
 
 use serde::Serialize;
@@ -115,10 +112,7 @@ mod tests {
     fn origin_display_and_json() {
         let o = KernelOrigin::Cache { name: "debian-bookworm-cloud-amd64".into() };
         assert_eq!(o.to_string(), "kernel cache entry debian-bookworm-cloud-amd64");
-        assert_eq!(
-            serde_json::to_string(&o).unwrap(),
-            r#"{"kind":"cache","name":"debian-bookworm-cloud-amd64"}"#
-        );
+        assert_eq!(serde_json::to_string(&o).unwrap(), r#"{"kind":"cache","name":"debian-bookworm-cloud-amd64"}"#);
         assert_eq!(serde_json::to_string(&KernelOrigin::Flag).unwrap(), r#"{"kind":"flag"}"#);
     }
 }

@@ -39,11 +39,7 @@ pub struct ModuleFile {
 /// [`KernelError::CompressedModule`]. A dependency cycle is reported as
 /// [`KernelError::ModuleCycle`].
 pub fn module_load_order(modules_dir: &Path, wanted: &[&str]) -> Result<Vec<ModuleFile>, KernelError> {
-    let r = Resolver {
-        index: index_modules(&modules_dir.join("kernel"))?,
-        builtin: read_builtin(&modules_dir.join("modules.builtin"))?,
-        modules_dir,
-    };
+    let r = Resolver { index: index_modules(&modules_dir.join("kernel"))?, builtin: read_builtin(&modules_dir.join("modules.builtin"))?, modules_dir };
     let mut order = Vec::new();
     let mut stack = Vec::new();
     for w in wanted {
@@ -64,12 +60,7 @@ pub fn parse_modinfo_depends(bytes: &[u8]) -> Vec<String> {
     let Some(start) = start else { return Vec::new() };
     let rest = &bytes[start..];
     let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-    String::from_utf8_lossy(&rest[..end])
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(normalize)
-        .collect()
+    String::from_utf8_lossy(&rest[..end]).split(',').map(str::trim).filter(|s| !s.is_empty()).map(normalize).collect()
 }
 
 fn normalize(name: &str) -> String {
@@ -121,12 +112,7 @@ fn read_builtin(path: &Path) -> Result<HashSet<String>, KernelError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
         Err(e) => return Err(KernelError::io(path, e)),
     };
-    Ok(text
-        .lines()
-        .filter_map(|l| l.trim().rsplit('/').next())
-        .filter_map(|f| f.strip_suffix(".ko"))
-        .map(normalize)
-        .collect())
+    Ok(text.lines().filter_map(|l| l.trim().rsplit('/').next()).filter_map(|f| f.strip_suffix(".ko")).map(normalize).collect())
 }
 
 /// Maps normalized module name -> file, for every `.ko[.xz|.zst|.gz]` under `dir`.
@@ -144,9 +130,7 @@ fn index_modules(dir: &Path) -> Result<HashMap<String, PathBuf>, KernelError> {
                 continue;
             }
             let fname = ent.file_name().to_string_lossy().into_owned();
-            let stem = [".ko", ".ko.xz", ".ko.zst", ".ko.gz"]
-                .iter()
-                .find_map(|suf| fname.strip_suffix(suf).map(|s| (s, *suf == ".ko")));
+            let stem = [".ko", ".ko.xz", ".ko.zst", ".ko.gz"].iter().find_map(|suf| fname.strip_suffix(suf).map(|s| (s, *suf == ".ko")));
             if let Some((stem, plain)) = stem {
                 let key = normalize(stem);
                 if plain || !index.contains_key(&key) {
@@ -200,10 +184,7 @@ mod tests {
     fn dependency_first_without_duplicates() {
         let d = virtio_tree();
         let order = module_load_order(d.path(), &["virtio_console", "virtio_pci", "virtio"]).unwrap();
-        assert_eq!(
-            names(&order),
-            ["virtio", "virtio_ring", "virtio_console", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci"]
-        );
+        assert_eq!(names(&order), ["virtio", "virtio_ring", "virtio_console", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci"]);
         assert!(order[2].path.ends_with("kernel/drivers/char/virtio_console.ko"));
     }
 

@@ -55,10 +55,7 @@ pub fn probe_host() -> HostVirt {
 
 /// True when the flags line of /proc/cpuinfo names vmx or svm.
 pub fn cpuinfo_has_virt(cpuinfo: &str) -> bool {
-    cpuinfo
-        .lines()
-        .filter(|l| l.starts_with("flags"))
-        .any(|l| l.split_whitespace().any(|f| f == "vmx" || f == "svm"))
+    cpuinfo.lines().filter(|l| l.starts_with("flags")).any(|l| l.split_whitespace().any(|f| f == "vmx" || f == "svm"))
 }
 
 #[cfg(test)]

@@ -34,12 +34,7 @@ impl ConsoleTail {
 }
 
 /// Starts the console thread; it ends at EOF, when QEMU exits.
-pub fn spawn_reader(
-    console: impl Read + Send + 'static,
-    mut log: File,
-    tail: ConsoleTail,
-    events: Sender<Event>,
-) -> std::io::Result<JoinHandle<()>> {
+pub fn spawn_reader(console: impl Read + Send + 'static, mut log: File, tail: ConsoleTail, events: Sender<Event>) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new().name("clockstorm-console".into()).spawn(move || {
         let mut reader = BufReader::new(console);
         let mut raw = Vec::new();

@@ -5,8 +5,8 @@
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -77,7 +77,9 @@ pub fn spawn_reader(stream: UnixStream, events: Sender<Event>) -> std::io::Resul
             if text.is_empty() {
                 continue;
             }
-            let decoded = if saw_hello { decode_guest(text).map_err(|e| (e, false)) } else {
+            let decoded = if saw_hello {
+                decode_guest(text).map_err(|e| (e, false))
+            } else {
                 check_hello_version(text).map(GuestMessage::Hello).map_err(|e| (e, true))
             };
             match decoded {

@@ -55,10 +55,9 @@ pub fn run_guest(ctx: &RunContext, spec: &RunSpec, files: &RunFiles, host_cpus: 
 pub fn probe_config(spec: &RunSpec) -> ProbeConfig {
     let (data_device, modules) = match spec.kernel.data_channel {
         DataChannelKind::IsaSerial => (DataDevice::IsaSerial { path: "/dev/ttyS1".into() }, vec![]),
-        DataChannelKind::Virtio => (
-            DataDevice::VirtioPort { name: VIRTIO_PORT_NAME.into() },
-            spec.kernel.modules.iter().map(|(name, _)| module_path_in_guest(name)).collect(),
-        ),
+        DataChannelKind::Virtio => {
+            (DataDevice::VirtioPort { name: VIRTIO_PORT_NAME.into() }, spec.kernel.modules.iter().map(|(name, _)| module_path_in_guest(name)).collect())
+        }
     };
     let mut config = spec.probe.probe_config(&spec.id, Some(spec.clocksource.kernel_name()), data_device, modules);
     config.benchmark_phase_ms = spec.benchmark_phase.map(|p| p.as_millis() as u64);
@@ -91,8 +90,8 @@ fn boot_and_measure(
         })
         .map_err(|source| RunError::Io { what: format!("writing {}", records_path.display()), source })?;
 
-    let listener = data_channel::listen(&data_socket)
-        .map_err(|source| RunError::Io { what: format!("listening on {}", data_socket.display()), source })?;
+    let listener =
+        data_channel::listen(&data_socket).map_err(|source| RunError::Io { what: format!("listening on {}", data_socket.display()), source })?;
     let started = Instant::now();
     let stderr_path = files.guest_stderr(ctx.backend.kind());
     let (mut process, console_pipe) = GuestProcess::spawn(&command.program, &command.args, &stderr_path, host_cpus)?;
@@ -101,7 +100,8 @@ fn boot_and_measure(
     let (tx, rx) = channel();
     let tail = ConsoleTail::default();
     let console_path = files.console();
-    let console_log = std::fs::File::create(&console_path).map_err(|source| RunError::Io { what: format!("creating {}", console_path.display()), source })?;
+    let console_log =
+        std::fs::File::create(&console_path).map_err(|source| RunError::Io { what: format!("creating {}", console_path.display()), source })?;
     let console_thread = console::spawn_reader(console_pipe, console_log, tail.clone(), tx.clone())
         .map_err(|source| RunError::Io { what: "starting the console thread".into(), source })?;
 
@@ -297,10 +297,8 @@ fn connect_qmp(path: &Path, process: &mut GuestProcess, records: &mut RecordFile
         }
     };
     let vcpus = qmp.query_cpus_fast().unwrap_or_default();
-    let _ = records.harness(HarnessEvent::QemuReady {
-        qemu_version: qmp.version(),
-        vcpu_threads: vcpus.iter().map(|v| (v.cpu_index, v.thread_id)).collect(),
-    });
+    let _ =
+        records.harness(HarnessEvent::QemuReady { qemu_version: qmp.version(), vcpu_threads: vcpus.iter().map(|v| (v.cpu_index, v.thread_id)).collect() });
     Some(Arc::new(Mutex::new(qmp)))
 }
 

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use clockstorm_protocol::{GuestMessage, HarnessEvent, ProbeOutcome, RecordBody, ThreadSeen};
 use clockstorm_reports::liveness::{BeaconPoint, ClockStop, StopDetector, Transition};
 
-use crate::event_stream::{ConsoleSignal, Event};
 use super::record_file::RecordFile;
+use crate::event_stream::{ConsoleSignal, Event};
 
 /// How often the host sends a beacon once the probe said hello.
 pub const BEACON_INTERVAL: Duration = Duration::from_millis(250);

@@ -102,10 +102,7 @@ pub fn load(arg: &str) -> Result<LoadedScenario, ScenarioError> {
     }
     match shipped(arg) {
         Some(text) => parse(text, &format!("shipped scenario {arg}")),
-        None => Err(ScenarioError::UnknownName {
-            name: arg.to_owned(),
-            available: SHIPPED.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
-        }),
+        None => Err(ScenarioError::UnknownName { name: arg.to_owned(), available: SHIPPED.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ") }),
     }
 }
 

@@ -118,7 +118,10 @@ fn broken_scenarios_give_exact_errors() {
         ("bad_fault", format!("{base}clocksources = [\"tsc\"]\nfaults = [\"melt:1s+1s\"]\n")),
         ("unknown_clocksource", format!("{base}clocksources = [\"tsc\", \"hpte\"]\n")),
         ("missing_key", "name = \"x\"\nclocksources = [\"tsc\"]\n".to_string()),
-        ("action_with_two_keys", format!("{base}clocksources = [\"tsc\"]\n[[actions]]\nat = \"1s\"\nset_clocksource = \"hpet\"\nunbind_clocksource = \"tsc\"\n")),
+        (
+            "action_with_two_keys",
+            format!("{base}clocksources = [\"tsc\"]\n[[actions]]\nat = \"1s\"\nset_clocksource = \"hpet\"\nunbind_clocksource = \"tsc\"\n"),
+        ),
         ("duplicate_variant", format!("{base}clocksources = [\"tsc\"]\n[[variants]]\nname = \"a\"\n[[variants]]\nname = \"a\"\n")),
         ("bad_rtc_base", format!("{base}clocksources = [\"tsc\"]\n[guest.timers]\nrtc_base = \"mars\"\n")),
     ];

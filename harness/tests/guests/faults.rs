@@ -42,8 +42,7 @@ fn freezes_cost_hpet_nothing_and_a_pause_costs_its_length() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     // The report sets the clock model beside every measurement: here they agree.
-    let report: clockstorm_reports::model::Report =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap()).unwrap();
+    let report: clockstorm_reports::model::Report = serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap()).unwrap();
     assert_eq!(report.verdicts.len(), 4, "{:#?}", report.verdicts);
     for v in &report.verdicts {
         assert!(v.predicted_ns.is_some() && !v.disagrees_with_model, "{}", v.sentence);

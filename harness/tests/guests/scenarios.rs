@@ -21,11 +21,24 @@ fn every_shipped_scenario_runs_shortened_on_a_real_guest() {
         let show = Command::new(BIN).args(["scenario", "show", name]).output().unwrap();
         assert!(show.status.success(), "{}", text(&show));
         let shown = String::from_utf8_lossy(&show.stdout).into_owned();
-        let first_fault_kind = shown.lines().skip_while(|l| !l.starts_with("faults")).nth(1).and_then(|l| l.split_whitespace().nth(1)).map(str::to_owned);
+        let first_fault_kind = shown
+            .lines()
+            .skip_while(|l| !l.starts_with("faults"))
+            .nth(1)
+            .and_then(|l| l.split_whitespace().nth(1))
+            .map(str::to_owned);
         // failover is about leaving tsc: it keeps its clocksource.
         let clocksource = if name == "failover" { "tsc" } else { "hpet" };
-        let mut args: Vec<String> =
-            vec!["run".into(), name.clone(), "--clocksource".into(), clocksource.into(), "--duration".into(), "4s".into(), "--repetitions".into(), "1".into()];
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            name.clone(),
+            "--clocksource".into(),
+            clocksource.into(),
+            "--duration".into(),
+            "4s".into(),
+            "--repetitions".into(),
+            "1".into(),
+        ];
         if let Some(kind) = &first_fault_kind {
             let fault = match kind.as_str() {
                 "starve" => "starve:1s+2s,duty=80".to_owned(),

@@ -30,11 +30,7 @@ impl Drop for KillOnDrop {
 
 #[test]
 fn standalone_probe_measures_this_host_against_the_reference_server() {
-    let mut server = Command::new(BIN)
-        .args(["reference-server", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut server = Command::new(BIN).args(["reference-server", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).spawn().unwrap();
     let mut first = String::new();
     BufReader::new(server.stdout.take().unwrap()).read_line(&mut first).unwrap();
     let _server = KillOnDrop(server);
@@ -47,8 +43,7 @@ fn standalone_probe_measures_this_host_against_the_reference_server() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    let msgs: Vec<GuestMessage> =
-        std::fs::read_to_string(&file).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let msgs: Vec<GuestMessage> = std::fs::read_to_string(&file).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(matches!(msgs[0], GuestMessage::Hello(_)), "{:?}", msgs[0]);
     assert!(msgs.iter().any(|m| matches!(m, GuestMessage::Synced(_))));
     let exchanges: Vec<_> = msgs.iter().filter_map(|m| if let GuestMessage::Exchange(e) = m { Some(*e) } else { None }).collect();

@@ -46,7 +46,13 @@ fn shard_and_merge_give_the_same_runs_as_one_run() {
         shards.push(out);
     }
     let merged = tempfile::tempdir().unwrap();
-    let o = Command::new(BIN).args(["merge", "--out"]).arg(merged.path()).arg(shards[0].path()).arg(shards[1].path()).output().unwrap();
+    let o = Command::new(BIN)
+        .args(["merge", "--out"])
+        .arg(merged.path())
+        .arg(shards[0].path())
+        .arg(shards[1].path())
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let expected: BTreeSet<String> = ["idle-tsc.r0", "idle-tsc.r1", "idle-acpi_pm.r0", "idle-acpi_pm.r1"].iter().map(|s| s.to_string()).collect();
     assert_eq!(ids(merged.path()), expected);
@@ -60,11 +66,23 @@ fn shard_and_merge_give_the_same_runs_as_one_run() {
     let mut m = manifest(shards[1].path());
     m.scenario.sha256 = "0".repeat(64);
     std::fs::write(foreign.path().join("manifest.json"), serde_json::to_string(&m).unwrap()).unwrap();
-    let refused = Command::new(BIN).args(["merge", "--out"]).arg(merged.path().join("again")).arg(shards[0].path()).arg(foreign.path()).output().unwrap();
+    let refused = Command::new(BIN)
+        .args(["merge", "--out"])
+        .arg(merged.path().join("again"))
+        .arg(shards[0].path())
+        .arg(foreign.path())
+        .output()
+        .unwrap();
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("has scenario sha256 0000"), "{}", text(&refused));
     // A directory without a manifest is refused, naming the file.
-    let missing = Command::new(BIN).args(["merge", "--out"]).arg(merged.path().join("again2")).arg(shards[0].path()).arg("/nonexistent").output().unwrap();
+    let missing = Command::new(BIN)
+        .args(["merge", "--out"])
+        .arg(merged.path().join("again2"))
+        .arg(shards[0].path())
+        .arg("/nonexistent")
+        .output()
+        .unwrap();
     assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/manifest.json"), "{}", text(&missing));
 }

@@ -44,11 +44,7 @@ pub fn manifest(dir: &Path) -> Manifest {
 }
 
 pub fn records(path: &Path) -> Vec<RunRecord> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
+    std::fs::read_to_string(path).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }
 
 pub fn records_path(dir: &Path, run_id: &str) -> PathBuf {

@@ -23,7 +23,10 @@ pub enum GuestMessage {
     Hello(Hello),
     /// First half of an NTP-style exchange: `t1` is the guest's
     /// CLOCK_REALTIME just before sending, in ns since the epoch.
-    Ping { seq: u64, t1_ns: i64 },
+    Ping {
+        seq: u64,
+        t1_ns: i64,
+    },
     /// A completed exchange, as the guest computed it.
     Exchange(Exchange),
     /// An offset read from the KVM PTP clock (ptp_kvm), where the guest has one.
@@ -52,10 +55,15 @@ pub enum GuestMessage {
     Benchmark(BenchResult),
     /// Part of the measurement is unavailable or stopped working; the run
     /// goes on without it.
-    Degraded { component: String, reason: String },
+    Degraded {
+        component: String,
+        reason: String,
+    },
     Done(Done),
     /// The probe cannot go on; the run is failed with this reason.
-    Failure { message: String },
+    Failure {
+        message: String,
+    },
 }
 
 /// What the host sends to the probe.

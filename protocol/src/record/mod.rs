@@ -59,21 +59,40 @@ pub enum HarnessEvent {
         accel: Accel,
         qemu_argv: Vec<String>,
     },
-    QemuSpawned { pid: u32 },
+    QemuSpawned {
+        pid: u32,
+    },
     /// QMP answered: QEMU's version and its vCPU threads (index, host thread id).
-    QemuReady { qemu_version: String, vcpu_threads: Vec<(u32, u32)> },
+    QemuReady {
+        qemu_version: String,
+        vcpu_threads: Vec<(u32, u32)>,
+    },
     /// A line on the data channel that did not decode; kept verbatim.
-    Garbled { line: String, error: String },
+    Garbled {
+        line: String,
+        error: String,
+    },
     /// The probe printed its success sentinel on the console.
     SentinelSeen,
-    QemuExited { code: Option<i32>, signal: Option<i32> },
+    QemuExited {
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
     /// Measurement began (the probe's sync arrived): fault times count from here.
     TimelineOrigin,
     /// An in-guest action was sent to the probe (its result comes as an
     /// action_result message).
-    ActionSent { id: u64, action: crate::Action },
+    ActionSent {
+        id: u64,
+        action: crate::Action,
+    },
     /// A fault is about to be applied.
-    FaultStarted { index: usize, kind: FaultKindName, planned_start_ms: u64, planned_duration_ms: u64 },
+    FaultStarted {
+        index: usize,
+        kind: FaultKindName,
+        planned_start_ms: u64,
+        planned_duration_ms: u64,
+    },
     /// A fault was lifted, with what it achieved.
     FaultEnded(FaultEffect),
     /// Last line of every complete record file.

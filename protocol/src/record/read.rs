@@ -121,7 +121,6 @@ fn slow_path<'de, A: MapAccess<'de>>(
     GuestMessage::deserialize(serde_json::Value::Object(object)).map_err(de::Error::custom)
 }
 
-
 #[cfg(test)]
 mod tests {
     use crate::*;
@@ -136,7 +135,13 @@ mod tests {
             RecordBody::Guest(GuestMessage::Window(Window { index: 3, samples: 99, max_gap_ns: 7, ..Window::default() })),
             RecordBody::Guest(GuestMessage::Exchange(Exchange::from_timestamps(1, 10, 20, 30))),
             RecordBody::Guest(GuestMessage::TickWindow(TickWindow { index: 1, expirations: 5, ..TickWindow::default() })),
-            RecordBody::Guest(GuestMessage::KernelLog(KernelLog { seq: 1, ts_us: 2, level: 4, message: "a \"quoted\" line".into(), read_realtime_ns: None })),
+            RecordBody::Guest(GuestMessage::KernelLog(KernelLog {
+                seq: 1,
+                ts_us: 2,
+                level: 4,
+                message: "a \"quoted\" line".into(),
+                read_realtime_ns: None,
+            })),
             RecordBody::Guest(GuestMessage::Ping { seq: 4, t1_ns: 8 }),
             RecordBody::Guest(GuestMessage::Degraded { component: "ticks".into(), reason: "none".into() }),
             RecordBody::Harness(HarnessEvent::TimelineOrigin),

@@ -127,14 +127,7 @@ fn provenance(r: &Report) -> String {
         .kernels
         .iter()
         .map(|k| {
-            format!(
-                "{}: {} sha256 {} ({}, {} channel)",
-                esc(&k.name),
-                esc(&k.release),
-                code(&short(&k.sha256)),
-                esc(&k.origin),
-                esc(&k.data_channel)
-            )
+            format!("{}: {} sha256 {} ({}, {} channel)", esc(&k.name), esc(&k.release), code(&short(&k.sha256)), esc(&k.origin), esc(&k.data_channel))
         })
         .collect();
     rows.push(("guest kernels", if kernels.is_empty() { "–".into() } else { kernels.join("<br>") }));

@@ -99,8 +99,7 @@ fn figure(svg: String, caption: &str) -> String {
 /// Lines over host time, with fault spans shaded and kernel events marked.
 fn time_chart(title: &str, y_label: &str, lines: &[Line], spans: &[Span], marks: &[(&str, &Mark)], with_zero: bool) -> String {
     const X_LABEL: &str = "seconds since the timeline origin";
-    let mut entries: Vec<(String, Swatch)> =
-        lines.iter().map(|l| (l.label.to_owned(), Swatch::Line { colour: l.colour, dash: l.dash })).collect();
+    let mut entries: Vec<(String, Swatch)> = lines.iter().map(|l| (l.label.to_owned(), Swatch::Line { colour: l.colour, dash: l.dash })).collect();
     if !spans.is_empty() {
         entries.push(("fault".into(), Swatch::Class { class: "span", line: false }));
     }
@@ -116,10 +115,8 @@ fn time_chart(title: &str, y_label: &str, lines: &[Line], spans: &[Span], marks:
         s.push_str(svg::CLOSE);
         return s;
     };
-    let (x_lo, x_hi) = extent(
-        [xs.0, xs.1].into_iter().chain(spans.iter().flat_map(|s| [s.start_s, s.end_s])).chain(marks.iter().map(|m| m.1.t_s)),
-    )
-    .unwrap_or(xs);
+    let (x_lo, x_hi) =
+        extent([xs.0, xs.1].into_iter().chain(spans.iter().flat_map(|s| [s.start_s, s.end_s])).chain(marks.iter().map(|m| m.1.t_s))).unwrap_or(xs);
     let (y_lo, y_hi) = if with_zero { (ys.0.min(0.0), ys.1.max(0.0)) } else { ys };
     let x = Axis::linear(x_lo, x_hi, f.xs());
     let y = Axis::linear(y_lo, y_hi, f.ys());

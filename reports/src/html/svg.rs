@@ -142,7 +142,15 @@ impl Scale {
     /// The pixel of `v`, clamped to the range: a value the domain does not
     /// hold (or cannot, e.g. 0 on a log axis) stays on the frame.
     pub fn map(&self, v: f64) -> f64 {
-        let t = |x: f64| if !self.log { x } else if x > 0.0 { x.log10() } else { f64::NEG_INFINITY };
+        let t = |x: f64| {
+            if !self.log {
+                x
+            } else if x > 0.0 {
+                x.log10()
+            } else {
+                f64::NEG_INFINITY
+            }
+        };
         let (a, b, x) = (t(self.domain.0), t(self.domain.1), t(v));
         let f = (x - a) / (b - a);
         let f = if f.is_nan() { 0.5 } else { f.clamp(0.0, 1.0) };
@@ -391,11 +399,9 @@ pub fn legend(f: &Frame, entries: &[(String, Swatch)]) -> String {
         let y = f.y0() + 8.0 + i as f64 * LEGEND_ROW;
         let (xs, ys) = (num(x), num(y));
         s.push_str(&match swatch {
-            Swatch::Line { colour, dash } => format!(
-                "<line class=\"series\" x1=\"{xs}\" y1=\"{ys}\" x2=\"{}\" y2=\"{ys}\" stroke=\"{colour}\"{}/>",
-                num(x + 20.0),
-                dash_attr(dash)
-            ),
+            Swatch::Line { colour, dash } => {
+                format!("<line class=\"series\" x1=\"{xs}\" y1=\"{ys}\" x2=\"{}\" y2=\"{ys}\" stroke=\"{colour}\"{}/>", num(x + 20.0), dash_attr(dash))
+            }
             Swatch::Box { colour } => {
                 format!("<rect x=\"{xs}\" y=\"{}\" width=\"20\" height=\"10\" fill=\"{colour}\"/>", num(y - 5.0))
             }

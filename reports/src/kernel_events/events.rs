@@ -304,10 +304,9 @@ impl KernelEvent {
             v.as_ref().map_or_else(|| "?".to_string(), |v| v.to_string())
         }
         match self {
-            ClocksourceUnstableLegacy { clocksource, delta_ns, failover_hint, .. } => format!(
-                "{clocksource} delta={delta_ns}ns{}",
-                if *failover_hint { " (no clocksource_failover)" } else { "" }
-            ),
+            ClocksourceUnstableLegacy { clocksource, delta_ns, failover_hint, .. } => {
+                format!("{clocksource} delta={delta_ns}ns{}", if *failover_hint { " (no clocksource_failover)" } else { "" })
+            }
             ClocksourceSkew { clocksource, watchdog, wd_nsec, cs_nsec, skew_ns, skew_source, current, cpu, .. } => {
                 let mut s = format!("{clocksource} vs {} wd_nsec={} cs_nsec={} skew={}ns", opt(watchdog), opt(wd_nsec), opt(cs_nsec), opt(skew_ns));
                 if let Some(src) = skew_source {
@@ -324,11 +323,9 @@ impl KernelEvent {
                 s
             }
             ClocksourceRetried { cpu, watchdog, retries, .. } => format!("{watchdog} retried {retries} cpu={cpu}"),
-            ClocksourceReadBackDelay { cpu, clock, delay_ns, attempt, limit_ns, marked, .. } => format!(
-                "{clock} delay={delay_ns}ns limit={} attempt={attempt} marked={} cpu={cpu}",
-                opt(limit_ns),
-                opt(marked)
-            ),
+            ClocksourceReadBackDelay { cpu, clock, delay_ns, attempt, limit_ns, marked, .. } => {
+                format!("{clock} delay={delay_ns}ns limit={} attempt={attempt} marked={} cpu={cpu}", opt(limit_ns), opt(marked))
+            }
             ClocksourceWdWdDelay { cpu, watchdog, delay_ns, .. } => format!("{watchdog} wd-wd delay={delay_ns}ns cpu={cpu}"),
             ClocksourceSkewTestSkipped { clocksource, delay_ns, .. } => format!("{clocksource} delay={delay_ns}ns skipped"),
             ClocksourceLongReadout { cs_nsec, wd_nsec, skew_ns, .. } => format!("cs_nsec={cs_nsec} wd_nsec={wd_nsec} skew={skew_ns}ns"),
@@ -365,10 +362,9 @@ impl KernelEvent {
             HrtimerInterruptTook { ns, .. } => format!("{ns}ns"),
             RtThrottling { .. } => String::new(),
             HpetLostRtc { lost, .. } => format!("lost={lost}"),
-            CsdLockStuck { continued, lock, cpu, waiting_ns, target_cpu, .. } => format!(
-                "{} lock#{lock} cpu={cpu} waiting={waiting_ns}ns for cpu={target_cpu}",
-                if *continued { "continued" } else { "detected" }
-            ),
+            CsdLockStuck { continued, lock, cpu, waiting_ns, target_cpu, .. } => {
+                format!("{} lock#{lock} cpu={cpu} waiting={waiting_ns}ns for cpu={target_cpu}", if *continued { "continued" } else { "detected" })
+            }
             CsdLockUnstuck { lock, cpu, released_by, .. } => format!("lock#{lock} cpu={cpu} released_by={released_by}"),
             TimekeepingDebug { text, .. } => text.clone(),
             Other { text, .. } => text.clone(),

@@ -131,11 +131,9 @@ impl Parser {
                 self.emit(seq, e);
             }
             Piece::Unmatched => self.emit(seq, other()),
-            Piece::SkewHeader { cpu, clocksource } => self.open(
-                seq,
-                ts_us,
-                Group::Skew(SkewAcc { cpu, clocksource, wd: None, cs: None, skewed: None, current: None }),
-            ),
+            Piece::SkewHeader { cpu, clocksource } => {
+                self.open(seq, ts_us, Group::Skew(SkewAcc { cpu, clocksource, wd: None, cs: None, skewed: None, current: None }))
+            }
             Piece::SkewWd(clock) => {
                 let found = self.find(|g| matches!(g, Group::Skew(a) if a.wd.is_none() && a.cs.is_none() && a.clocksource != clock.name));
                 match found {
@@ -178,7 +176,8 @@ impl Parser {
                 }
             }
             Piece::Current(cur) => {
-                let found = self.find(|g| matches!(g, Group::Skew(a) if a.current.is_none() && a.cs.is_some()))
+                let found = self
+                    .find(|g| matches!(g, Group::Skew(a) if a.current.is_none() && a.cs.is_some()))
                     .or_else(|| self.find(|g| matches!(g, Group::Skew(a) if a.current.is_none())));
                 match found {
                     Some(i) => {
@@ -220,33 +219,31 @@ impl Parser {
                 }
                 None => self.emit(seq, other()),
             },
-            Piece::TimerWakeup { flavor, jiffies } => {
-                self.open(seq, ts_us, Group::TimerWakeup { flavor, jiffies, timer_cpu: None, softirq: None })
-            }
-            Piece::TimerIssue { cpu, softirq: si } => {
-                match self.find(|g| matches!(g, Group::TimerWakeup { timer_cpu: None, .. })) {
-                    Some(i) => {
-                        if let Group::TimerWakeup { timer_cpu, softirq, .. } = &mut self.pending[i].group {
-                            *timer_cpu = Some(cpu);
-                            *softirq = si;
-                        }
-                        self.touch(i, seq);
-                        self.close(i);
+            Piece::TimerWakeup { flavor, jiffies } => self.open(seq, ts_us, Group::TimerWakeup { flavor, jiffies, timer_cpu: None, softirq: None }),
+            Piece::TimerIssue { cpu, softirq: si } => match self.find(|g| matches!(g, Group::TimerWakeup { timer_cpu: None, .. })) {
+                Some(i) => {
+                    if let Group::TimerWakeup { timer_cpu, softirq, .. } = &mut self.pending[i].group {
+                        *timer_cpu = Some(cpu);
+                        *softirq = si;
                     }
-                    None => self.emit(seq, other()),
+                    self.touch(i, seq);
+                    self.close(i);
                 }
+                None => self.emit(seq, other()),
+            },
+            Piece::SyncHeader { clocksource, from_cpu, to_cpus } => {
+                self.open(seq, ts_us, Group::Sync(SyncAcc { clocksource, from_cpu: Some(from_cpu), to_cpus, ahead: None, behind: None, durations: None }))
             }
-            Piece::SyncHeader { clocksource, from_cpu, to_cpus } => self.open(
-                seq,
-                ts_us,
-                Group::Sync(SyncAcc { clocksource, from_cpu: Some(from_cpu), to_cpus, ahead: None, behind: None, durations: None }),
-            ),
             Piece::SyncAheadBehind { cpus, ahead, cpu, clocksource } => {
                 let found = self.find(|g| matches!(g, Group::Sync(a) if a.clocksource == clocksource && a.from_cpu == Some(cpu) && a.durations.is_none()));
                 let i = match found {
                     Some(i) => i,
                     None => {
-                        self.open(seq, ts_us, Group::Sync(SyncAcc { clocksource, from_cpu: Some(cpu), to_cpus: None, ahead: None, behind: None, durations: None }));
+                        self.open(
+                            seq,
+                            ts_us,
+                            Group::Sync(SyncAcc { clocksource, from_cpu: Some(cpu), to_cpus: None, ahead: None, behind: None, durations: None }),
+                        );
                         self.pending.len() - 1
                     }
                 };
@@ -270,7 +267,8 @@ impl Parser {
                         self.close(i);
                     }
                     None => {
-                        let acc = SyncAcc { clocksource, from_cpu: Some(cpu), to_cpus: None, ahead: None, behind: None, durations: Some((min_ns, max_ns)) };
+                        let acc =
+                            SyncAcc { clocksource, from_cpu: Some(cpu), to_cpus: None, ahead: None, behind: None, durations: Some((min_ns, max_ns)) };
                         self.emit(seq, sync_event(ts_us, acc, 1));
                     }
                 }

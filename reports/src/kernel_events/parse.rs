@@ -115,12 +115,24 @@ enum K {
 }
 
 const PATTERNS: &[(K, &str)] = &[
-    (K::Legacy, r"^[Cc]locksource (\S+) unstable \(delta = (-?\d+) ns\)(\.? +Enable clocksource failover by adding clocksource_failover kernel parameter\.)?$"),
-    (K::SkewHeader, r"^(?:clocksource: ?)?timekeeping watchdog(?: on CPU(\d+))?: Marking clocksource '([^']+)' as unstable,? because the skew is too large:?$"),
+    (
+        K::Legacy,
+        r"^[Cc]locksource (\S+) unstable \(delta = (-?\d+) ns\)(\.? +Enable clocksource failover by adding clocksource_failover kernel parameter\.)?$",
+    ),
+    (
+        K::SkewHeader,
+        r"^(?:clocksource: ?)?timekeeping watchdog(?: on CPU(\d+))?: Marking clocksource '([^']+)' as unstable,? because the skew is too large:?$",
+    ),
     (K::SkewWd, r"^(?:clocksource:)?\s*'([^']+)' (?:wd_nsec: (-?\d+) )?wd_now: ([0-9a-f]+) wd_last: ([0-9a-f]+) mask: ([0-9a-f]+)$"),
     (K::SkewCs, r"^(?:clocksource:)?\s*'([^']+)' (?:cs_nsec: (-?\d+) )?cs_now: ([0-9a-f]+) cs_last: ([0-9a-f]+) mask: ([0-9a-f]+)$"),
-    (K::Skewed, r"^(?:clocksource:)?\s*Clocksource '([^']+)' skewed (-?\d+) ns \((-?\d+) ms\) over watchdog '([^']+)' interval of (-?\d+) ns \((-?\d+) ms\)$"),
-    (K::Current, r"^(?:clocksource:)?\s*(?:'([^']+)' is current clocksource\.|'([^']+)' \(not '([^']+)'\) is current clocksource\.|(No current clocksource\.))$"),
+    (
+        K::Skewed,
+        r"^(?:clocksource:)?\s*Clocksource '([^']+)' skewed (-?\d+) ns \((-?\d+) ms\) over watchdog '([^']+)' interval of (-?\d+) ns \((-?\d+) ms\)$",
+    ),
+    (
+        K::Current,
+        r"^(?:clocksource:)?\s*(?:'([^']+)' is current clocksource\.|'([^']+)' \(not '([^']+)'\) is current clocksource\.|(No current clocksource\.))$",
+    ),
     (K::TscMark, r"^(?:tsc: )?Marking TSC unstable due to (.+)$"),
     (K::TscAfterBoot, r"^TSC found unstable after boot, most likely due to broken BIOS\. Use 'tsc=unstable'\.$"),
     (K::TscWarp, r"^(?:tsc: )?Measured (-?\d+) cycles TSC warp between CPUs, turning off TSC clock\.$"),
@@ -132,7 +144,10 @@ const PATTERNS: &[(K, &str)] = &[
     (K::LongReadout, r"^(?:clocksource: )?Long readout interval, skipping watchdog check: cs_nsec: (-?\d+) wd_nsec: (-?\d+)$"),
     (K::Retried, r"^(?:clocksource: )?timekeeping watchdog on CPU(\d+): (\S+) retried (\d+) times before success$"),
     (K::ReadBackOld, r"^(?:clocksource: )?timekeeping watchdog on CPU(\d+): (\S+) read-back delay of (\d+)ns, attempt (\d+), marking unstable$"),
-    (K::ReadBackNew, r"^(?:clocksource: )?timekeeping watchdog on CPU(\d+): wd-(\S+)-wd excessive read-back delay of (\d+)ns vs\. limit of (\d+)ns, wd-wd read-back delay only (\d+)ns, attempt (\d+), marking (\S+) unstable$"),
+    (
+        K::ReadBackNew,
+        r"^(?:clocksource: )?timekeeping watchdog on CPU(\d+): wd-(\S+)-wd excessive read-back delay of (\d+)ns vs\. limit of (\d+)ns, wd-wd read-back delay only (\d+)ns, attempt (\d+), marking (\S+) unstable$",
+    ),
     (K::WdWd, r"^(?:clocksource: )?timekeeping watchdog on CPU(\d+): (\S+) wd-wd read-back delay of (\d+)ns$"),
     (K::Skipped, r"^(?:clocksource: )?wd-(\S+)-wd read-back delay of (\d+)ns, clock-skew test skipped!$"),
     (K::Checking, r"^(?:clocksource: )?Checking clocksource (\S+) synchronization from CPU (\d+)(?: to CPUs ([0-9,\-]+))?\.$"),
@@ -161,7 +176,10 @@ const PATTERNS: &[(K, &str)] = &[
     (K::HungTask, r"^INFO: task (.+):(\d+) blocked for more than (\d+) seconds\.$"),
     (K::CsdStuck, r"^(?:csd: )?(Detected|Continued) non-responsive CSD lock \(#(\d+)\) on CPU#(\d+), waiting (\d+) ns for CPU#(\d+)"),
     (K::CsdUnstuck, r"^(?:csd: )?CSD lock \(#(\d+)\) got unstuck on CPU#(\d+), CPU#(\d+) released the lock\.$"),
-    (K::TkDebug, r"^(?:WARNING|INFO): (?:timekeeping: Cycle offset \(-?\d+\) is larger than (?:allowed by )?the '([^']+)' clock's|(?:Overflow|Underflow) in clocksource '([^']+)' observed)"),
+    (
+        K::TkDebug,
+        r"^(?:WARNING|INFO): (?:timekeeping: Cycle offset \(-?\d+\) is larger than (?:allowed by )?the '([^']+)' clock's|(?:Overflow|Underflow) in clocksource '([^']+)' observed)",
+    ),
 ];
 
 struct Compiled {
@@ -215,10 +233,7 @@ fn khz(c: &Captures) -> Option<u64> {
 fn field<T: std::str::FromStr>(text: &str, key: &str) -> Option<T> {
     let at = text.find(key)? + key.len();
     let rest = &text[at..];
-    let end = rest
-        .char_indices()
-        .find(|&(i, ch)| !(ch.is_ascii_digit() || (i == 0 && ch == '-')))
-        .map_or(rest.len(), |(i, _)| i);
+    let end = rest.char_indices().find(|&(i, ch)| !(ch.is_ascii_digit() || (i == 0 && ch == '-'))).map_or(rest.len(), |(i, _)| i);
     rest[..end].parse().ok()
 }
 
@@ -276,13 +291,7 @@ fn build(k: K, ts_us: Option<u64>, c: &Captures) -> Option<Piece> {
         K::TscAfterBoot => ev(E::TscUnstableAfterBoot { ts_us }),
         K::TscWarp => ev(E::TscWarp { ts_us, cycles: n(c, 1)? }),
         K::SchedClock => ev(E::SchedClockMarked { ts_us, stable: c.get(1).is_none(), values: [n(c, 2)?, n(c, 3)?, n(c, 4)?, n(c, 5)?] }),
-        K::Register => ev(E::ClocksourceRegistered {
-            ts_us,
-            clocksource: s(c, 1)?,
-            mask: hex(c, 2)?,
-            max_cycles: hex(c, 3)?,
-            max_idle_ns: n(c, 4)?,
-        }),
+        K::Register => ev(E::ClocksourceRegistered { ts_us, clocksource: s(c, 1)?, mask: hex(c, 2)?, max_cycles: hex(c, 3)?, max_idle_ns: n(c, 4)? }),
         K::Switch | K::Installed => ev(E::ClocksourceSwitched { ts_us, clocksource: s(c, 1)? }),
         K::Override => ev(E::ClocksourceOverride { ts_us, clocksource: s(c, 1)?, reason: s(c, 2)? }),
         K::LongReadout => {
@@ -354,13 +363,9 @@ fn build(k: K, ts_us: Option<u64>, c: &Captures) -> Option<Piece> {
             tail: Some(RcuTail { t_jiffies: Some(n(c, 2)?), ..RcuTail::default() }),
             complete: true,
         })),
-        K::RcuCsd => Some(Piece::RcuHeader(RcuHeader {
-            flavor: s(c, 1),
-            stall: RcuStallKind::SuppressedCsd,
-            cpus: Vec::new(),
-            tail: None,
-            complete: true,
-        })),
+        K::RcuCsd => {
+            Some(Piece::RcuHeader(RcuHeader { flavor: s(c, 1), stall: RcuStallKind::SuppressedCsd, cpus: Vec::new(), tail: None, complete: true }))
+        }
         K::RcuCpuLine => Some(Piece::RcuCpu { cpu: n(c, 1)? }),
         K::RcuTailLine => Some(Piece::RcuTail(tail_of(c.get(0)?.as_str())?)),
         K::RcuStarved => ev(E::RcuKthreadStarved { ts_us, flavor: s(c, 1)?, jiffies: n(c, 2)?, cpu: field(&c[3], "->cpu=") }),
@@ -370,14 +375,9 @@ fn build(k: K, ts_us: Option<u64>, c: &Captures) -> Option<Piece> {
         K::RtThrottle => ev(E::RtThrottling { ts_us }),
         K::HpetLost => ev(E::HpetLostRtc { ts_us, lost: n(c, 1).or_else(|| n(c, 2))? }),
         K::HungTask => ev(E::HungTask { ts_us, comm: s(c, 1)?, pid: n(c, 2)?, seconds: n(c, 3)? }),
-        K::CsdStuck => ev(E::CsdLockStuck {
-            ts_us,
-            continued: &c[1] == "Continued",
-            lock: n(c, 2)?,
-            cpu: n(c, 3)?,
-            waiting_ns: n(c, 4)?,
-            target_cpu: n(c, 5)?,
-        }),
+        K::CsdStuck => {
+            ev(E::CsdLockStuck { ts_us, continued: &c[1] == "Continued", lock: n(c, 2)?, cpu: n(c, 3)?, waiting_ns: n(c, 4)?, target_cpu: n(c, 5)? })
+        }
         K::CsdUnstuck => ev(E::CsdLockUnstuck { ts_us, lock: n(c, 1)?, cpu: n(c, 2)?, released_by: n(c, 3)? }),
         K::TkDebug => ev(E::TimekeepingDebug { ts_us, clocksource: s(c, 1).or_else(|| s(c, 2)), text: c.get(0)?.as_str().to_string() }),
     }

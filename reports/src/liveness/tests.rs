@@ -10,7 +10,14 @@ fn beacons(until_ms: i64, clock: impl Fn(i64) -> u64) -> Vec<BeaconPoint> {
     (0..=until_ms / 250)
         .map(|i| {
             let ms = i * 250;
-            BeaconPoint { host_ns: ms * MS, tsc: (ms * MS) as u64, monotonic_ns: clock(ms), timer_wakeups: ms as u64, unchanged_reads: 0, unchanged_tsc_ticks: 0 }
+            BeaconPoint {
+                host_ns: ms * MS,
+                tsc: (ms * MS) as u64,
+                monotonic_ns: clock(ms),
+                timer_wakeups: ms as u64,
+                unchanged_reads: 0,
+                unchanged_tsc_ticks: 0,
+            }
         })
         .collect()
 }
@@ -81,7 +88,11 @@ fn a_clock_that_runs_over_the_same_seconds_again_and_again_has_stopped() {
     // runs from 7.8 s to 12.3 s, steps back to 7.8 s, and again, forever.
     let (t, stops) = run(&beacons(20_000, |ms| {
         let base = 7_800 * MS;
-        if ms < 4_500 { (base + ms * MS) as u64 } else { (base + ((ms - 4_500) % 4_500) * MS) as u64 }
+        if ms < 4_500 {
+            (base + ms * MS) as u64
+        } else {
+            (base + ((ms - 4_500) % 4_500) * MS) as u64
+        }
     }));
     assert_eq!(t.len(), 1, "{t:?}");
     let s = &stops[0];
@@ -99,7 +110,11 @@ fn a_sawtooth_whose_peaks_creep_up_is_still_one_stop() {
     let (t, stops) = run(&beacons(30_000, |ms| {
         let base = 7_800 * MS;
         let period = 4_540;
-        if ms < 4_500 { (base + ms * MS) as u64 } else { (base + ((ms - 4_500) % period) * MS) as u64 }
+        if ms < 4_500 {
+            (base + ms * MS) as u64
+        } else {
+            (base + ((ms - 4_500) % period) * MS) as u64
+        }
     }));
     assert_eq!(t.len(), 1, "one stop, never resumed: {t:?}");
     assert!(stops[0].value_ns > (7_800 + 4_250) as u64 * 1_000_000, "the crept-up highest value");

@@ -35,8 +35,7 @@ pub fn of_run(input: &SeriesInputs) -> RunSeries {
         .into_iter()
         .map(|(host, ticks)| Point { x: seconds(host), y: ticks })
         .collect();
-    let mut latency: Vec<f64> =
-        input.ticks.iter().filter(|t| t.latency.samples > 0).map(|t| t.latency.p99_ns as f64 / 1e3).collect();
+    let mut latency: Vec<f64> = input.ticks.iter().filter(|t| t.latency.samples > 0).map(|t| t.latency.p99_ns as f64 / 1e3).collect();
     RunSeries {
         run_id: input.run_id.to_owned(),
         clocksource: input.clocksource.to_owned(),

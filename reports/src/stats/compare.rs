@@ -58,18 +58,19 @@ pub struct Comparison {
 }
 
 /// Compares `a` and `b` on `metric` with Welch's test at 5 %.
-pub fn compare(
-    (metric, unit): (&str, &str),
-    (name_a, a): (&str, &Sample),
-    (name_b, b): (&str, &Sample),
-    noise_threshold: f64,
-) -> Comparison {
+pub fn compare((metric, unit): (&str, &str), (name_a, a): (&str, &Sample), (name_b, b): (&str, &Sample), noise_threshold: f64) -> Comparison {
     let w = welch_t_test(a, b);
     let (na, nb) = (a.len() as f64, b.len() as f64);
     let pooled = (((na - 1.0) * a.variance() + (nb - 1.0) * b.variance()) / (na + nb - 2.0)).sqrt();
     let correction = 1.0 - 3.0 / (4.0 * (na + nb) - 9.0);
     let diff = a.mean() - b.mean();
-    let effect_size = if pooled > 0.0 { diff / pooled * correction } else if diff == 0.0 { 0.0 } else { f64::INFINITY.copysign(diff) };
+    let effect_size = if pooled > 0.0 {
+        diff / pooled * correction
+    } else if diff == 0.0 {
+        0.0
+    } else {
+        f64::INFINITY.copysign(diff)
+    };
     let differs = w.p_value < 0.05 && diff.abs() > noise_threshold;
     let figure = |v: f64| with_unit(v, unit);
     let why = if differs {

@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 
 use clockstorm_protocol::{
-    BenchResult, ClockId, Exchange, FaultEffect, GuestMessage, HarnessEvent, KernelCounters, ProbeOutcome, RecordBody, RunOutcome,
-    RunRecord, TickWindow,
+    BenchResult, ClockId, Exchange, FaultEffect, GuestMessage, HarnessEvent, KernelCounters, ProbeOutcome, RecordBody, RunOutcome, RunRecord, TickWindow,
 };
 
 use crate::kernel_events::KernelEvent;
@@ -261,12 +260,9 @@ impl Summarizer {
                     self.kernel_line_at.entry(k.ts_us).or_insert((r.host_realtime_ns, k.read_realtime_ns));
                     self.kernel.extend(self.parser.push_message(Some(k.ts_us), &k.message));
                 }
-                GuestMessage::ActionResult(a) => s.actions.push(format!(
-                    "{:?}: {}, now {}",
-                    a.action,
-                    a.error.as_deref().unwrap_or("ok"),
-                    a.clocksource_after
-                )),
+                GuestMessage::ActionResult(a) => {
+                    s.actions.push(format!("{:?}: {}, now {}", a.action, a.error.as_deref().unwrap_or("ok"), a.clocksource_after))
+                }
                 GuestMessage::Done(d) => {
                     s.probe_peak_rss_kib = Some(d.peak_rss_kib);
                     s.dropped_messages = d.dropped.total();

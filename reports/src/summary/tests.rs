@@ -5,36 +5,45 @@ use super::*;
 /// A small but complete run: started, spawned, hello 1.6 s later, calibration,
 /// 2 initial exchanges, sync, 3 measured exchanges, 2 windows, done, finished.
 pub fn completed_run() -> Vec<RunRecord> {
-    let rec = |mono_ms: u64, body| RunRecord { host_realtime_ns: 1_764_000_000_000_000_000 + mono_ms as i64 * 1_000_000, host_monotonic_ns: mono_ms * 1_000_000, body };
+    let rec = |mono_ms: u64, body| RunRecord {
+        host_realtime_ns: 1_764_000_000_000_000_000 + mono_ms as i64 * 1_000_000,
+        host_monotonic_ns: mono_ms * 1_000_000,
+        body,
+    };
     let g = |m| RecordBody::Guest(m);
     let h = |e| RecordBody::Harness(e);
     let ex = |seq, t1: i64, t2: i64, t3: i64| g(GuestMessage::Exchange(Exchange::from_timestamps(seq, t1, t2, t3)));
-    let window = |index, samples, gap, back| {
-        g(GuestMessage::Window(Window { index, samples, max_gap_ns: gap, backwards_steps: back, ..Window::default() }))
-    };
+    let window =
+        |index, samples, gap, back| g(GuestMessage::Window(Window { index, samples, max_gap_ns: gap, backwards_steps: back, ..Window::default() }));
     vec![
-        rec(0, h(HarnessEvent::RunStarted {
-            record_format_version: RECORD_FORMAT_VERSION,
-            run_id: "baseline-hpet".into(),
-            clocksource: Clocksource::Hpet,
-            accel: Accel::Tcg,
-            qemu_argv: vec!["qemu-system-x86_64".into()],
-        })),
+        rec(
+            0,
+            h(HarnessEvent::RunStarted {
+                record_format_version: RECORD_FORMAT_VERSION,
+                run_id: "baseline-hpet".into(),
+                clocksource: Clocksource::Hpet,
+                accel: Accel::Tcg,
+                qemu_argv: vec!["qemu-system-x86_64".into()],
+            }),
+        ),
         rec(10, h(HarnessEvent::QemuSpawned { pid: 42 })),
-        rec(1_610, g(GuestMessage::Hello(Hello {
-            protocol_version: PROTOCOL_VERSION,
-            probe_version: "0.1.0".into(),
-            run_id: "baseline-hpet".into(),
-            kernel_release: "6.1.0-50-cloud-amd64".into(),
-            clocksource: ClocksourceState { current: "hpet".into(), available: vec!["hpet".into(), "acpi_pm".into()] },
-            vcpus: 1,
-            tsc_flags: vec![],
-            hz: None,
-            boottime_ns: 1_400_000_000,
-            clocksource_settle_ms: 0,
-            ptp_device: None,
-            read_cost: ReadCost { clocks: vec![(ClockId::Monotonic, 1534.2)], rdtsc_ns: 10.1, reads: 20_000 },
-        }))),
+        rec(
+            1_610,
+            g(GuestMessage::Hello(Hello {
+                protocol_version: PROTOCOL_VERSION,
+                probe_version: "0.1.0".into(),
+                run_id: "baseline-hpet".into(),
+                kernel_release: "6.1.0-50-cloud-amd64".into(),
+                clocksource: ClocksourceState { current: "hpet".into(), available: vec!["hpet".into(), "acpi_pm".into()] },
+                vcpus: 1,
+                tsc_flags: vec![],
+                hz: None,
+                boottime_ns: 1_400_000_000,
+                clocksource_settle_ms: 0,
+                ptp_device: None,
+                read_cost: ReadCost { clocks: vec![(ClockId::Monotonic, 1534.2)], rdtsc_ns: 10.1, reads: 20_000 },
+            })),
+        ),
         rec(1_660, ex(0, 0, 500_000, 1_000_000)),
         rec(1_670, ex(1, 0, 400_000, 600_000)),
         rec(1_671, g(GuestMessage::Synced(Synced { best: Exchange::from_timestamps(1, 0, 400_000, 600_000), step_ns: 100_000 }))),
@@ -43,12 +52,44 @@ pub fn completed_run() -> Vec<RunRecord> {
         rec(1_900, ex(4, 0, 320_000, 500_000)), // offset 70 µs ± 250 µs
         rec(1_950, window(0, 60_000, 2_500_000, 0)),
         rec(2_050, window(1, 61_000, 7_000_000, 1)),
-        rec(2_060, g(GuestMessage::TickWindow(TickWindow { index: 0, rate_hz: 1000, mono_ns: 0, realtime_ns: 100_000_000, expirations: 100, wakeups: 100, ..TickWindow::default() }))),
-        rec(2_160, g(GuestMessage::TickWindow(TickWindow { index: 1, rate_hz: 1000, mono_ns: 0, realtime_ns: 200_000_000, expirations: 197, wakeups: 190, ..TickWindow::default() }))),
-        rec(6_700, g(GuestMessage::Done(Done {
-            outcome: ProbeOutcome::Completed, samples: 121_000, windows: 2, dropped: Dropped::default(), exchanges: 3,
-            exchanges_lost: 0, peak_rss_kib: 2048, cpu_user_ms: 4_000, cpu_system_ms: 900,
-        }))),
+        rec(
+            2_060,
+            g(GuestMessage::TickWindow(TickWindow {
+                index: 0,
+                rate_hz: 1000,
+                mono_ns: 0,
+                realtime_ns: 100_000_000,
+                expirations: 100,
+                wakeups: 100,
+                ..TickWindow::default()
+            })),
+        ),
+        rec(
+            2_160,
+            g(GuestMessage::TickWindow(TickWindow {
+                index: 1,
+                rate_hz: 1000,
+                mono_ns: 0,
+                realtime_ns: 200_000_000,
+                expirations: 197,
+                wakeups: 190,
+                ..TickWindow::default()
+            })),
+        ),
+        rec(
+            6_700,
+            g(GuestMessage::Done(Done {
+                outcome: ProbeOutcome::Completed,
+                samples: 121_000,
+                windows: 2,
+                dropped: Dropped::default(),
+                exchanges: 3,
+                exchanges_lost: 0,
+                peak_rss_kib: 2048,
+                cpu_user_ms: 4_000,
+                cpu_system_ms: 900,
+            })),
+        ),
         rec(6_800, h(HarnessEvent::SentinelSeen)),
         rec(6_900, h(HarnessEvent::QemuExited { code: Some(0), signal: None })),
         rec(6_901, h(HarnessEvent::RunFinished(RunOutcome::Completed { wall_ms: 6_890, requested_ms: 5_000 }))),

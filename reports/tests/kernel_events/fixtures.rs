@@ -31,9 +31,7 @@ fn every_log_fixture_matches_its_snapshot() {
 fn kmsg_records_of_the_debian_guest() {
     let text = read_fixture("guest-debian-6.1.0-50-tcg-tsc.kmsg.jsonl");
     let records: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let events = parse_messages(
-        records.iter().map(|r| (r["ts_us"].as_u64(), r["message"].as_str().unwrap())),
-    );
+    let events = parse_messages(records.iter().map(|r| (r["ts_us"].as_u64(), r["message"].as_str().unwrap())));
     assert_eq!(events.len(), records.len());
     let long: Vec<&KernelEvent> = events.iter().filter(|e| e.kind() == "clocksource_long_readout").collect();
     assert_eq!(long.len(), 2);
@@ -54,12 +52,22 @@ fn kmsg_records_of_the_debian_guest() {
 fn console_and_kmsg_agree_on_the_guest_clock_events() {
     let console = parse_text(&read_fixture("guest-debian-6.1.0-50-tcg-tsc.console.log"));
     let kmsg_text = read_fixture("guest-debian-6.1.0-50-tcg-tsc.kmsg.jsonl");
-    let kmsg = parse_messages(kmsg_text.lines().map(|l| {
-        let v: serde_json::Value = serde_json::from_str(l).unwrap();
-        (v["ts_us"].as_u64(), v["message"].as_str().unwrap().to_string())
-    }).collect::<Vec<_>>().iter().map(|(t, m)| (*t, m.as_str())));
+    let kmsg = parse_messages(
+        kmsg_text
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (v["ts_us"].as_u64(), v["message"].as_str().unwrap().to_string())
+            })
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|(t, m)| (*t, m.as_str())),
+    );
     let pick = |evs: &[KernelEvent]| -> Vec<KernelEvent> {
-        evs.iter().filter(|e| matches!(e.kind(), "clocksource_long_readout" | "clocksource_switched" | "clock_frequency")).cloned().collect()
+        evs.iter()
+            .filter(|e| matches!(e.kind(), "clocksource_long_readout" | "clocksource_switched" | "clock_frequency"))
+            .cloned()
+            .collect()
     };
     assert_eq!(pick(&console), pick(&kmsg));
 }

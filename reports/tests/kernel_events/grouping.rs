@@ -138,7 +138,10 @@ fn detail_lines_without_a_header_are_kept_as_other() {
 
 #[test]
 fn rcu_boot_lines_with_tabs_are_not_stall_details() {
-    let events = parse_lines(["[    0.101657] rcu: \tRCU restricting CPUs from NR_CPUS=8192 to nr_cpu_ids=1.", "[    0.569151] rcu: \tMax phase no-delay instances is 1000."]);
+    let events = parse_lines([
+        "[    0.101657] rcu: \tRCU restricting CPUs from NR_CPUS=8192 to nr_cpu_ids=1.",
+        "[    0.569151] rcu: \tMax phase no-delay instances is 1000.",
+    ]);
     assert!(events.iter().all(|e| e.kind() == "other"));
 }
 

@@ -84,8 +84,7 @@ impl Clocksources {
         }
         let mut switch = None;
         if name == self.current {
-            let Some(next) = best(&self.available, &[name]).or_else(|| self.available.iter().find(|a| *a != name).cloned())
-            else {
+            let Some(next) = best(&self.available, &[name]).or_else(|| self.available.iter().find(|a| *a != name).cloned()) else {
                 return Err(libc::EBUSY);
             };
             switch = Some(self.switch_to(next));

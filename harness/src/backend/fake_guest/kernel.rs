@@ -105,7 +105,8 @@ impl Kernel {
                 let mut cs = self.clocksources();
                 if cs.is_unstable(name) {
                     drop(cs);
-                    let line = format!("clocksource: Override clocksource {name} is unstable and not HRT compatible - cannot switch while in HRT/NOHZ mode");
+                    let line =
+                        format!("clocksource: Override clocksource {name} is unstable and not HRT compatible - cannot switch while in HRT/NOHZ mode");
                     self.printk(KERN_WARNING, mono_ns / 1000, line);
                     ("current_clocksource", name, Ok(None))
                 } else {

@@ -33,8 +33,8 @@ mod tests;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use model::{parse_model, ModelOverrides};
 pub use clock::{HostClock, RealHost};
+pub use model::{parse_model, ModelOverrides};
 pub use run::{run_guest, Options, Outcome};
 
 /// `clockstorm fake-guest` (hidden): started by the fake backend, never by hand.

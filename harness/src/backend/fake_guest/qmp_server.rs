@@ -59,7 +59,8 @@ impl Session<'_> {
         stream.set_read_timeout(Some(POLL))?;
         let mut out = stream.try_clone()?;
         let (major, minor, micro) = QEMU_VERSION;
-        let greeting = json!({"QMP": {"version": {"qemu": {"micro": micro, "minor": minor, "major": major}, "package": PACKAGE}, "capabilities": ["oob"]}});
+        let greeting =
+            json!({"QMP": {"version": {"qemu": {"micro": micro, "minor": minor, "major": major}, "package": PACKAGE}, "capabilities": ["oob"]}});
         write_line(&mut out, &greeting)?;
         let mut reader = BufReader::new(stream);
         let mut line = Vec::new();

@@ -12,12 +12,12 @@ use clockstorm_reports::{gates, terminal};
 
 use super::time_text::unix_ms_now;
 use crate::cli::args::{BenchArgs, RunArgs};
+use crate::duration::parse_duration;
 use crate::error::Error;
 use crate::host::resources::{self, HostResources};
 use crate::plan::RunPlan;
 use crate::results::ResultsDir;
 use crate::runner::{self, RunContext};
-use crate::duration::parse_duration;
 use crate::{faults, signals};
 pub use manifest::scenario_sha256;
 pub use outcome::exit_code_for;

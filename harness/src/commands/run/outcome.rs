@@ -11,9 +11,7 @@ pub fn exit_code_for(manifest: &Manifest, gates: &[GateResult]) -> u8 {
     if signals::interrupted() || outcomes.iter().any(|o| matches!(o, Some(RunOutcome::Interrupted))) {
         return exit_code::INTERRUPTED;
     }
-    let bad = |o: &Option<&RunOutcome>| {
-        matches!(o, None | Some(RunOutcome::Failed { .. }) | Some(RunOutcome::ClocksourceNotHonored { .. }))
-    };
+    let bad = |o: &Option<&RunOutcome>| matches!(o, None | Some(RunOutcome::Failed { .. }) | Some(RunOutcome::ClocksourceNotHonored { .. }));
     if outcomes.iter().any(bad) {
         exit_code::RUN_FAILED
     } else if gates.iter().any(|g| !g.passed) {

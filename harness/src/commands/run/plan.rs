@@ -9,11 +9,11 @@ use std::time::Duration;
 use super::super::time_text::{unix_ms_now, utc_compact};
 use crate::cli::args::RunArgs;
 use crate::clocksource::Clocksource;
+use crate::duration::parse_duration;
 use crate::error::Error;
 use crate::faults::{self, parse_fault, FaultEvent, FaultKind};
 use crate::plan::{gate_limits, BackendKind, HostRequest, Limits, RunPlan};
 use crate::results::ResultsDir;
-use crate::duration::parse_duration;
 use crate::scenario::{self, matrix, Scenario};
 
 /// Builds the plan of `clockstorm run` (or `bench`, with a phase).
@@ -21,7 +21,12 @@ pub fn plan(args: &RunArgs, benchmark_phase: Option<Duration>, argv: &[String]) 
     let loaded = scenario::load(&args.scenario)?;
     let scenario = with_overrides(&loaded.scenario, args)?;
     let faults = fault_events(&scenario, args)?;
-    let shard = args.shard.as_deref().map(str::parse::<matrix::Shard>).transpose().map_err(|message| Error::BadFlag { flag: "shard", message })?;
+    let shard = args
+        .shard
+        .as_deref()
+        .map(str::parse::<matrix::Shard>)
+        .transpose()
+        .map_err(|message| Error::BadFlag { flag: "shard", message })?;
     if args.backend == BackendKind::Fake {
         crate::backend::fake_guest::parse_model(&args.fake_model).map_err(|message| Error::BadFlag { flag: "fake-model", message })?;
     } else if !args.fake_model.is_empty() {
@@ -35,7 +40,10 @@ pub fn plan(args: &RunArgs, benchmark_phase: Option<Duration>, argv: &[String]) 
         None => canonical,
     };
     let runs = matrix::shuffled(selected, scenario.seed);
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(format!("{}-{}", scenario.name, utc_compact(unix_ms_now() / 1000))));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-{}", scenario.name, utc_compact(unix_ms_now() / 1000))));
     let resume = if args.resume { Some(earlier_manifest(&out, &loaded, &scenario, shard)?) } else { None };
     let mut kernels: Vec<String> = Vec::new();
     for k in &scenario.guest.kernels {
@@ -136,7 +144,12 @@ fn check_kernel_paths(s: &Scenario, args: &RunArgs) -> Result<(), Error> {
 
 /// `--resume`: the manifest `out` holds, checked to be of this scenario,
 /// seed and shard.
-fn earlier_manifest(out: &Path, loaded: &scenario::LoadedScenario, s: &Scenario, shard: Option<matrix::Shard>) -> Result<clockstorm_protocol::Manifest, Error> {
+fn earlier_manifest(
+    out: &Path,
+    loaded: &scenario::LoadedScenario,
+    s: &Scenario,
+    shard: Option<matrix::Shard>,
+) -> Result<clockstorm_protocol::Manifest, Error> {
     let dir = ResultsDir::open(out);
     let old = dir.read_manifest().map_err(|e| Error::BadFlag { flag: "resume", message: e.to_string() })?;
     let sha = super::manifest::scenario_sha256(&loaded.text);

@@ -35,12 +35,7 @@ pub struct CgroupContext {
 impl CgroupContext {
     /// Context for a given hierarchy and proc root, with real filesystem access.
     pub fn new(hierarchy: Hierarchy, proc_root: impl Into<PathBuf>) -> Self {
-        CgroupContext {
-            hierarchy,
-            proc_root: proc_root.into(),
-            fs: Arc::new(RealFs),
-            timeout: FREEZE_TIMEOUT,
-        }
+        CgroupContext { hierarchy, proc_root: proc_root.into(), fs: Arc::new(RealFs), timeout: FREEZE_TIMEOUT }
     }
 
     /// Detect the layout at `cgroup_root` and use `proc_root`.
@@ -69,9 +64,7 @@ impl CgroupContext {
 /// Reject cgroup names that are empty or would escape the parent directory.
 pub(crate) fn check_name(name: &str) -> Result<(), CgroupError> {
     if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
-        return Err(CgroupError::InvalidArgument(format!(
-            "cgroup name {name:?} must be a single non-empty path component"
-        )));
+        return Err(CgroupError::InvalidArgument(format!("cgroup name {name:?} must be a single non-empty path component")));
     }
     Ok(())
 }

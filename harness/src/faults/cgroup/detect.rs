@@ -40,10 +40,7 @@ impl Hierarchy {
         if dir.join("tasks").is_file() {
             Ok(dir)
         } else {
-            Err(CgroupError::ControllerNotMounted {
-                controller,
-                path: dir,
-            })
+            Err(CgroupError::ControllerNotMounted { controller, path: dir })
         }
     }
 }
@@ -55,16 +52,10 @@ impl Hierarchy {
 /// `<root>/unified`) is reported as v1, since the controllers live there.
 pub fn detect(root: &Path) -> Result<Hierarchy, CgroupError> {
     if root.join("cgroup.controllers").is_file() {
-        return Ok(Hierarchy::V2 {
-            root: root.to_path_buf(),
-        });
+        return Ok(Hierarchy::V2 { root: root.to_path_buf() });
     }
     if root.join("freezer").is_dir() || root.join("cpu").is_dir() {
-        return Ok(Hierarchy::V1 {
-            root: root.to_path_buf(),
-        });
+        return Ok(Hierarchy::V1 { root: root.to_path_buf() });
     }
-    Err(CgroupError::UnknownHierarchy {
-        root: root.to_path_buf(),
-    })
+    Err(CgroupError::UnknownHierarchy { root: root.to_path_buf() })
 }

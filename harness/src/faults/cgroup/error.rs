@@ -102,9 +102,7 @@ pub enum CgroupError {
     },
 
     /// A state file never reached the wanted value.
-    #[error(
-        "timed out after {timeout:?} waiting for {path} to read {want:?} (last read {last:?})"
-    )]
+    #[error("timed out after {timeout:?} waiting for {path} to read {want:?} (last read {last:?})")]
     Timeout {
         /// File polled.
         path: PathBuf,
@@ -157,23 +155,11 @@ pub enum CgroupError {
 /// Build the error for a failed write, mapping errno to the specific variants.
 pub(crate) fn write_error(path: PathBuf, value: &str, source: io::Error) -> CgroupError {
     match source.raw_os_error() {
-        Some(libc::EACCES) | Some(libc::EPERM) => CgroupError::PermissionDenied {
-            path,
-            value: value.to_string(),
-            source,
-        },
+        Some(libc::EACCES) | Some(libc::EPERM) => CgroupError::PermissionDenied { path, value: value.to_string(), source },
         Some(libc::ESRCH) => match value.trim().parse::<u32>() {
             Ok(tid) => CgroupError::NoSuchThread { tid, path },
-            Err(_) => CgroupError::Write {
-                path,
-                value: value.to_string(),
-                source,
-            },
+            Err(_) => CgroupError::Write { path, value: value.to_string(), source },
         },
-        _ => CgroupError::Write {
-            path,
-            value: value.to_string(),
-            source,
-        },
+        _ => CgroupError::Write { path, value: value.to_string(), source },
     }
 }

@@ -48,30 +48,21 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(5);
 
 /// Write `value` to `path`, turning failures into a [`CgroupError`] naming both.
 pub(crate) fn write(fs: &dyn CgroupFs, path: &Path, value: &str) -> Result<(), CgroupError> {
-    fs.write(path, value)
-        .map_err(|e| write_error(path.to_path_buf(), value, e))
+    fs.write(path, value).map_err(|e| write_error(path.to_path_buf(), value, e))
 }
 
 /// Read `path`, turning failures into a [`CgroupError`] naming it.
 pub(crate) fn read(fs: &dyn CgroupFs, path: &Path) -> Result<String, CgroupError> {
-    fs.read(path).map_err(|source| CgroupError::Read {
-        path: path.to_path_buf(),
-        source,
-    })
+    fs.read(path).map_err(|source| CgroupError::Read { path: path.to_path_buf(), source })
 }
 
 /// Create a cgroup directory; an existing one is reported, not reused.
 pub(crate) fn mkdir(fs: &dyn CgroupFs, path: &Path) -> Result<(), CgroupError> {
     fs.mkdir(path).map_err(|source| {
         if source.kind() == io::ErrorKind::AlreadyExists {
-            CgroupError::AlreadyExists {
-                path: path.to_path_buf(),
-            }
+            CgroupError::AlreadyExists { path: path.to_path_buf() }
         } else {
-            CgroupError::Mkdir {
-                path: path.to_path_buf(),
-                source,
-            }
+            CgroupError::Mkdir { path: path.to_path_buf(), source }
         }
     })
 }
@@ -84,27 +75,14 @@ pub(crate) fn rmdir(fs: &dyn CgroupFs, path: &Path) -> Result<(), CgroupError> {
         match fs.rmdir(path) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
-                thread::sleep(POLL_INTERVAL)
-            }
-            Err(source) => {
-                return Err(CgroupError::Rmdir {
-                    path: path.to_path_buf(),
-                    source,
-                })
-            }
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => thread::sleep(POLL_INTERVAL),
+            Err(source) => return Err(CgroupError::Rmdir { path: path.to_path_buf(), source }),
         }
     }
 }
 
 /// Poll `path` until `done(content)` holds or `timeout` passes.
-pub(crate) fn poll_until(
-    fs: &dyn CgroupFs,
-    path: &Path,
-    want: &str,
-    timeout: Duration,
-    done: impl Fn(&str) -> bool,
-) -> Result<(), CgroupError> {
+pub(crate) fn poll_until(fs: &dyn CgroupFs, path: &Path, want: &str, timeout: Duration, done: impl Fn(&str) -> bool) -> Result<(), CgroupError> {
     let deadline = Instant::now() + timeout;
     loop {
         let content = read(fs, path)?;
@@ -112,12 +90,7 @@ pub(crate) fn poll_until(
             return Ok(());
         }
         if Instant::now() >= deadline {
-            return Err(CgroupError::Timeout {
-                path: PathBuf::from(path),
-                want: want.to_string(),
-                last: content.trim().to_string(),
-                timeout,
-            });
+            return Err(CgroupError::Timeout { path: PathBuf::from(path), want: want.to_string(), last: content.trim().to_string(), timeout });
         }
         thread::sleep(POLL_INTERVAL);
     }

@@ -11,10 +11,7 @@ use super::undo::UndoLog;
 use super::{v1, v2};
 
 /// Run a setup; on failure undo what it did and return the setup's error.
-fn setup(
-    ctx: &CgroupContext,
-    f: impl FnOnce(&mut UndoLog) -> Result<PathBuf, CgroupError>,
-) -> Result<(UndoLog, PathBuf), CgroupError> {
+fn setup(ctx: &CgroupContext, f: impl FnOnce(&mut UndoLog) -> Result<PathBuf, CgroupError>) -> Result<(UndoLog, PathBuf), CgroupError> {
     let mut log = UndoLog::new(ctx.fs.clone(), ctx.timeout);
     match f(&mut log) {
         Ok(dir) => Ok((log, dir)),
@@ -50,24 +47,14 @@ impl ThreadFreeze {
     /// frozen (up to `ctx.timeout`). v1: under the freezer hierarchy root;
     /// v2: a threaded child of the process's cgroup (see the `v2` module docs
     /// for the constraints). On any error, everything done so far is undone.
-    pub fn freeze(
-        ctx: &CgroupContext,
-        name: &str,
-        pid: u32,
-        tids: &[u32],
-    ) -> Result<Self, CgroupError> {
+    pub fn freeze(ctx: &CgroupContext, name: &str, pid: u32, tids: &[u32]) -> Result<Self, CgroupError> {
         check_name(name)?;
         check_tids(tids)?;
         let (log, dir) = setup(ctx, |log| match ctx.hierarchy {
             Hierarchy::V1 { .. } => v1::freeze(ctx, log, name, pid, tids),
             Hierarchy::V2 { .. } => v2::freeze(ctx, log, name, pid, tids),
         })?;
-        Ok(ThreadFreeze {
-            log,
-            dir,
-            pid,
-            tids: tids.to_vec(),
-        })
+        Ok(ThreadFreeze { log, dir, pid, tids: tids.to_vec() })
     }
 
     /// The cgroup directory holding the frozen threads.
@@ -123,10 +110,7 @@ impl CpuLimit {
 
     /// `percent` of one CPU with the default 100 ms period.
     pub fn percent(percent: u32) -> Self {
-        CpuLimit {
-            percent,
-            period_us: Self::DEFAULT_PERIOD_US,
-        }
+        CpuLimit { percent, period_us: Self::DEFAULT_PERIOD_US }
     }
 
     /// The quota in µs per period: `period_us * percent / 100`.
@@ -135,10 +119,7 @@ impl CpuLimit {
     }
 
     fn check(&self) -> Result<(), CgroupError> {
-        if !(1000..=1_000_000).contains(&self.period_us)
-            || self.percent == 0
-            || self.quota_us() < 1000
-        {
+        if !(1000..=1_000_000).contains(&self.period_us) || self.percent == 0 || self.quota_us() < 1000 {
             return Err(CgroupError::InvalidArgument(format!(
                 "cpu limit {}% of a {} µs period gives a {} µs quota; the kernel needs a period \
                  of 1000..=1000000 µs and a quota of at least 1000 µs",
@@ -168,13 +149,7 @@ impl CpuQuota {
     /// with `cpu.max` (enabling `+cpu` in the parent if needed). Threads with
     /// a real-time policy cannot join a v1 cgroup without `cpu.rt_runtime_us`;
     /// QEMU vCPU threads normally are SCHED_OTHER. On error, undone.
-    pub fn apply(
-        ctx: &CgroupContext,
-        name: &str,
-        pid: u32,
-        tids: &[u32],
-        limit: CpuLimit,
-    ) -> Result<Self, CgroupError> {
+    pub fn apply(ctx: &CgroupContext, name: &str, pid: u32, tids: &[u32], limit: CpuLimit) -> Result<Self, CgroupError> {
         check_name(name)?;
         check_tids(tids)?;
         limit.check()?;
@@ -183,13 +158,7 @@ impl CpuQuota {
             Hierarchy::V1 { .. } => v1::cpu_quota(ctx, log, name, pid, tids, quota, period),
             Hierarchy::V2 { .. } => v2::cpu_quota(ctx, log, name, pid, tids, quota, period),
         })?;
-        Ok(CpuQuota {
-            log,
-            dir,
-            ctx: ctx.clone(),
-            limit,
-            final_stats: None,
-        })
+        Ok(CpuQuota { log, dir, ctx: ctx.clone(), limit, final_stats: None })
     }
 
     /// The cgroup directory holding the limited threads.

@@ -14,12 +14,7 @@ pub type FrozenThreads = ThreadFreeze;
 /// Freeze threads `tids` of `pid` in a cgroup called `name` under the
 /// hierarchy detected at `cgroup_root` (normally `/sys/fs/cgroup`), reading
 /// `/proc`. See [`ThreadFreeze::freeze`].
-pub fn freeze_threads(
-    cgroup_root: &Path,
-    name: &str,
-    pid: u32,
-    tids: &[u32],
-) -> Result<FrozenThreads, CgroupError> {
+pub fn freeze_threads(cgroup_root: &Path, name: &str, pid: u32, tids: &[u32]) -> Result<FrozenThreads, CgroupError> {
     let ctx = CgroupContext::detect_at(cgroup_root, Path::new(DEFAULT_PROC_ROOT))?;
     ThreadFreeze::freeze(&ctx, name, pid, tids)
 }
@@ -27,13 +22,7 @@ pub fn freeze_threads(
 /// Limit threads `tids` of `pid` to `percent` % of one CPU (100 ms period) in
 /// a cgroup called `name` under the hierarchy detected at `cgroup_root`.
 /// [`CpuQuota::release`] returns the throttling counters. See [`CpuQuota::apply`].
-pub fn cpu_quota(
-    cgroup_root: &Path,
-    name: &str,
-    pid: u32,
-    tids: &[u32],
-    percent: impl Into<u32>,
-) -> Result<CpuQuota, CgroupError> {
+pub fn cpu_quota(cgroup_root: &Path, name: &str, pid: u32, tids: &[u32], percent: impl Into<u32>) -> Result<CpuQuota, CgroupError> {
     let ctx = CgroupContext::detect_at(cgroup_root, Path::new(DEFAULT_PROC_ROOT))?;
     CpuQuota::apply(&ctx, name, pid, tids, CpuLimit::percent(percent.into()))
 }

@@ -34,8 +34,5 @@ pub use error::CgroupError;
 pub use fs::{CgroupFs, RealFs, POLL_INTERVAL};
 pub use guard::{CpuLimit, CpuQuota, ThreadFreeze};
 pub use host::{cpu_quota, freeze_threads, FrozenThreads};
-pub use proc::{
-    thread_ids, thread_run_time_ns, thread_state, thread_states, v1_cgroup_of_thread,
-    v2_cgroup_of_process, DEFAULT_PROC_ROOT,
-};
+pub use proc::{thread_ids, thread_run_time_ns, thread_state, thread_states, v1_cgroup_of_thread, v2_cgroup_of_process, DEFAULT_PROC_ROOT};
 pub use stats::ThrottleStats;

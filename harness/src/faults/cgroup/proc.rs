@@ -23,11 +23,7 @@ fn read(path: PathBuf) -> Result<(PathBuf, String), CgroupError> {
 }
 
 fn task_file(proc_root: &Path, pid: u32, tid: u32, name: &str) -> PathBuf {
-    proc_root
-        .join(pid.to_string())
-        .join("task")
-        .join(tid.to_string())
-        .join(name)
+    proc_root.join(pid.to_string()).join("task").join(tid.to_string()).join(name)
 }
 
 /// The state letter (`R`, `S`, `D`, `T`, ...) of one thread, from
@@ -35,37 +31,23 @@ fn task_file(proc_root: &Path, pid: u32, tid: u32, name: &str) -> PathBuf {
 pub fn thread_state(proc_root: &Path, pid: u32, tid: u32) -> Result<char, CgroupError> {
     let (path, content) = read(task_file(proc_root, pid, tid, "stat"))?;
     // The comm field may contain spaces and ')', so split at the last ')'.
-    content
-        .rfind(')')
-        .and_then(|i| content[i + 1..].trim_start().chars().next())
-        .ok_or_else(|| CgroupError::Parse {
-            path,
-            detail: "no state letter after the command name".into(),
-            content: content.clone(),
-        })
+    content.rfind(')').and_then(|i| content[i + 1..].trim_start().chars().next()).ok_or_else(|| CgroupError::Parse {
+        path,
+        detail: "no state letter after the command name".into(),
+        content: content.clone(),
+    })
 }
 
 /// The state letters of several threads, in the order given, as `(tid, state)`.
-pub fn thread_states(
-    proc_root: &Path,
-    pid: u32,
-    tids: &[u32],
-) -> Result<Vec<(u32, char)>, CgroupError> {
-    tids.iter()
-        .map(|&tid| thread_state(proc_root, pid, tid).map(|s| (tid, s)))
-        .collect()
+pub fn thread_states(proc_root: &Path, pid: u32, tids: &[u32]) -> Result<Vec<(u32, char)>, CgroupError> {
+    tids.iter().map(|&tid| thread_state(proc_root, pid, tid).map(|s| (tid, s))).collect()
 }
 
 /// All thread ids of a process, from `<proc_root>/<pid>/task`, sorted.
 pub fn thread_ids(proc_root: &Path, pid: u32) -> Result<Vec<u32>, CgroupError> {
     let dir = proc_root.join(pid.to_string()).join("task");
-    let entries = std::fs::read_dir(&dir).map_err(|source| CgroupError::Read {
-        path: dir.clone(),
-        source,
-    })?;
-    let mut tids: Vec<u32> = entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
+    let entries = std::fs::read_dir(&dir).map_err(|source| CgroupError::Read { path: dir.clone(), source })?;
+    let mut tids: Vec<u32> = entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
     tids.sort_unstable();
     Ok(tids)
 }
@@ -74,27 +56,18 @@ pub fn thread_ids(proc_root: &Path, pid: u32) -> Result<Vec<u32>, CgroupError> {
 /// `<proc_root>/<pid>/task/<tid>/schedstat`).
 pub fn thread_run_time_ns(proc_root: &Path, pid: u32, tid: u32) -> Result<u64, CgroupError> {
     let (path, content) = read(task_file(proc_root, pid, tid, "schedstat"))?;
-    content
-        .split_whitespace()
-        .next()
-        .and_then(|f| f.parse().ok())
-        .ok_or_else(|| CgroupError::Parse {
-            path,
-            detail: "first field is not a run time in ns".into(),
-            content: content.clone(),
-        })
+    content.split_whitespace().next().and_then(|f| f.parse().ok()).ok_or_else(|| CgroupError::Parse {
+        path,
+        detail: "first field is not a run time in ns".into(),
+        content: content.clone(),
+    })
 }
 
 /// cgroup v1: the path (relative to the controller's hierarchy root, starting
 /// with `/`) of the cgroup `tid` is in for `controller`, from
 /// `<proc_root>/<pid>/task/<tid>/cgroup` lines like `6:freezer:/some/path`.
 /// Co-mounted controllers (`4:cpu,cpuacct:/x`) are matched too.
-pub fn v1_cgroup_of_thread(
-    proc_root: &Path,
-    pid: u32,
-    tid: u32,
-    controller: &str,
-) -> Result<String, CgroupError> {
+pub fn v1_cgroup_of_thread(proc_root: &Path, pid: u32, tid: u32, controller: &str) -> Result<String, CgroupError> {
     let (path, content) = read(task_file(proc_root, pid, tid, "cgroup"))?;
     for line in content.lines() {
         let mut parts = line.splitn(3, ':');
@@ -105,11 +78,7 @@ pub fn v1_cgroup_of_thread(
             }
         }
     }
-    Err(CgroupError::Parse {
-        path,
-        detail: format!("no line for the {controller} controller"),
-        content,
-    })
+    Err(CgroupError::Parse { path, detail: format!("no line for the {controller} controller"), content })
 }
 
 /// cgroup v2: the process's cgroup path (starting with `/`), from the `0::/path`
@@ -118,10 +87,6 @@ pub fn v2_cgroup_of_process(proc_root: &Path, pid: u32) -> Result<(String, PathB
     let (path, content) = read(proc_root.join(pid.to_string()).join("cgroup"))?;
     match content.lines().find_map(|l| l.strip_prefix("0::")) {
         Some(cg) => Ok((cg.to_string(), path)),
-        None => Err(CgroupError::Parse {
-            path,
-            detail: "no cgroup v2 line \"0::/...\"".into(),
-            content,
-        }),
+        None => Err(CgroupError::Parse { path, detail: "no cgroup v2 line \"0::/...\"".into(), content }),
     }
 }

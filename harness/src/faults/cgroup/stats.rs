@@ -18,27 +18,14 @@ pub struct ThrottleStats {
 
 /// Parse a `cpu.stat` file; `time_key` is the throttled-time field and
 /// `to_ns` multiplies it to nanoseconds.
-pub(crate) fn parse_cpu_stat(
-    path: &Path,
-    content: &str,
-    time_key: &str,
-    to_ns: u64,
-) -> Result<ThrottleStats, CgroupError> {
+pub(crate) fn parse_cpu_stat(path: &Path, content: &str, time_key: &str, to_ns: u64) -> Result<ThrottleStats, CgroupError> {
     let field = |key: &str| -> Result<u64, CgroupError> {
         content
             .lines()
             .filter_map(|l| l.split_once(' '))
             .find(|(k, _)| *k == key)
             .and_then(|(_, v)| v.trim().parse().ok())
-            .ok_or_else(|| CgroupError::Parse {
-                path: path.to_path_buf(),
-                detail: format!("no numeric {key} line"),
-                content: content.to_string(),
-            })
+            .ok_or_else(|| CgroupError::Parse { path: path.to_path_buf(), detail: format!("no numeric {key} line"), content: content.to_string() })
     };
-    Ok(ThrottleStats {
-        nr_periods: field("nr_periods")?,
-        nr_throttled: field("nr_throttled")?,
-        throttled_ns: field(time_key)?.saturating_mul(to_ns),
-    })
+    Ok(ThrottleStats { nr_periods: field("nr_periods")?, nr_throttled: field("nr_throttled")?, throttled_ns: field(time_key)?.saturating_mul(to_ns) })
 }

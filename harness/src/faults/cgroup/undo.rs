@@ -37,11 +37,7 @@ pub(crate) struct UndoLog {
 
 impl UndoLog {
     pub(crate) fn new(fs: Arc<dyn CgroupFs>, timeout: Duration) -> Self {
-        UndoLog {
-            fs,
-            timeout,
-            steps: Vec::new(),
-        }
+        UndoLog { fs, timeout, steps: Vec::new() }
     }
 
     pub(crate) fn push(&mut self, step: Undo) {
@@ -79,9 +75,7 @@ impl UndoLog {
             }
             Undo::ThawV2 { freeze, events } => {
                 fs::write(fs, freeze, "0")?;
-                fs::poll_until(fs, events, "frozen 0", self.timeout, |s| {
-                    s.lines().any(|l| l.trim() == "frozen 0")
-                })
+                fs::poll_until(fs, events, "frozen 0", self.timeout, |s| s.lines().any(|l| l.trim() == "frozen 0"))
             }
             Undo::Write { path, value } => fs::write(fs, path, value),
         }

@@ -37,33 +37,20 @@ fn create_and_attach(
     for &tid in tids {
         let origin = v1_cgroup_of_thread(&ctx.proc_root, pid, tid, controller)?;
         fs::write(&*ctx.fs, &tasks, &tid.to_string())?;
-        log.push(Undo::MoveBack {
-            tid,
-            to: tasks_of(&hier, &origin),
-        });
+        log.push(Undo::MoveBack { tid, to: tasks_of(&hier, &origin) });
     }
     Ok(dir)
 }
 
 /// Freeze `tids` in a new freezer cgroup `name`; waits for `FROZEN`.
-pub(crate) fn freeze(
-    ctx: &CgroupContext,
-    log: &mut UndoLog,
-    name: &str,
-    pid: u32,
-    tids: &[u32],
-) -> Result<PathBuf, CgroupError> {
+pub(crate) fn freeze(ctx: &CgroupContext, log: &mut UndoLog, name: &str, pid: u32, tids: &[u32]) -> Result<PathBuf, CgroupError> {
     let dir = create_and_attach(ctx, log, "freezer", name, pid, tids)?;
     let state = dir.join("freezer.state");
     // Pushed before the write: a freeze that times out half-way is thawed too.
-    log.push(Undo::ThawV1 {
-        state: state.clone(),
-    });
+    log.push(Undo::ThawV1 { state: state.clone() });
     fs::write(&*ctx.fs, &state, "FROZEN")?;
     // The kernel reports FREEZING until every task has stopped.
-    fs::poll_until(&*ctx.fs, &state, "FROZEN", ctx.timeout, |s| {
-        s.trim() == "FROZEN"
-    })?;
+    fs::poll_until(&*ctx.fs, &state, "FROZEN", ctx.timeout, |s| s.trim() == "FROZEN")?;
     Ok(dir)
 }
 
@@ -79,19 +66,12 @@ pub(crate) fn cpu_quota(
 ) -> Result<PathBuf, CgroupError> {
     let dir = create_and_attach(ctx, log, "cpu", name, pid, tids)?;
     // Period first: the kernel checks the quota against the current period.
-    fs::write(
-        &*ctx.fs,
-        &dir.join("cpu.cfs_period_us"),
-        &period_us.to_string(),
-    )?;
+    fs::write(&*ctx.fs, &dir.join("cpu.cfs_period_us"), &period_us.to_string())?;
     let quota = dir.join("cpu.cfs_quota_us");
     // Lift the quota before moving threads back (undo runs newest first):
     // observed on kernel 6.18, a thread moved out while throttled stayed
     // unrunnable for up to ~0.75 s after the move.
-    log.push(Undo::Write {
-        path: quota.clone(),
-        value: "-1".into(),
-    });
+    log.push(Undo::Write { path: quota.clone(), value: "-1".into() });
     fs::write(&*ctx.fs, &quota, &quota_us.to_string())?;
     Ok(dir)
 }

@@ -32,18 +32,12 @@ const DOMAIN_ONLY: &[&str] = &["memory", "io", "hugetlb", "rdma", "misc"];
 fn process_cgroup_dir(ctx: &CgroupContext, pid: u32) -> Result<PathBuf, CgroupError> {
     let (cg, proc_file) = v2_cgroup_of_process(&ctx.proc_root, pid)?;
     if cg.trim() == "/" {
-        return Err(CgroupError::ProcessInRootCgroup {
-            pid,
-            path: proc_file,
-        });
+        return Err(CgroupError::ProcessInRootCgroup { pid, path: proc_file });
     }
     let parent = ctx.hierarchy.root().join(cg.trim().trim_start_matches('/'));
     let sc_path = parent.join("cgroup.subtree_control");
     let sc = fs::read(&*ctx.fs, &sc_path)?;
-    let blocking: Vec<&str> = sc
-        .split_whitespace()
-        .filter(|c| DOMAIN_ONLY.contains(c))
-        .collect();
+    let blocking: Vec<&str> = sc.split_whitespace().filter(|c| DOMAIN_ONLY.contains(c)).collect();
     if !blocking.is_empty() {
         return Err(CgroupError::ThreadedNotAllowed {
             path: parent.join("<child>"),
@@ -60,37 +54,16 @@ fn process_cgroup_dir(ctx: &CgroupContext, pid: u32) -> Result<PathBuf, CgroupEr
 /// The thread's current cgroup file to move it back to (`cgroup.threads` of
 /// the `0::` cgroup in `/proc/<pid>/task/<tid>/cgroup`).
 fn origin_threads_file(ctx: &CgroupContext, pid: u32, tid: u32) -> Result<PathBuf, CgroupError> {
-    let path = ctx
-        .proc_root
-        .join(pid.to_string())
-        .join("task")
-        .join(tid.to_string())
-        .join("cgroup");
-    let content = std::fs::read_to_string(&path).map_err(|source| CgroupError::Read {
-        path: path.clone(),
-        source,
-    })?;
+    let path = ctx.proc_root.join(pid.to_string()).join("task").join(tid.to_string()).join("cgroup");
+    let content = std::fs::read_to_string(&path).map_err(|source| CgroupError::Read { path: path.clone(), source })?;
     match content.lines().find_map(|l| l.strip_prefix("0::")) {
-        Some(cg) => Ok(ctx
-            .hierarchy
-            .root()
-            .join(cg.trim().trim_start_matches('/'))
-            .join("cgroup.threads")),
-        None => Err(CgroupError::Parse {
-            path,
-            detail: "no cgroup v2 line \"0::/...\"".into(),
-            content,
-        }),
+        Some(cg) => Ok(ctx.hierarchy.root().join(cg.trim().trim_start_matches('/')).join("cgroup.threads")),
+        None => Err(CgroupError::Parse { path, detail: "no cgroup v2 line \"0::/...\"".into(), content }),
     }
 }
 
 /// mkdir `<parent>/<name>` and make it threaded.
-fn create_threaded(
-    ctx: &CgroupContext,
-    log: &mut UndoLog,
-    parent: &Path,
-    name: &str,
-) -> Result<PathBuf, CgroupError> {
+fn create_threaded(ctx: &CgroupContext, log: &mut UndoLog, parent: &Path, name: &str) -> Result<PathBuf, CgroupError> {
     let dir = parent.join(name);
     fs::mkdir(&*ctx.fs, &dir)?;
     log.push(Undo::RemoveDir(dir.clone()));
@@ -105,30 +78,18 @@ fn create_threaded(
     };
     match fs::write(&*ctx.fs, &type_file, "threaded") {
         Ok(()) => {}
-        Err(CgroupError::Write { source, .. }) => {
-            return Err(refused(format!("kernel said: {source}")))
-        }
+        Err(CgroupError::Write { source, .. }) => return Err(refused(format!("kernel said: {source}"))),
         Err(e) => return Err(e),
     }
     let now = fs::read(&*ctx.fs, &type_file)?;
     if now.trim() != "threaded" {
-        return Err(refused(format!(
-            "{} reads {:?} after the write",
-            type_file.display(),
-            now.trim()
-        )));
+        return Err(refused(format!("{} reads {:?} after the write", type_file.display(), now.trim())));
     }
     Ok(dir)
 }
 
 /// Move each tid into `<dir>/cgroup.threads`, recording where it came from.
-fn attach(
-    ctx: &CgroupContext,
-    log: &mut UndoLog,
-    dir: &Path,
-    pid: u32,
-    tids: &[u32],
-) -> Result<(), CgroupError> {
+fn attach(ctx: &CgroupContext, log: &mut UndoLog, dir: &Path, pid: u32, tids: &[u32]) -> Result<(), CgroupError> {
     let threads = dir.join("cgroup.threads");
     for &tid in tids {
         let back = origin_threads_file(ctx, pid, tid)?;
@@ -139,26 +100,15 @@ fn attach(
 }
 
 /// Freeze `tids` in a threaded child `name` of the process's cgroup.
-pub(crate) fn freeze(
-    ctx: &CgroupContext,
-    log: &mut UndoLog,
-    name: &str,
-    pid: u32,
-    tids: &[u32],
-) -> Result<PathBuf, CgroupError> {
+pub(crate) fn freeze(ctx: &CgroupContext, log: &mut UndoLog, name: &str, pid: u32, tids: &[u32]) -> Result<PathBuf, CgroupError> {
     let parent = process_cgroup_dir(ctx, pid)?;
     let dir = create_threaded(ctx, log, &parent, name)?;
     attach(ctx, log, &dir, pid, tids)?;
     let freeze = dir.join("cgroup.freeze");
     let events = dir.join("cgroup.events");
-    log.push(Undo::ThawV2 {
-        freeze: freeze.clone(),
-        events: events.clone(),
-    });
+    log.push(Undo::ThawV2 { freeze: freeze.clone(), events: events.clone() });
     fs::write(&*ctx.fs, &freeze, "1")?;
-    fs::poll_until(&*ctx.fs, &events, "frozen 1", ctx.timeout, |s| {
-        s.lines().any(|l| l.trim() == "frozen 1")
-    })?;
+    fs::poll_until(&*ctx.fs, &events, "frozen 1", ctx.timeout, |s| s.lines().any(|l| l.trim() == "frozen 1"))?;
     Ok(dir)
 }
 
@@ -176,11 +126,7 @@ pub(crate) fn cpu_quota(
     let ctrl_path = parent.join("cgroup.controllers");
     let available = fs::read(&*ctx.fs, &ctrl_path)?;
     if !available.split_whitespace().any(|c| c == "cpu") {
-        return Err(CgroupError::ControllerUnavailable {
-            controller: "cpu",
-            path: ctrl_path,
-            found: available.trim().to_string(),
-        });
+        return Err(CgroupError::ControllerUnavailable { controller: "cpu", path: ctrl_path, found: available.trim().to_string() });
     }
     let dir = create_threaded(ctx, log, &parent, name)?;
     let sc_path = parent.join("cgroup.subtree_control");
@@ -188,19 +134,13 @@ pub(crate) fn cpu_quota(
     if !enabled.split_whitespace().any(|c| c == "cpu") {
         // Only possible once the child is threaded (P is then a threaded domain).
         fs::write(&*ctx.fs, &sc_path, "+cpu")?;
-        log.push(Undo::Write {
-            path: sc_path,
-            value: "-cpu".into(),
-        });
+        log.push(Undo::Write { path: sc_path, value: "-cpu".into() });
     }
     attach(ctx, log, &dir, pid, tids)?;
     let max = dir.join("cpu.max");
     // Lift the limit before the threads move back (undo runs newest first), so
     // none is left throttled after release (seen on v1, kernel 6.18).
-    log.push(Undo::Write {
-        path: max.clone(),
-        value: format!("max {period_us}"),
-    });
+    log.push(Undo::Write { path: max.clone(), value: format!("max {period_us}") });
     fs::write(&*ctx.fs, &max, &format!("{quota_us} {period_us}"))?;
     Ok(dir)
 }

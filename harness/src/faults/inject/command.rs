@@ -25,10 +25,7 @@ pub struct HostCommand {
 impl HostCommand {
     pub fn new(argv: &[String], allowed: bool) -> Result<Self, FaultError> {
         if !allowed {
-            return Err(FaultError::failed(
-                format!("command fault {argv:?}"),
-                "host commands run only with --allow-commands",
-            ));
+            return Err(FaultError::failed(format!("command fault {argv:?}"), "host commands run only with --allow-commands"));
         }
         Ok(HostCommand { argv: argv.to_vec(), exit_code: None, stdout_tail: String::new(), stderr_tail: String::new() })
     }

@@ -71,9 +71,11 @@ pub(crate) fn select_vcpus(ctx: &FaultContext, indexes: Option<&[u32]>) -> Resul
         Some(want) => want
             .iter()
             .map(|i| {
-                ctx.vcpus.iter().find(|v| v.cpu_index == *i).map(|v| v.thread_id).ok_or_else(|| {
-                    FaultError::failed("selecting vCPUs", format!("vCPU {i} does not exist (the guest has {})", ctx.vcpus.len()))
-                })
+                ctx.vcpus
+                    .iter()
+                    .find(|v| v.cpu_index == *i)
+                    .map(|v| v.thread_id)
+                    .ok_or_else(|| FaultError::failed("selecting vCPUs", format!("vCPU {i} does not exist (the guest has {})", ctx.vcpus.len())))
             })
             .collect(),
     }

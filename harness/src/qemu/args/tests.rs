@@ -72,8 +72,5 @@ fn timer_hardware_maps_onto_machine_cpu_and_rtc_arguments_and_kvm_only_parts_sta
     assert_eq!(cpu_arg("auto", Accel::Kvm, &t), "host,+invtsc,-kvmclock,-kvmclock-stable-bit,tsc-frequency=2000000000");
     assert_eq!(cpu_arg("Skylake-Server", Accel::Kvm, &TimerHardware::default()), "Skylake-Server");
     assert_eq!(timer_args(Accel::Tcg, &t), vec!["-rtc", "base=localtime,driftfix=slew"]);
-    assert_eq!(
-        timer_args(Accel::Kvm, &t),
-        vec!["-rtc", "base=localtime,driftfix=slew", "-global", "kvm-pit.lost_tick_policy=discard"]
-    );
+    assert_eq!(timer_args(Accel::Kvm, &t), vec!["-rtc", "base=localtime,driftfix=slew", "-global", "kvm-pit.lost_tick_policy=discard"]);
 }

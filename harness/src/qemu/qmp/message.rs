@@ -41,11 +41,7 @@ pub(super) enum Message {
     /// `{"return": ..., "id": ...}`.
     Return { id: Option<Value>, value: Value },
     /// `{"error": {"class": .., "desc": ..}, "id": ...}`.
-    Error {
-        id: Option<Value>,
-        class: String,
-        desc: String,
-    },
+    Error { id: Option<Value>, class: String, desc: String },
     /// `{"event": .., "timestamp": {..}, "data": {..}}`.
     Event(QmpEvent),
 }
@@ -63,16 +59,12 @@ pub(super) fn excerpt(text: &str) -> String {
 }
 
 fn protocol(what: &str, problem: &str, line: &str) -> QmpError {
-    QmpError::Protocol {
-        what: format!("{what}: {problem}"),
-        line: excerpt(line),
-    }
+    QmpError::Protocol { what: format!("{what}: {problem}"), line: excerpt(line) }
 }
 
 /// Parses one line (without its terminator) received during `what`.
 pub(super) fn parse_line(line: &str, what: &str) -> Result<Message, QmpError> {
-    let value: Value =
-        serde_json::from_str(line).map_err(|e| protocol(what, &format!("not JSON ({e})"), line))?;
+    let value: Value = serde_json::from_str(line).map_err(|e| protocol(what, &format!("not JSON ({e})"), line))?;
     let Value::Object(mut obj) = value else {
         return Err(protocol(what, "not a JSON object", line));
     };
@@ -80,28 +72,15 @@ pub(super) fn parse_line(line: &str, what: &str) -> Result<Message, QmpError> {
         return Ok(Message::Greeting(greeting));
     }
     if let Some(name) = obj.get("event") {
-        let name = name
-            .as_str()
-            .ok_or_else(|| protocol(what, "event name is not a string", line))?
-            .to_string();
-        let ts = obj
-            .get("timestamp")
-            .ok_or_else(|| protocol(what, "event without timestamp", line))?;
+        let name = name.as_str().ok_or_else(|| protocol(what, "event name is not a string", line))?.to_string();
+        let ts = obj.get("timestamp").ok_or_else(|| protocol(what, "event without timestamp", line))?;
         let seconds = ts.get("seconds").and_then(Value::as_i64);
         let micros = ts.get("microseconds").and_then(Value::as_i64);
         let (Some(seconds), Some(micros)) = (seconds, micros) else {
-            return Err(protocol(
-                what,
-                "event timestamp lacks integer seconds/microseconds",
-                line,
-            ));
+            return Err(protocol(what, "event timestamp lacks integer seconds/microseconds", line));
         };
         let data = obj.remove("data").unwrap_or(Value::Null);
-        return Ok(Message::Event(QmpEvent {
-            name,
-            timestamp_us: seconds * 1_000_000 + micros,
-            data,
-        }));
+        return Ok(Message::Event(QmpEvent { name, timestamp_us: seconds * 1_000_000 + micros, data }));
     }
     let id = obj.remove("id");
     if let Some(value) = obj.remove("return") {
@@ -114,33 +93,19 @@ pub(super) fn parse_line(line: &str, what: &str) -> Result<Message, QmpError> {
         };
         return Ok(Message::Error { id, class, desc });
     }
-    Err(protocol(
-        what,
-        "neither greeting, event, return nor error",
-        line,
-    ))
+    Err(protocol(what, "neither greeting, event, return nor error", line))
 }
 
 /// Reads a `query-cpus-fast` return value (QEMU 7.2: an array of objects with
 /// `cpu-index`, `thread-id`, `qom-path`, `target`, `props`).
 pub(super) fn parse_cpus_fast(value: &Value) -> Result<Vec<VcpuThread>, QmpError> {
-    let bad = |problem: &str| QmpError::Protocol {
-        what: format!("query-cpus-fast reply: {problem}"),
-        line: excerpt(&value.to_string()),
-    };
+    let bad = |problem: &str| QmpError::Protocol { what: format!("query-cpus-fast reply: {problem}"), line: excerpt(&value.to_string()) };
     let cpus = value.as_array().ok_or_else(|| bad("not an array"))?;
     cpus.iter()
         .map(|cpu| {
-            let num = |k: &str| {
-                cpu.get(k)
-                    .and_then(Value::as_u64)
-                    .and_then(|n| u32::try_from(n).ok())
-            };
+            let num = |k: &str| cpu.get(k).and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok());
             match (num("cpu-index"), num("thread-id")) {
-                (Some(cpu_index), Some(thread_id)) => Ok(VcpuThread {
-                    cpu_index,
-                    thread_id,
-                }),
+                (Some(cpu_index), Some(thread_id)) => Ok(VcpuThread { cpu_index, thread_id }),
                 _ => Err(bad("entry lacks a u32 cpu-index/thread-id")),
             }
         })
@@ -153,9 +118,6 @@ pub(super) fn parse_status(value: &Value) -> Result<(String, bool), QmpError> {
     let running = value.get("running").and_then(Value::as_bool);
     match (status, running) {
         (Some(status), Some(running)) => Ok((status.to_string(), running)),
-        _ => Err(QmpError::Protocol {
-            what: "query-status reply lacks status/running".into(),
-            line: excerpt(&value.to_string()),
-        }),
+        _ => Err(QmpError::Protocol { what: "query-status reply lacks status/running".into(), line: excerpt(&value.to_string()) }),
     }
 }

@@ -99,10 +99,7 @@ impl std::fmt::Debug for Qmp {
 /// Connect errors worth retrying while QEMU starts: the socket file does not
 /// exist yet, or exists but nobody listens (not yet, or a stale file).
 fn retryable(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
-    )
+    matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused)
 }
 
 impl Qmp {
@@ -112,33 +109,19 @@ impl Qmp {
     /// included. `alive` is polled between attempts; once it returns false
     /// (QEMU exited) connecting fails at once instead of waiting out
     /// `timeout`.
-    pub fn connect(
-        path: &Path,
-        timeout: Duration,
-        mut alive: impl FnMut() -> bool,
-    ) -> Result<Qmp, QmpError> {
+    pub fn connect(path: &Path, timeout: Duration, mut alive: impl FnMut() -> bool) -> Result<Qmp, QmpError> {
         let deadline = Instant::now() + timeout;
-        let connect_err = |why: String, source: Option<io::Error>| QmpError::Connect {
-            path: path.to_path_buf(),
-            why,
-            source,
-        };
+        let connect_err = |why: String, source: Option<io::Error>| QmpError::Connect { path: path.to_path_buf(), why, source };
         let stream = loop {
             match UnixStream::connect(path) {
                 Ok(stream) => break stream,
                 Err(e) if retryable(&e) => {
                     if !alive() {
-                        return Err(connect_err(
-                            "QEMU exited before its QMP socket accepted a connection".into(),
-                            Some(e),
-                        ));
+                        return Err(connect_err("QEMU exited before its QMP socket accepted a connection".into(), Some(e)));
                     }
                     let now = Instant::now();
                     if now >= deadline {
-                        return Err(connect_err(
-                            format!("no QMP socket accepting after {timeout:?}"),
-                            Some(e),
-                        ));
+                        return Err(connect_err(format!("no QMP socket accepting after {timeout:?}"), Some(e)));
                     }
                     std::thread::sleep(CONNECT_RETRY_INTERVAL.min(deadline - now));
                 }
@@ -155,9 +138,7 @@ impl Qmp {
             let what = what.to_string();
             move |source| QmpError::Io { what, source }
         };
-        stream
-            .set_write_timeout(Some(WRITE_TIMEOUT))
-            .map_err(io_err("QMP setup"))?;
+        stream.set_write_timeout(Some(WRITE_TIMEOUT)).map_err(io_err("QMP setup"))?;
         let writer = stream.try_clone().map_err(io_err("QMP setup"))?;
         let mut qmp = Qmp {
             reader: BufReader::new(stream),
@@ -174,55 +155,29 @@ impl Qmp {
         const GREETING: &str = "QMP greeting";
         let greeting = loop {
             match qmp.read_message(deadline, GREETING)? {
-                None => {
-                    return Err(QmpError::Timeout {
-                        what: GREETING.into(),
-                    })
-                }
+                None => return Err(QmpError::Timeout { what: GREETING.into() }),
                 Some(Message::Greeting(g)) => break g,
                 // Nothing else is legal before the greeting; an event is
                 // harmless, anything else means this is not a fresh QMP session.
                 Some(Message::Event(e)) => qmp.events.push_back(e),
-                Some(other) => {
-                    return Err(QmpError::Protocol {
-                        what: format!("{GREETING}: expected greeting"),
-                        line: excerpt(&format!("{other:?}")),
-                    })
-                }
+                Some(other) => return Err(QmpError::Protocol { what: format!("{GREETING}: expected greeting"), line: excerpt(&format!("{other:?}")) }),
             }
         };
         let qemu = &greeting["version"]["qemu"];
         let num = |k: &str| qemu.get(k).and_then(Value::as_u64);
         match (num("major"), num("minor"), num("micro")) {
             (Some(major), Some(minor), Some(micro)) => qmp.version = (major, minor, micro),
-            _ => {
-                return Err(QmpError::Protocol {
-                    what: format!("{GREETING}: no version.qemu.major/minor/micro"),
-                    line: excerpt(&greeting.to_string()),
-                })
-            }
+            _ => return Err(QmpError::Protocol { what: format!("{GREETING}: no version.qemu.major/minor/micro"), line: excerpt(&greeting.to_string()) }),
         }
-        qmp.package = greeting["version"]["package"]
-            .as_str()
-            .unwrap_or_default()
-            .trim()
-            .to_string();
+        qmp.package = greeting["version"]["package"].as_str().unwrap_or_default().trim().to_string();
         qmp.capabilities = greeting["capabilities"]
             .as_array()
-            .map(|caps| {
-                caps.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
+            .map(|caps| caps.iter().filter_map(Value::as_str).map(str::to_string).collect())
             .unwrap_or_default();
 
         let returned = qmp.execute_until("qmp_capabilities", None, deadline)?;
         if returned != json!({}) {
-            return Err(QmpError::Protocol {
-                what: "qmp_capabilities: expected an empty return".into(),
-                line: excerpt(&returned.to_string()),
-            });
+            return Err(QmpError::Protocol { what: "qmp_capabilities: expected an empty return".into(), line: excerpt(&returned.to_string()) });
         }
         Ok(qmp)
     }
@@ -273,12 +228,7 @@ impl Qmp {
         self.execute_until(command, arguments, deadline)
     }
 
-    fn execute_until(
-        &mut self,
-        command: &str,
-        arguments: Option<Value>,
-        deadline: Instant,
-    ) -> Result<Value, QmpError> {
+    fn execute_until(&mut self, command: &str, arguments: Option<Value>, deadline: Instant) -> Result<Value, QmpError> {
         let started = Instant::now();
         let id = self.next_id;
         self.next_id += 1;
@@ -297,37 +247,21 @@ impl Qmp {
             match self.read_message(deadline, command)? {
                 None => {
                     let waited = started.elapsed();
-                    return Err(QmpError::Timeout {
-                        what: format!("reply to {command} (id {id}, waited {waited:?})"),
-                    });
+                    return Err(QmpError::Timeout { what: format!("reply to {command} (id {id}, waited {waited:?})") });
                 }
                 Some(Message::Event(event)) => self.events.push_back(event),
-                Some(Message::Return {
-                    id: reply_id,
-                    value,
-                }) => {
+                Some(Message::Return { id: reply_id, value }) => {
                     if ours(&reply_id) {
                         return Ok(value);
                     }
                 }
-                Some(Message::Error {
-                    id: reply_id,
-                    class,
-                    desc,
-                }) => {
+                Some(Message::Error { id: reply_id, class, desc }) => {
                     if ours(&reply_id) {
-                        return Err(QmpError::Command {
-                            command: command.to_string(),
-                            class,
-                            desc,
-                        });
+                        return Err(QmpError::Command { command: command.to_string(), class, desc });
                     }
                 }
                 Some(Message::Greeting(g)) => {
-                    return Err(QmpError::Protocol {
-                        what: format!("{command}: unexpected second greeting"),
-                        line: excerpt(&g.to_string()),
-                    })
+                    return Err(QmpError::Protocol { what: format!("{command}: unexpected second greeting"), line: excerpt(&g.to_string()) })
                 }
             }
         }
@@ -358,19 +292,12 @@ impl Qmp {
     pub fn wait_event(&mut self, name: &str, timeout: Duration) -> Result<QmpEvent, QmpError> {
         let deadline = Instant::now() + timeout;
         self.await_event(name, 0, deadline)?
-            .ok_or_else(|| QmpError::Timeout {
-                what: format!("event {name} (waited {timeout:?})"),
-            })
+            .ok_or_else(|| QmpError::Timeout { what: format!("event {name} (waited {timeout:?})") })
     }
 
     /// Removes and returns the first event `name` at buffer index `from` or
     /// later, reading from the socket until `deadline`; `None` on timeout.
-    fn await_event(
-        &mut self,
-        name: &str,
-        from: usize,
-        deadline: Instant,
-    ) -> Result<Option<QmpEvent>, QmpError> {
+    fn await_event(&mut self, name: &str, from: usize, deadline: Instant) -> Result<Option<QmpEvent>, QmpError> {
         let found = self.events.iter().skip(from).position(|e| e.name == name);
         if let Some(offset) = found {
             return Ok(self.events.remove(from + offset));
@@ -384,10 +311,7 @@ impl Qmp {
                 // A late reply of a timed-out command: nobody awaits it.
                 Some(Message::Return { .. }) | Some(Message::Error { .. }) => {}
                 Some(Message::Greeting(g)) => {
-                    return Err(QmpError::Protocol {
-                        what: format!("{what}: unexpected second greeting"),
-                        line: excerpt(&g.to_string()),
-                    })
+                    return Err(QmpError::Protocol { what: format!("{what}: unexpected second greeting"), line: excerpt(&g.to_string()) })
                 }
             }
         }
@@ -398,9 +322,7 @@ impl Qmp {
         let mark = self.events.len();
         self.execute(command, None)?;
         let grace = Instant::now() + STATE_EVENT_GRACE;
-        Ok(self
-            .await_event(event, mark, grace)?
-            .map(|e| e.timestamp_us))
+        Ok(self.await_event(event, mark, grace)?.map(|e| e.timestamp_us))
     }
 
     /// Pauses the VM (QMP `stop`). Returns the `STOP` event's timestamp (host
@@ -461,26 +383,13 @@ impl Qmp {
                 match e.kind() {
                     io::ErrorKind::Interrupted => continue,
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-                        return Err(QmpError::Timeout {
-                            what: format!("sending {what} (after {WRITE_TIMEOUT:?})"),
-                        })
+                        return Err(QmpError::Timeout { what: format!("sending {what} (after {WRITE_TIMEOUT:?})") })
                     }
                     io::ErrorKind::BrokenPipe => {
-                        let source = io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "QEMU closed the QMP connection",
-                        );
-                        return Err(QmpError::Io {
-                            what: format!("sending {what}"),
-                            source,
-                        });
+                        let source = io::Error::new(io::ErrorKind::UnexpectedEof, "QEMU closed the QMP connection");
+                        return Err(QmpError::Io { what: format!("sending {what}"), source });
                     }
-                    _ => {
-                        return Err(QmpError::Io {
-                            what: format!("sending {what}"),
-                            source: e,
-                        })
-                    }
+                    _ => return Err(QmpError::Io { what: format!("sending {what}"), source: e }),
                 }
             }
             rest = &rest[n as usize..];
@@ -505,62 +414,36 @@ impl Qmp {
 
     /// Reads one `\n`-terminated line, keeping a partial line across timeouts.
     fn read_line(&mut self, deadline: Instant, what: &str) -> Result<Option<String>, QmpError> {
-        let io_err = |source| QmpError::Io {
-            what: what.to_string(),
-            source,
-        };
+        let io_err = |source| QmpError::Io { what: what.to_string(), source };
         loop {
-            let wait = deadline
-                .saturating_duration_since(Instant::now())
-                .max(MIN_READ_WAIT);
-            self.reader
-                .get_ref()
-                .set_read_timeout(Some(wait))
-                .map_err(io_err)?;
+            let wait = deadline.saturating_duration_since(Instant::now()).max(MIN_READ_WAIT);
+            self.reader.get_ref().set_read_timeout(Some(wait)).map_err(io_err)?;
             // Take at most the line limit (plus one to detect overflow).
             let budget = (MAX_LINE_BYTES + 1).saturating_sub(self.partial.len()) as u64;
-            let result = (&mut self.reader)
-                .take(budget)
-                .read_until(b'\n', &mut self.partial);
+            let result = (&mut self.reader).take(budget).read_until(b'\n', &mut self.partial);
             match result {
                 Ok(0) => {
-                    let source = io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "QEMU closed the QMP connection",
-                    );
+                    let source = io::Error::new(io::ErrorKind::UnexpectedEof, "QEMU closed the QMP connection");
                     return Err(io_err(source));
                 }
                 Ok(_) if self.partial.last() == Some(&b'\n') => {
                     let bytes = std::mem::take(&mut self.partial);
-                    return String::from_utf8(bytes)
-                        .map(Some)
-                        .map_err(|e| QmpError::Protocol {
-                            what: format!("{what}: line is not UTF-8"),
-                            line: excerpt(&String::from_utf8_lossy(e.as_bytes())),
-                        });
+                    return String::from_utf8(bytes).map(Some).map_err(|e| QmpError::Protocol {
+                        what: format!("{what}: line is not UTF-8"),
+                        line: excerpt(&String::from_utf8_lossy(e.as_bytes())),
+                    });
                 }
                 Ok(_) if self.partial.len() > MAX_LINE_BYTES => {
                     let head = String::from_utf8_lossy(&self.partial[..1024]).into_owned();
                     self.partial.clear();
-                    return Err(QmpError::Protocol {
-                        what: format!("{what}: line longer than {MAX_LINE_BYTES} bytes"),
-                        line: excerpt(&head),
-                    });
+                    return Err(QmpError::Protocol { what: format!("{what}: line longer than {MAX_LINE_BYTES} bytes"), line: excerpt(&head) });
                 }
                 // Bytes without a newline and under the limit: EOF mid-line.
                 Ok(_) => {
-                    let source = io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "QEMU closed the QMP connection mid-line",
-                    );
+                    let source = io::Error::new(io::ErrorKind::UnexpectedEof, "QEMU closed the QMP connection mid-line");
                     return Err(io_err(source));
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                     if Instant::now() >= deadline {
                         return Ok(None);
                     }

@@ -41,33 +41,20 @@ impl Drop for QemuGuard {
 /// The version `qemu-system-x86_64 --version` prints ("QEMU emulator version
 /// 7.2.22 (Debian ...)" → "7.2.22"), or `None` when QEMU is not installed.
 fn installed_qemu_version() -> Option<String> {
-    let out = Command::new(QEMU)
-        .arg("--version")
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
+    let out = Command::new(QEMU).arg("--version").stderr(Stdio::null()).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let version = text
-        .lines()
-        .next()?
-        .strip_prefix("QEMU emulator version ")?;
+    let version = text.lines().next()?.strip_prefix("QEMU emulator version ")?;
     Some(version.split_whitespace().next()?.to_string())
 }
 
 fn realtime_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as i64
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as i64
 }
 
 fn assert_near_now(timestamp_us: Option<i64>, what: &str) {
     let ts = timestamp_us.unwrap_or_else(|| panic!("{what}: no event timestamp"));
     let skew = realtime_us() - ts;
-    assert!(
-        (0..EVENT_CLOCK_TOLERANCE_US).contains(&skew),
-        "{what}: event at {ts} µs is {skew} µs before now"
-    );
+    assert!((0..EVENT_CLOCK_TOLERANCE_US).contains(&skew), "{what}: event at {ts} µs is {skew} µs before now");
 }
 
 #[test]
@@ -78,16 +65,7 @@ fn real_qemu_session() {
     let socket = dir.path().join("qmp.sock");
     let stderr = std::fs::File::create(dir.path().join("qemu.stderr")).unwrap();
     let child = Command::new(QEMU)
-        .args([
-            "-machine",
-            "q35,accel=tcg",
-            "-nodefaults",
-            "-display",
-            "none",
-            "-no-user-config",
-            "-S",
-            "-qmp",
-        ])
+        .args(["-machine", "q35,accel=tcg", "-nodefaults", "-display", "none", "-no-user-config", "-S", "-qmp"])
         .arg(format!("unix:{},server=on,wait=off", socket.display()))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -97,20 +75,14 @@ fn real_qemu_session() {
     let mut qemu = QemuGuard(child);
     let pid = qemu.0.id();
 
-    let mut qmp = Qmp::connect(&socket, QEMU_READY_TIMEOUT, || {
-        matches!(qemu.0.try_wait(), Ok(None))
-    })
-    .unwrap_or_else(|e| {
+    let mut qmp = Qmp::connect(&socket, QEMU_READY_TIMEOUT, || matches!(qemu.0.try_wait(), Ok(None))).unwrap_or_else(|e| {
         let log = std::fs::read_to_string(dir.path().join("qemu.stderr")).unwrap_or_default();
         panic!("{e}\nQEMU stderr:\n{log}")
     });
     assert_eq!(qmp.version(), expected_version);
     assert!(qmp.version().starts_with("7."), "{}", qmp.version());
 
-    assert_eq!(
-        qmp.query_status().unwrap(),
-        ("prelaunch".to_string(), false)
-    );
+    assert_eq!(qmp.query_status().unwrap(), ("prelaunch".to_string(), false));
 
     let resumed = qmp.cont().unwrap();
     assert_near_now(resumed, "cont");
@@ -125,26 +97,17 @@ fn real_qemu_session() {
     assert_eq!(qmp.stop().unwrap(), None);
     // STOP and RESUME were consumed by stop()/cont().
     let stray: Vec<String> = qmp.take_events().into_iter().map(|e| e.name).collect();
-    assert!(
-        !stray.iter().any(|n| n == "STOP" || n == "RESUME"),
-        "{stray:?}"
-    );
+    assert!(!stray.iter().any(|n| n == "STOP" || n == "RESUME"), "{stray:?}");
 
     let cpus = qmp.query_cpus_fast().unwrap();
     assert_eq!(cpus.len(), 1, "{cpus:?}");
     assert_eq!(cpus[0].cpu_index, 0);
     let task = format!("/proc/{pid}/task/{}", cpus[0].thread_id);
     assert!(Path::new(&task).exists(), "{task} does not exist");
-    assert_ne!(
-        cpus[0].thread_id, pid,
-        "vCPU runs on its own thread, not QEMU's main thread"
-    );
+    assert_ne!(cpus[0].thread_id, pid, "vCPU runs on its own thread, not QEMU's main thread");
 
     let err = qmp.execute("no-such-command", None).unwrap_err();
-    assert!(
-        matches!(&err, QmpError::Command { class, .. } if class == "CommandNotFound"),
-        "{err:?}"
-    );
+    assert!(matches!(&err, QmpError::Command { class, .. } if class == "CommandNotFound"), "{err:?}");
 
     qmp.quit().unwrap();
     let shutdown = qmp.wait_event("SHUTDOWN", Duration::from_secs(1)).unwrap();
@@ -154,10 +117,7 @@ fn real_qemu_session() {
         if let Some(status) = qemu.0.try_wait().unwrap() {
             break status;
         }
-        assert!(
-            Instant::now() < deadline,
-            "QEMU still running {QEMU_EXIT_TIMEOUT:?} after quit"
-        );
+        assert!(Instant::now() < deadline, "QEMU still running {QEMU_EXIT_TIMEOUT:?} after quit");
         std::thread::sleep(Duration::from_millis(10));
     };
     assert!(status.success(), "QEMU exited with {status}");

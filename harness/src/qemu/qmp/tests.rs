@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 use super::*;
 
 /// What QEMU 7.2.0 sends first (one line, `\r\n`-terminated).
-const GREETING: &str = r#"{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": "Debian 1:7.2+dfsg-7 "}, "capabilities": ["oob"]}}"#;
+const GREETING: &str =
+    r#"{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": "Debian 1:7.2+dfsg-7 "}, "capabilities": ["oob"]}}"#;
 
 /// A handler reply that makes the fake close the connection instead.
 const HANG_UP: &str = "<hang up>";
@@ -58,11 +59,7 @@ impl FakeQemu {
             }
             received
         });
-        FakeQemu {
-            path,
-            _dir: dir,
-            thread: Some(thread),
-        }
+        FakeQemu { path, _dir: dir, thread: Some(thread) }
     }
 
     /// Waits for the client to hang up; returns the requests received.
@@ -134,8 +131,7 @@ fn qemu_like() -> Handler {
             "hang" => hung = Some(req["id"].clone()),
             "garbage" => out.push("this is not json".into()),
             other => out.push(
-                json!({"id": req["id"], "error": {"class": "CommandNotFound", "desc": format!("The command {other} has not been found")}})
-                    .to_string(),
+                json!({"id": req["id"], "error": {"class": "CommandNotFound", "desc": format!("The command {other} has not been found")}}).to_string(),
             ),
         }
         out
@@ -195,11 +191,7 @@ fn error_reply_names_command_class_and_desc() {
     let mut qmp = connect(&fake);
     let err = qmp.execute("bogus-cmd", None).unwrap_err();
     match &err {
-        QmpError::Command {
-            command,
-            class,
-            desc,
-        } => {
+        QmpError::Command { command, class, desc } => {
             assert_eq!(command, "bogus-cmd");
             assert_eq!(class, "CommandNotFound");
             assert_eq!(desc, "The command bogus-cmd has not been found");
@@ -223,10 +215,7 @@ fn unanswered_command_times_out_and_late_reply_is_discarded() {
     let took = started.elapsed();
     assert!(matches!(err, QmpError::Timeout { .. }), "{err:?}");
     assert!(err.to_string().contains("hang"), "{err}");
-    assert!(
-        took >= Duration::from_millis(150) && took < Duration::from_secs(1),
-        "{took:?}"
-    );
+    assert!(took >= Duration::from_millis(150) && took < Duration::from_secs(1), "{took:?}");
     // The fake now sends the stale reply to `hang` first; it must not be
     // taken as the answer to this command.
     qmp.set_timeout(DEFAULT_COMMAND_TIMEOUT);
@@ -261,11 +250,7 @@ fn stop_ignores_a_stop_event_buffered_before_it() {
     qmp.stop().unwrap();
     qmp.cont().unwrap();
     // Plant an old STOP in the buffer (as if the guest had paused earlier).
-    qmp.events.push_back(QmpEvent {
-        name: "STOP".into(),
-        timestamp_us: 1,
-        data: Value::Null,
-    });
+    qmp.events.push_back(QmpEvent { name: "STOP".into(), timestamp_us: 1, data: Value::Null });
     assert_eq!(qmp.stop().unwrap(), Some(1_700_000_000_123_456));
     assert_eq!(qmp.take_events()[0].timestamp_us, 1);
     fake.finish(qmp);
@@ -277,19 +262,12 @@ fn wait_event_reads_later_events_and_times_out() {
     let mut qmp = connect(&fake);
     qmp.execute("later", None).unwrap();
     qmp.query_status().unwrap(); // buffers DEVICE_DELETED, then NIC_RX_FILTER_CHANGED
-    let e = qmp
-        .wait_event("DEVICE_DELETED", Duration::from_secs(2))
-        .unwrap();
+    let e = qmp.wait_event("DEVICE_DELETED", Duration::from_secs(2)).unwrap();
     assert_eq!(e.timestamp_us, 5_000_006);
     assert_eq!(e.data, json!({"path": "/dev"}));
     let started = Instant::now();
-    let err = qmp
-        .wait_event("SHUTDOWN", Duration::from_millis(100))
-        .unwrap_err();
-    assert!(
-        matches!(err, QmpError::Timeout { .. }) && err.to_string().contains("SHUTDOWN"),
-        "{err}"
-    );
+    let err = qmp.wait_event("SHUTDOWN", Duration::from_millis(100)).unwrap_err();
+    assert!(matches!(err, QmpError::Timeout { .. }) && err.to_string().contains("SHUTDOWN"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(1));
     // Non-matching events stayed buffered.
     assert_eq!(qmp.take_events().len(), 1);
@@ -315,19 +293,7 @@ fn query_cpus_fast_parses_qemu_7_2_reply() {
     let fake = FakeQemu::start(GREETING, qemu_like());
     let mut qmp = connect(&fake);
     let cpus = qmp.query_cpus_fast().unwrap();
-    assert_eq!(
-        cpus,
-        [
-            VcpuThread {
-                cpu_index: 0,
-                thread_id: 4242
-            },
-            VcpuThread {
-                cpu_index: 1,
-                thread_id: 4243
-            }
-        ]
-    );
+    assert_eq!(cpus, [VcpuThread { cpu_index: 0, thread_id: 4242 }, VcpuThread { cpu_index: 1, thread_id: 4243 }]);
     fake.finish(qmp);
 }
 
@@ -349,13 +315,7 @@ fn garbage_line_is_a_protocol_error() {
 #[test]
 fn connection_closed_is_an_io_error_and_quit_tolerates_it() {
     // Answers capabilities, then hangs up on anything.
-    let handler: Handler = Box::new(|req| {
-        if req["execute"] == "qmp_capabilities" {
-            vec![ret(req, json!({}))]
-        } else {
-            vec![HANG_UP.to_string()]
-        }
-    });
+    let handler: Handler = Box::new(|req| if req["execute"] == "qmp_capabilities" { vec![ret(req, json!({}))] } else { vec![HANG_UP.to_string()] });
     let fake = FakeQemu::start(GREETING, handler);
     let mut qmp = connect(&fake);
     let err = qmp.query_status().unwrap_err();
@@ -398,20 +358,12 @@ fn connect_retries_until_the_socket_appears() {
 fn connect_gives_up_at_once_when_qemu_is_dead() {
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let err = Qmp::connect(
-        &dir.path().join("qmp.sock"),
-        Duration::from_secs(30),
-        || false,
-    )
-    .unwrap_err();
+    let err = Qmp::connect(&dir.path().join("qmp.sock"), Duration::from_secs(30), || false).unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(1));
     match &err {
         QmpError::Connect { why, source, .. } => {
             assert!(why.contains("exited"), "{why}");
-            assert_eq!(
-                source.as_ref().unwrap().kind(),
-                std::io::ErrorKind::NotFound
-            );
+            assert_eq!(source.as_ref().unwrap().kind(), std::io::ErrorKind::NotFound);
         }
         other => panic!("expected Connect error, got {other:?}"),
     }
@@ -421,17 +373,9 @@ fn connect_gives_up_at_once_when_qemu_is_dead() {
 fn connect_times_out_without_a_socket() {
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let err = Qmp::connect(
-        &dir.path().join("qmp.sock"),
-        Duration::from_millis(100),
-        || true,
-    )
-    .unwrap_err();
+    let err = Qmp::connect(&dir.path().join("qmp.sock"), Duration::from_millis(100), || true).unwrap_err();
     let took = started.elapsed();
-    assert!(
-        took >= Duration::from_millis(100) && took < Duration::from_secs(1),
-        "{took:?}"
-    );
+    assert!(took >= Duration::from_millis(100) && took < Duration::from_secs(1), "{took:?}");
     assert!(matches!(err, QmpError::Connect { .. }), "{err:?}");
     assert!(err.to_string().contains("qmp.sock"), "{err}");
 }
@@ -445,10 +389,7 @@ fn connect_retries_a_stale_socket_file() {
     let err = Qmp::connect(&path, Duration::from_millis(50), || true).unwrap_err();
     match &err {
         QmpError::Connect { source, .. } => {
-            assert_eq!(
-                source.as_ref().unwrap().kind(),
-                std::io::ErrorKind::ConnectionRefused
-            )
+            assert_eq!(source.as_ref().unwrap().kind(), std::io::ErrorKind::ConnectionRefused)
         }
         other => panic!("expected Connect error, got {other:?}"),
     }
@@ -461,10 +402,7 @@ fn missing_greeting_times_out_within_the_connect_timeout() {
     let started = Instant::now();
     let err = Qmp::connect(&fake.path, Duration::from_millis(150), || true).unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(1));
-    assert!(
-        matches!(&err, QmpError::Timeout { what } if what.contains("greeting")),
-        "{err:?}"
-    );
+    assert!(matches!(&err, QmpError::Timeout { what } if what.contains("greeting")), "{err:?}");
     fake.thread.unwrap().join().unwrap();
 }
 
@@ -481,10 +419,7 @@ fn partial_line_survives_a_read_timeout() {
         let caps: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
         write!(out, "{}\r\n", ret(&caps, json!({}))).unwrap();
         let req: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-        let reply = ret(
-            &req,
-            json!({"status": "running", "singlestep": false, "running": true}),
-        );
+        let reply = ret(&req, json!({"status": "running", "singlestep": false, "running": true}));
         let (head, tail) = reply.split_at(10);
         out.write_all(head.as_bytes()).unwrap();
         std::thread::sleep(Duration::from_millis(150));
@@ -496,10 +431,7 @@ fn partial_line_survives_a_read_timeout() {
     assert!(matches!(qmp.query_status(), Err(QmpError::Timeout { .. })));
     // The first half is kept; the next read completes the (stale) line, which
     // is then recognised by id and skipped by wait_event.
-    assert!(matches!(
-        qmp.wait_event("STOP", Duration::from_millis(300)),
-        Err(QmpError::Timeout { .. })
-    ));
+    assert!(matches!(qmp.wait_event("STOP", Duration::from_millis(300)), Err(QmpError::Timeout { .. })));
     assert!(qmp.partial.is_empty());
     drop(qmp);
     server.join().unwrap();
@@ -509,9 +441,6 @@ fn partial_line_survives_a_read_timeout() {
 fn excerpt_truncates_on_char_boundary() {
     let long = "é".repeat(400);
     let short = message::excerpt(&long);
-    assert!(
-        short.len() < 400 && short.ends_with("(800 bytes)"),
-        "{short}"
-    );
+    assert!(short.len() < 400 && short.ends_with("(800 bytes)"), "{short}");
     assert_eq!(message::excerpt("abc"), "abc");
 }

@@ -1,8 +1,6 @@
 use super::*;
 use crate::event_stream::HostStamp;
-use clockstorm_protocol::{
-    Beacon, Done, Dropped, FaultEffect, FaultKindName, Gap, KernelLog, RunRecord, SamplerProgress, TickWindow, TimerStall,
-};
+use clockstorm_protocol::{Beacon, Done, Dropped, FaultEffect, FaultKindName, Gap, KernelLog, RunRecord, SamplerProgress, TickWindow, TimerStall};
 
 fn records_in(dir: &std::path::Path) -> (RecordFile, std::path::PathBuf) {
     let path = dir.join("records.jsonl");
@@ -47,10 +45,7 @@ fn every_event() -> Vec<Event> {
         Event::Guest(stamp(), GuestMessage::TickWindow(TickWindow::default())),
         Event::Guest(stamp(), GuestMessage::TimerStall(TimerStall { at_ns: 9, gap_ns: 8 })),
         Event::Guest(stamp(), beacon(0, 10)),
-        Event::Guest(
-            stamp(),
-            GuestMessage::KernelLog(KernelLog { seq: 1, ts_us: 2, level: 4, message: "m".into(), read_realtime_ns: Some(3) }),
-        ),
+        Event::Guest(stamp(), GuestMessage::KernelLog(KernelLog { seq: 1, ts_us: 2, level: 4, message: "m".into(), read_realtime_ns: Some(3) })),
         Event::Garbled { stamp: stamp(), line: "{".into(), error: "eof".into() },
         Event::Harness(HarnessEvent::FaultStarted { index: 0, kind: FaultKindName::Freeze, planned_start_ms: 0, planned_duration_ms: 1 }),
         Event::Harness(HarnessEvent::FaultEnded(effect)),
@@ -101,7 +96,10 @@ fn every_event_kind_reaches_the_records_during_a_fault() {
     let dir = tempfile::tempdir().unwrap();
     let (mut rec, path) = records_in(dir.path());
     let mut state = RunState::default();
-    state.dispatch(Event::Harness(HarnessEvent::FaultStarted { index: 9, kind: FaultKindName::Pause, planned_start_ms: 0, planned_duration_ms: 1 }), &mut rec);
+    state.dispatch(
+        Event::Harness(HarnessEvent::FaultStarted { index: 9, kind: FaultKindName::Pause, planned_start_ms: 0, planned_duration_ms: 1 }),
+        &mut rec,
+    );
     for e in every_event() {
         state.dispatch(e, &mut rec);
     }
@@ -177,7 +175,10 @@ fn silence_counts_only_outside_faults_and_names_what_each_thread_said_last() {
     state.hello_vcpus = 2;
     let later = Instant::now() + SILENCE_LIMIT + Duration::from_secs(1);
     assert!(state.silent_for(later).is_some());
-    state.dispatch(Event::Harness(HarnessEvent::FaultStarted { index: 0, kind: FaultKindName::Freeze, planned_start_ms: 0, planned_duration_ms: 1 }), &mut rec);
+    state.dispatch(
+        Event::Harness(HarnessEvent::FaultStarted { index: 0, kind: FaultKindName::Freeze, planned_start_ms: 0, planned_duration_ms: 1 }),
+        &mut rec,
+    );
     assert_eq!(state.silent_for(later), None, "a frozen guest is expected to say nothing");
     let seen = state.last_seen(later);
     let names: Vec<&str> = seen.iter().map(|t| t.thread.as_str()).collect();

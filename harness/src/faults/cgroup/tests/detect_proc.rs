@@ -13,10 +13,7 @@ fn detects_v1_v2_and_nothing() {
     assert_eq!(detect(&h2.cg()).unwrap(), Hierarchy::V2 { root: h2.cg() });
     let empty = FakeHost::new();
     let msg = detect(&empty.cg()).unwrap_err().to_string();
-    assert!(
-        msg.contains("cgroup.controllers") && msg.contains("freezer"),
-        "{msg}"
-    );
+    assert!(msg.contains("cgroup.controllers") && msg.contains("freezer"), "{msg}");
 }
 
 #[test]
@@ -24,10 +21,7 @@ fn v1_controller_needs_tasks_file() {
     let h = FakeHost::new();
     std::fs::create_dir(h.cg().join("cpu")).unwrap(); // bare dir on a tmpfs: not mounted
     let hier = detect(&h.cg()).unwrap();
-    assert!(matches!(
-        hier.v1_controller_dir("cpu"),
-        Err(CgroupError::ControllerNotMounted { .. })
-    ));
+    assert!(matches!(hier.v1_controller_dir("cpu"), Err(CgroupError::ControllerNotMounted { .. })));
 }
 
 #[test]
@@ -42,26 +36,15 @@ fn stat_state_survives_odd_comm() {
     assert_eq!(thread_states(&h.proc(), 7, &[8]).unwrap(), vec![(8, 'D')]);
     assert_eq!(thread_run_time_ns(&h.proc(), 7, 8).unwrap(), 123456);
     assert_eq!(thread_ids(&h.proc(), 7).unwrap(), vec![8, 9]);
-    assert!(thread_state(&h.proc(), 7, 9)
-        .unwrap_err()
-        .to_string()
-        .contains("7/task/9/stat"));
+    assert!(thread_state(&h.proc(), 7, 9).unwrap_err().to_string().contains("7/task/9/stat"));
 }
 
 #[test]
 fn cgroup_lines_are_parsed() {
     let h = v1_host();
-    assert_eq!(
-        v1_cgroup_of_thread(&h.proc(), 100, 101, "freezer").unwrap(),
-        "/orig"
-    );
-    assert_eq!(
-        v1_cgroup_of_thread(&h.proc(), 100, 101, "cpuacct").unwrap(),
-        "/"
-    );
-    let msg = v1_cgroup_of_thread(&h.proc(), 100, 101, "blkio")
-        .unwrap_err()
-        .to_string();
+    assert_eq!(v1_cgroup_of_thread(&h.proc(), 100, 101, "freezer").unwrap(), "/orig");
+    assert_eq!(v1_cgroup_of_thread(&h.proc(), 100, 101, "cpuacct").unwrap(), "/");
+    let msg = v1_cgroup_of_thread(&h.proc(), 100, 101, "blkio").unwrap_err().to_string();
     assert!(msg.contains("no line for the blkio controller"), "{msg}");
     let (cg, _) = v2_cgroup_of_process(&h.proc(), 100).unwrap();
     assert_eq!(cg, "/");

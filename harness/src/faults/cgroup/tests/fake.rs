@@ -22,10 +22,7 @@ pub struct FakeKernel {
 
 impl FakeKernel {
     pub fn fail_write(&self, path: impl Into<PathBuf>, value: &str, errno: i32) {
-        self.fail
-            .lock()
-            .unwrap()
-            .push((path.into(), value.to_string(), errno));
+        self.fail.lock().unwrap().push((path.into(), value.to_string(), errno));
     }
 
     pub fn writes(&self) -> Vec<(PathBuf, String)> {
@@ -34,31 +31,19 @@ impl FakeKernel {
 
     /// Writes as (path relative to `base`, value), for compact assertions.
     pub fn writes_rel(&self, base: &Path) -> Vec<(String, String)> {
-        self.writes()
-            .into_iter()
-            .map(|(p, v)| (p.strip_prefix(base).unwrap().display().to_string(), v))
-            .collect()
+        self.writes().into_iter().map(|(p, v)| (p.strip_prefix(base).unwrap().display().to_string(), v)).collect()
     }
 }
 
 impl CgroupFs for FakeKernel {
     fn write(&self, path: &Path, value: &str) -> io::Result<()> {
-        if let Some((_, _, errno)) = self
-            .fail
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(p, v, _)| p == path && v == value)
-        {
+        if let Some((_, _, errno)) = self.fail.lock().unwrap().iter().find(|(p, v, _)| p == path && v == value) {
             return Err(io::Error::from_raw_os_error(*errno));
         }
         let name = path.file_name().unwrap().to_str().unwrap();
         match name {
             "tasks" | "cgroup.threads" | "cgroup.procs" => {
-                let mut f = std::fs::OpenOptions::new()
-                    .append(true)
-                    .create(true)
-                    .open(path)?;
+                let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path)?;
                 writeln!(f, "{value}")?;
             }
             "freezer.state" if value == "FROZEN" && self.stuck_freezing.load(Ordering::SeqCst) => {
@@ -81,10 +66,7 @@ impl CgroupFs for FakeKernel {
             }
             _ => std::fs::write(path, value)?,
         }
-        self.writes
-            .lock()
-            .unwrap()
-            .push((path.to_path_buf(), value.to_string()));
+        self.writes.lock().unwrap().push((path.to_path_buf(), value.to_string()));
         Ok(())
     }
 
@@ -119,10 +101,7 @@ impl FakeHost {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("cgroup")).unwrap();
         std::fs::create_dir_all(dir.path().join("proc")).unwrap();
-        FakeHost {
-            dir,
-            kernel: Arc::new(FakeKernel::default()),
-        }
+        FakeHost { dir, kernel: Arc::new(FakeKernel::default()) }
     }
 
     pub fn cg(&self) -> PathBuf {
@@ -142,18 +121,10 @@ impl FakeHost {
 
     /// `/proc/<pid>/cgroup` and `/proc/<pid>/task/<tid>/{cgroup,stat}`.
     pub fn proc_thread(&self, pid: u32, tid: u32, cgroup: &str) {
-        let task = self
-            .proc()
-            .join(pid.to_string())
-            .join("task")
-            .join(tid.to_string());
+        let task = self.proc().join(pid.to_string()).join("task").join(tid.to_string());
         std::fs::create_dir_all(&task).unwrap();
         std::fs::write(task.join("cgroup"), cgroup).unwrap();
-        std::fs::write(
-            task.join("stat"),
-            format!("{tid} (qemu-system-x86) S 1 2 3"),
-        )
-        .unwrap();
+        std::fs::write(task.join("stat"), format!("{tid} (qemu-system-x86) S 1 2 3")).unwrap();
         let pc = self.proc().join(pid.to_string()).join("cgroup");
         if !pc.exists() {
             std::fs::write(pc, cgroup).unwrap();

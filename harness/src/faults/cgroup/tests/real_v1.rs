@@ -21,18 +21,14 @@ impl Drop for Kid {
 }
 
 fn busy_child() -> Kid {
-    let kid = Kid(Command::new("sh")
-        .args(["-c", "while :; do :; done"])
-        .spawn()
-        .expect("spawn sh"));
+    let kid = Kid(Command::new("sh").args(["-c", "while :; do :; done"]).spawn().expect("spawn sh"));
     std::thread::sleep(Duration::from_millis(50));
     kid
 }
 
 /// The host context, failing loudly unless `controller` is a mounted v1 hierarchy.
 fn v1_host(controller: &'static str) -> CgroupContext {
-    let ctx = CgroupContext::host()
-        .unwrap_or_else(|e| panic!("cgroup v1 test needs /sys/fs/cgroup: {e}"));
+    let ctx = CgroupContext::host().unwrap_or_else(|e| panic!("cgroup v1 test needs /sys/fs/cgroup: {e}"));
     match ctx.hierarchy {
         Hierarchy::V1 { .. } => {}
         Hierarchy::V2 { .. } => {
@@ -66,12 +62,7 @@ fn real_v1_freeze_and_thaw_a_busy_process() {
     eprintln!("freeze took {:?}", t0.elapsed());
     let dir = f.path().to_path_buf();
     assert_eq!(dir, root.join("freezer").join(name("proc")));
-    assert_eq!(
-        std::fs::read_to_string(dir.join("freezer.state"))
-            .unwrap()
-            .trim(),
-        "FROZEN"
-    );
+    assert_eq!(std::fs::read_to_string(dir.join("freezer.state")).unwrap().trim(), "FROZEN");
     let state = thread_state(proc_root, pid, pid).unwrap();
     eprintln!("frozen busy process shows state {state:?}");
     assert_eq!(state, 'D', "v1 frozen task observed as D on this host");
@@ -83,17 +74,11 @@ fn real_v1_freeze_and_thaw_a_busy_process() {
     f.release().unwrap();
     eprintln!("thaw + move back + rmdir took {:?}", t1.elapsed());
     assert!(!dir.exists(), "{} must be removed", dir.display());
-    assert_eq!(
-        v1_cgroup_of_thread(proc_root, pid, pid, "freezer").unwrap(),
-        "/"
-    );
+    assert_eq!(v1_cgroup_of_thread(proc_root, pid, pid, "freezer").unwrap(), "/");
     let r1 = run_ns(pid, pid);
     std::thread::sleep(Duration::from_millis(200));
     assert!(run_ns(pid, pid) > r1, "a thawed busy task must run again");
-    eprintln!(
-        "thawed busy process shows state {:?}",
-        thread_state(proc_root, pid, pid).unwrap()
-    );
+    eprintln!("thawed busy process shows state {:?}", thread_state(proc_root, pid, pid).unwrap());
 }
 
 #[test]
@@ -121,19 +106,12 @@ fn real_v1_freezes_one_thread_while_its_process_runs() {
         assert_eq!(state, 'D');
         let c0 = counter.load(Ordering::Relaxed);
         std::thread::sleep(Duration::from_millis(100)); // this thread still runs
-        assert_eq!(
-            counter.load(Ordering::Relaxed),
-            c0,
-            "frozen thread advanced"
-        );
+        assert_eq!(counter.load(Ordering::Relaxed), c0, "frozen thread advanced");
         f.release().unwrap();
     }
     let c1 = counter.load(Ordering::Relaxed);
     std::thread::sleep(Duration::from_millis(100));
-    assert!(
-        counter.load(Ordering::Relaxed) > c1,
-        "thawed thread did not run"
-    );
+    assert!(counter.load(Ordering::Relaxed) > c1, "thawed thread did not run");
     stop.store(true, Ordering::Relaxed);
     spinner.join().unwrap();
 }
@@ -145,52 +123,23 @@ fn real_v1_cpu_quota_throttles_a_busy_process() {
     let pid = kid.0.id();
     let mut q = cpu_quota(ctx.hierarchy.root(), &name("cpu"), pid, &[pid], 20u8).unwrap();
     let dir = q.cgroup_dir().to_path_buf();
-    assert_eq!(
-        std::fs::read_to_string(dir.join("cpu.cfs_quota_us"))
-            .unwrap()
-            .trim(),
-        "20000"
-    );
+    assert_eq!(std::fs::read_to_string(dir.join("cpu.cfs_quota_us")).unwrap().trim(), "20000");
     let (r0, t0) = (run_ns(pid, pid), Instant::now());
     std::thread::sleep(Duration::from_secs(1));
     let (ran, wall) = (run_ns(pid, pid) - r0, t0.elapsed().as_nanos() as u64);
     let stats = q.release().unwrap();
-    assert_eq!(
-        q.release().unwrap(),
-        stats,
-        "second release returns the same counters"
-    );
+    assert_eq!(q.release().unwrap(), stats, "second release returns the same counters");
     let share = ran as f64 / wall as f64;
-    eprintln!(
-        "20% quota: ran {:.1}% of wall time; {stats:?}",
-        share * 100.0
-    );
-    assert!(
-        stats.nr_throttled > 0 && stats.throttled_ns > 0,
-        "{stats:?}"
-    );
-    assert!(
-        share <= 0.40,
-        "ran {:.1}% of wall time under a 20% quota",
-        share * 100.0
-    );
-    assert!(
-        share > 0.05,
-        "ran only {:.1}%: was it running at all?",
-        share * 100.0
-    );
+    eprintln!("20% quota: ran {:.1}% of wall time; {stats:?}", share * 100.0);
+    assert!(stats.nr_throttled > 0 && stats.throttled_ns > 0, "{stats:?}");
+    assert!(share <= 0.40, "ran {:.1}% of wall time under a 20% quota", share * 100.0);
+    assert!(share > 0.05, "ran only {:.1}%: was it running at all?", share * 100.0);
     assert!(!dir.exists(), "{} must be removed", dir.display());
-    assert_eq!(
-        v1_cgroup_of_thread(Path::new(DEFAULT_PROC_ROOT), pid, pid, "cpu").unwrap(),
-        "/"
-    );
+    assert_eq!(v1_cgroup_of_thread(Path::new(DEFAULT_PROC_ROOT), pid, pid, "cpu").unwrap(), "/");
     // Released threads must run again promptly (not stay throttled).
     let (r2, t2) = (run_ns(pid, pid), Instant::now());
     while run_ns(pid, pid) == r2 {
-        assert!(
-            t2.elapsed() < Duration::from_millis(150),
-            "still throttled after release"
-        );
+        assert!(t2.elapsed() < Duration::from_millis(150), "still throttled after release");
         std::thread::sleep(Duration::from_millis(1));
     }
     eprintln!("ran again {:?} after release", t2.elapsed());

@@ -20,13 +20,9 @@ struct ScopedKid {
 
 impl ScopedKid {
     fn spawn(tag: &str) -> Self {
-        let scope =
-            Path::new(UNIFIED).join(format!("clockstorm-test-{}-{tag}", std::process::id()));
+        let scope = Path::new(UNIFIED).join(format!("clockstorm-test-{}-{tag}", std::process::id()));
         std::fs::create_dir(&scope).unwrap();
-        let child = Command::new("sh")
-            .args(["-c", "while :; do :; done"])
-            .spawn()
-            .unwrap();
+        let child = Command::new("sh").args(["-c", "while :; do :; done"]).spawn().unwrap();
         let kid = ScopedKid { child, scope };
         std::fs::write(kid.scope.join("cgroup.procs"), kid.child.id().to_string()).unwrap();
         kid
@@ -54,12 +50,7 @@ fn hybrid_ctx() -> Option<CgroupContext> {
         return None;
     }
     let ctx = CgroupContext::detect_at(root, Path::new(DEFAULT_PROC_ROOT)).unwrap();
-    assert_eq!(
-        ctx.hierarchy,
-        Hierarchy::V2 {
-            root: root.to_path_buf()
-        }
-    );
+    assert_eq!(ctx.hierarchy, Hierarchy::V2 { root: root.to_path_buf() });
     Some(ctx)
 }
 
@@ -72,42 +63,20 @@ fn real_v2_freeze_and_thaw_via_threaded_child() {
     let mut f = ThreadFreeze::freeze(&ctx, "vcpu", pid, &[pid]).unwrap();
     let dir = kid.scope.join("vcpu");
     assert_eq!(f.cgroup_dir(), dir);
-    assert_eq!(
-        std::fs::read_to_string(dir.join("cgroup.type"))
-            .unwrap()
-            .trim(),
-        "threaded"
-    );
-    assert_eq!(
-        std::fs::read_to_string(kid.scope.join("cgroup.type"))
-            .unwrap()
-            .trim(),
-        "domain threaded"
-    );
+    assert_eq!(std::fs::read_to_string(dir.join("cgroup.type")).unwrap().trim(), "threaded");
+    assert_eq!(std::fs::read_to_string(kid.scope.join("cgroup.type")).unwrap().trim(), "domain threaded");
     let state = thread_state(proc_root, pid, pid).unwrap();
     eprintln!("v2-frozen busy process shows state {state:?}");
     assert_eq!(state, 'S', "v2 frozen task observed as S on this host");
     let r0 = thread_run_time_ns(proc_root, pid, pid).unwrap();
     std::thread::sleep(Duration::from_millis(150));
-    assert_eq!(
-        thread_run_time_ns(proc_root, pid, pid).unwrap(),
-        r0,
-        "frozen task ran"
-    );
+    assert_eq!(thread_run_time_ns(proc_root, pid, pid).unwrap(), r0, "frozen task ran");
     f.release().unwrap();
     assert!(!dir.exists());
-    assert_eq!(
-        std::fs::read_to_string(kid.scope.join("cgroup.type"))
-            .unwrap()
-            .trim(),
-        "domain"
-    );
+    assert_eq!(std::fs::read_to_string(kid.scope.join("cgroup.type")).unwrap().trim(), "domain");
     let r1 = thread_run_time_ns(proc_root, pid, pid).unwrap();
     std::thread::sleep(Duration::from_millis(150));
-    assert!(
-        thread_run_time_ns(proc_root, pid, pid).unwrap() > r1,
-        "thawed task did not run"
-    );
+    assert!(thread_run_time_ns(proc_root, pid, pid).unwrap() > r1, "thawed task did not run");
 }
 
 #[test]
@@ -120,10 +89,7 @@ fn real_v2_process_in_root_cgroup_is_refused() {
         return;
     }
     let err = ThreadFreeze::freeze(&ctx, "vcpu", pid, &[pid]).unwrap_err();
-    assert!(
-        matches!(err, CgroupError::ProcessInRootCgroup { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, CgroupError::ProcessInRootCgroup { .. }), "{err}");
 }
 
 #[test]
@@ -133,11 +99,7 @@ fn real_v2_cpu_controller_missing_is_named() {
     let pid = kid.child.id();
     match CpuQuota::apply(&ctx, "vcpu", pid, &[pid], CpuLimit::percent(20)) {
         // Hybrid hosts bind cpu to v1, so the v2 tree cannot offer it.
-        Err(CgroupError::ControllerUnavailable {
-            controller: "cpu",
-            path,
-            ..
-        }) => {
+        Err(CgroupError::ControllerUnavailable { controller: "cpu", path, .. }) => {
             assert_eq!(path, kid.scope.join("cgroup.controllers"));
         }
         Ok(q) => {
