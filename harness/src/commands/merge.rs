@@ -16,10 +16,9 @@ pub fn run(out: &Path, shards: &[PathBuf]) -> Result<u8, Error> {
     let results = ResultsDir::create(out).map_err(|source| Error::OutputNotWritable { path: out.to_owned(), source })?;
     for (manifest, dir) in manifests.iter().zip(shards) {
         for run in &manifest.runs {
-            let from = dir.join(&run.dir);
-            if from.is_dir() {
-                copy_dir(&from, &results.root().join(&run.dir))
-                    .map_err(|source| Error::OutputNotWritable { path: results.root().join(&run.dir), source })?;
+            let (from, to) = (ResultsDir::open(dir).run_at(&run.dir), results.run_at(&run.dir));
+            if from.dir().is_dir() {
+                copy_dir(from.dir(), to.dir()).map_err(|source| Error::OutputNotWritable { path: to.dir().to_owned(), source })?;
             }
         }
     }
