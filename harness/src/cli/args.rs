@@ -180,11 +180,16 @@ pub enum ScenarioCommand {
 pub enum KernelCommand {
     /// Show the cached guest kernels (name, release, size, sha256).
     List,
-    /// Download Debian's cloud kernel into the cache (apt, private state).
+    /// Download a Debian kernel into the cache (apt, private state), as the
+    /// entry debian-SUITE-FLAVOUR-amd64.
     Fetch {
-        /// Debian suite: bullseye, bookworm or trixie.
+        /// Debian suite: bullseye, bookworm, bookworm-backports, trixie,
+        /// trixie-backports, sid, experimental, ...
         #[arg(long, default_value = crate::kernel::DEFAULT_SUITE)]
         suite: String,
+        /// Kernel flavour: cloud, or rt (PREEMPT_RT).
+        #[arg(long, default_value = crate::kernel::DEFAULT_FLAVOUR)]
+        flavour: String,
         /// Debian mirror URL.
         #[arg(long, default_value = crate::kernel::DEFAULT_MIRROR)]
         mirror: String,

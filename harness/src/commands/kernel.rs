@@ -3,7 +3,7 @@
 use crate::cli::args::KernelCommand;
 use crate::error::Error;
 use crate::exit_code;
-use crate::kernel::{fetch_debian_cloud_kernel, KernelCache};
+use crate::kernel::{fetch_debian_kernel, KernelCache};
 
 pub fn run(cmd: &KernelCommand) -> Result<u8, Error> {
     let cache = KernelCache::default_location()?;
@@ -15,15 +15,16 @@ pub fn run(cmd: &KernelCommand) -> Result<u8, Error> {
                 return Ok(exit_code::SUCCESS);
             }
             let default = cache.newest()?.map(|k| k.meta.name);
-            println!("{:<32} {:<26} {:>10}  sha256", "name", "release", "size");
+            println!("{:<38} {:<30} {:<18} {:<7} {:>10}  sha256", "name", "release", "suite", "flavour", "size");
             for k in entries {
                 let mark = if default.as_deref() == Some(k.meta.name.as_str()) { " (default)" } else { "" };
-                println!("{:<32} {:<26} {:>10}  {}{mark}", k.meta.name, k.meta.release, k.meta.size, k.meta.sha256);
+                let m = &k.meta;
+                println!("{:<38} {:<30} {:<18} {:<7} {:>10}  {}{mark}", m.name, m.release, m.suite, m.flavour, m.size, m.sha256);
             }
             println!("cache: {}", cache.root().display());
         }
-        KernelCommand::Fetch { suite, mirror } => {
-            let k = fetch_debian_cloud_kernel(&cache, suite, mirror)?;
+        KernelCommand::Fetch { suite, flavour, mirror } => {
+            let k = fetch_debian_kernel(&cache, suite, flavour, mirror)?;
             println!(
                 "cached {} {} ({} {}) sha256 {} at {}",
                 k.meta.name,

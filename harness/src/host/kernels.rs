@@ -11,17 +11,25 @@ use crate::kernel::{self, KernelCache, KernelError, KernelImage};
 use crate::plan::KernelSetup;
 use crate::qemu::args::{DataChannelChoice as DataChannelArg, DataChannelKind};
 
-/// Resolves `name`: "default" by discovery (flag, env, cache, /boot), a
-/// cached kernel by its name, anything with a '/' as a path.
+/// Whether a kernel name (a `guest.kernels` entry or `--kernel`) names a
+/// file: it has a '/' or is an existing file. Anything else but "default"
+/// names a kernel cache entry. One rule for the scenario and the flag.
+pub fn names_a_path(name: &str) -> bool {
+    name.contains('/') || Path::new(name).is_file()
+}
+
+/// Resolves `name`: "default" by discovery (env, cache, /boot), a path
+/// ([`names_a_path`]) as that file, anything else as a cached kernel's name.
+/// `flag` is `--kernel`, which replaces every kernel of the scenario (the
+/// plan has already made it the only name).
 pub fn resolve(name: &str, flag: Option<&Path>, cache: &KernelCache) -> Result<KernelImage, Error> {
-    if let Some(path) = flag {
-        // --kernel replaces every kernel of the scenario.
+    if let Some(path) = flag.filter(|p| names_a_path(&p.to_string_lossy())) {
         return Ok(kernel::discover(Some(path), None, cache, &kernel::host_release(), Path::new("/boot"))?);
     }
     if name == "default" {
         return Ok(kernel::discover(None, std::env::var_os(kernel::ENV_VAR).as_deref(), cache, &kernel::host_release(), Path::new("/boot"))?);
     }
-    if name.contains('/') {
+    if names_a_path(name) {
         let image = kernel::discover(Some(Path::new(name)), None, cache, &kernel::host_release(), Path::new("/boot"))
             .map_err(|e| Error::Kernel(KernelError::Selected { origin: format!("guest.kernels entry {name:?}"), source: Box::new(e) }))?;
         return Ok(image);

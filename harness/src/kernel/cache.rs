@@ -32,12 +32,20 @@ pub struct KernelMeta {
     pub package_version: String,
     /// Debian suite, e.g. `bookworm`.
     pub suite: String,
+    /// Debian kernel flavour, e.g. `cloud` or `rt` (entries fetched before
+    /// flavours existed are cloud kernels).
+    #[serde(default = "cloud")]
+    pub flavour: String,
     /// SHA-256 of `vmlinuz`, lowercase hex.
     pub sha256: String,
     /// Size of `vmlinuz` in bytes.
     pub size: u64,
     /// When the entry was fetched, Unix seconds.
     pub fetched_at: u64,
+}
+
+fn cloud() -> String {
+    "cloud".into()
 }
 
 /// One entry of the [`KernelCache`].
@@ -240,6 +248,7 @@ pub(crate) fn write_test_entry(root: &Path, name: &str, release: &str) -> Cached
         package: format!("linux-image-{release}"),
         package_version: "1.0-1".into(),
         suite: "bookworm".into(),
+        flavour: "cloud".into(),
         sha256,
         size,
         fetched_at: 1,

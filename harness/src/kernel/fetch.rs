@@ -19,8 +19,10 @@ pub const DEFAULT_SUITE: &str = "bookworm";
 pub const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
 /// Keyring that signs the Debian archive.
 pub const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
-/// The metapackage that depends on the current cloud kernel image.
-const META_PACKAGE: &str = "linux-image-cloud-amd64";
+/// Flavour fetched when none is given.
+pub const DEFAULT_FLAVOUR: &str = "cloud";
+/// The kernel flavours Debian builds for amd64 guests that clockstorm fetches.
+pub const FLAVOURS: [&str; 2] = ["cloud", "rt"];
 const APT_HINT: &str = "install apt (this needs a Debian-based host)";
 const DPKG_HINT: &str = "install dpkg (this needs a Debian-based host)";
 
@@ -34,13 +36,22 @@ const DPKG_HINT: &str = "install dpkg (this needs a Debian-based host)";
 /// The entry is built in a staging directory inside the cache root and renamed
 /// into place. If the cache has no `default` file yet, this entry becomes the
 /// default. Needs `apt-get`, `apt-cache`, `dpkg-deb` and [`KEYRING`].
-pub fn fetch_debian_cloud_kernel(cache: &KernelCache, suite: &str, mirror: &str) -> Result<CachedKernel, KernelError> {
+///
+/// Two packagings are handled. Up to 6.x, `linux-image-<release>` holds
+/// `boot/vmlinuz-<release>` and the modules. From 7.x it is a metapackage
+/// that depends on `linux-binary-<release>` (the kernel at
+/// `usr/lib/modules/<release>/vmlinuz`), `linux-modules-<release>` (the
+/// modules, xz-compressed) and `linux-base-<release>` (`modules.builtin`:
+/// the virtio console is built in there); those three are fetched instead.
+pub fn fetch_debian_kernel(cache: &KernelCache, suite: &str, flavour: &str, mirror: &str) -> Result<CachedKernel, KernelError> {
     validate_suite(suite)?;
+    validate_flavour(flavour)?;
     validate_mirror(mirror)?;
     if !Path::new(KEYRING).is_file() {
         return Err(KernelError::KeyringMissing { path: KEYRING.into() });
     }
-    let name = format!("debian-{suite}-cloud-amd64");
+    let meta_package = format!("linux-image-{flavour}-amd64");
+    let name = format!("debian-{suite}-{flavour}-amd64");
     validate_entry_name(&name)?;
 
     let work = tempfile::Builder::new()
@@ -58,21 +69,40 @@ pub fn fetch_debian_cloud_kernel(cache: &KernelCache, suite: &str, mirror: &str)
 
     run(Command::new("apt-get").args(&opts).arg("update"), APT_HINT)?;
     let mut depends = Command::new("apt-cache");
-    depends.args(&opts).args(["depends", META_PACKAGE]);
+    depends.args(&opts).args(["depends", &meta_package]);
     let out = run(&mut depends, APT_HINT)?;
-    let package = parse_image_depends(&out, META_PACKAGE).ok_or_else(|| KernelError::UnexpectedOutput {
+    let package = parse_image_depends(&out, &meta_package).ok_or_else(|| KernelError::UnexpectedOutput {
         command: describe(&depends),
         reason: format!("no `Depends: linux-image-...` line in:\n{}", tail(&out, 10)),
     })?;
     let release = package.strip_prefix("linux-image-").unwrap_or(&package).to_string();
 
-    let dl = w.join("dl");
-    run(Command::new("apt-get").args(&opts).arg("download").arg(&package).current_dir(&dl), APT_HINT)?;
-    let (deb, package_version) = find_deb(&dl, &package)?;
-    let x = w.join("x");
-    run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&x), DPKG_HINT)?;
+    let mut image_depends = Command::new("apt-cache");
+    image_depends.args(&opts).args(["depends", &package]);
+    let parts = split_packages(&run(&mut image_depends, APT_HINT)?, &release);
+    // The package whose version is recorded: the one holding the kernel.
+    let (packages, kernel_package) = match &parts {
+        Some(p) => (p.clone(), format!("linux-binary-{release}")),
+        None => (vec![package.clone()], package.clone()),
+    };
 
-    let vmlinuz = x.join(format!("boot/vmlinuz-{release}"));
+    let dl = w.join("dl");
+    run(Command::new("apt-get").args(&opts).arg("download").args(&packages).current_dir(&dl), APT_HINT)?;
+    let x = w.join("x");
+    let mut package_version = String::new();
+    for p in &packages {
+        let (deb, version) = find_deb(&dl, p)?;
+        if *p == kernel_package {
+            package_version = version;
+        }
+        run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&x), DPKG_HINT)?;
+    }
+
+    let vmlinuz = [format!("boot/vmlinuz-{release}"), format!("usr/lib/modules/{release}/vmlinuz")]
+        .iter()
+        .map(|p| x.join(p))
+        .find(|p| p.is_file())
+        .ok_or_else(|| KernelError::Missing { path: x.join(format!("boot/vmlinuz-{release}")) })?;
     let header_release = read_release(&vmlinuz)?;
     if header_release != release {
         return Err(KernelError::BadHeader {
@@ -89,9 +119,10 @@ pub fn fetch_debian_cloud_kernel(cache: &KernelCache, suite: &str, mirror: &str)
     let meta = KernelMeta {
         name: name.clone(),
         release,
-        package,
+        package: kernel_package,
         package_version,
         suite: suite.into(),
+        flavour: flavour.into(),
         sha256: String::new(),
         size: 0,
         fetched_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
@@ -188,6 +219,29 @@ pub fn parse_image_depends(output: &str, meta_package: &str) -> Option<String> {
     })
 }
 
+/// The split packages of a 7.x-style `linux-image-<release>` metapackage, from
+/// `apt-cache depends linux-image-<release>`: `linux-binary-<release>` and,
+/// where it depends on them, `linux-modules-<release>` and
+/// `linux-base-<release>`. None for the older packaging (one package).
+pub fn split_packages(output: &str, release: &str) -> Option<Vec<String>> {
+    let depends: Vec<&str> = output
+        .lines()
+        .filter_map(|l| l.trim().trim_start_matches('|').strip_prefix("Depends:"))
+        .map(|p| p.trim().trim_start_matches('<').trim_end_matches('>'))
+        .collect();
+    let binary = format!("linux-binary-{release}");
+    if !depends.contains(&binary.as_str()) {
+        return None;
+    }
+    let mut packages = vec![binary];
+    for extra in [format!("linux-modules-{release}"), format!("linux-base-{release}")] {
+        if depends.contains(&extra.as_str()) {
+            packages.push(extra);
+        }
+    }
+    Some(packages)
+}
+
 /// Splits a `.deb` file name `<package>_<version>_<arch>.deb` into
 /// (package, version), decoding apt's `%3a` escape for the epoch colon.
 pub fn parse_deb_filename(file_name: &str) -> Option<(String, String)> {
@@ -212,6 +266,13 @@ fn find_deb(dir: &Path, package: &str) -> Result<(PathBuf, String), KernelError>
         }
     }
     Err(KernelError::Missing { path: dir.join(format!("{package}_*.deb")) })
+}
+
+fn validate_flavour(flavour: &str) -> Result<(), KernelError> {
+    if FLAVOURS.contains(&flavour) {
+        return Ok(());
+    }
+    Err(KernelError::InvalidInput { what: "kernel flavour", value: flavour.into(), reason: format!("expected one of {}", FLAVOURS.join(", ")) })
 }
 
 fn validate_suite(suite: &str) -> Result<(), KernelError> {
@@ -273,11 +334,22 @@ mod tests {
     #[test]
     fn parses_apt_cache_depends() {
         let out = "linux-image-cloud-amd64\n  Depends: linux-image-6.1.0-50-cloud-amd64\n";
-        assert_eq!(parse_image_depends(out, META_PACKAGE).as_deref(), Some("linux-image-6.1.0-50-cloud-amd64"));
+        assert_eq!(parse_image_depends(out, "linux-image-cloud-amd64").as_deref(), Some("linux-image-6.1.0-50-cloud-amd64"));
         let alt = "linux-image-cloud-amd64\n  Recommends: foo\n |Depends: <linux-image-6.12.9-cloud-amd64>\n  Depends: other\n";
-        assert_eq!(parse_image_depends(alt, META_PACKAGE).as_deref(), Some("linux-image-6.12.9-cloud-amd64"));
-        assert_eq!(parse_image_depends("linux-image-cloud-amd64\n  Depends: libc6\n", META_PACKAGE), None);
-        assert_eq!(parse_image_depends("", META_PACKAGE), None);
+        assert_eq!(parse_image_depends(alt, "linux-image-cloud-amd64").as_deref(), Some("linux-image-6.12.9-cloud-amd64"));
+        assert_eq!(parse_image_depends("linux-image-cloud-amd64\n  Depends: libc6\n", "linux-image-cloud-amd64"), None);
+        assert_eq!(parse_image_depends("", "linux-image-cloud-amd64"), None);
+    }
+
+    #[test]
+    fn the_7x_split_packaging_is_recognized_from_the_image_depends() {
+        // apt-cache depends linux-image-7.2.13+deb14-cloud-amd64 (sid, 2026-12).
+        let new = "linux-image-7.2.13+deb14-cloud-amd64\n  PreDepends: linux-base\n |Depends: dracut\n |Depends: initramfs-tools\n  Depends: <linux-initramfs-tool>\n    dracut\n  Depends: linux-base-7.2.13+deb14-cloud-amd64\n  Depends: linux-binary-7.2.13+deb14-cloud-amd64\n  Depends: linux-modules-7.2.13+deb14-cloud-amd64\n  Recommends: apparmor\n";
+        let r = "7.2.13+deb14-cloud-amd64";
+        assert_eq!(split_packages(new, r), Some(vec![format!("linux-binary-{r}"), format!("linux-modules-{r}"), format!("linux-base-{r}")]));
+        // bookworm's 6.1: one package holds kernel and modules.
+        let old = "linux-image-6.1.0-50-cloud-amd64\n  Depends: kmod\n  Depends: linux-base\n |Depends: initramfs-tools\n  Recommends: apparmor\n";
+        assert_eq!(split_packages(old, "6.1.0-50-cloud-amd64"), None);
     }
 
     #[test]
@@ -346,6 +418,7 @@ mod tests {
             package: "linux-image-6.1.0-t".into(),
             package_version: "1".into(),
             suite: "test".into(),
+            flavour: "cloud".into(),
             sha256: String::new(),
             size: 0,
             fetched_at: 0,

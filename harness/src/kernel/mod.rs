@@ -4,7 +4,7 @@
 //! * [`read_release`] reads the release string out of an x86 bzImage header.
 //! * [`discover`] picks the kernel to boot (flag, env, cache, host `/boot`).
 //! * [`KernelCache`] is the per-user cache of fetched kernels.
-//! * [`fetch_debian_cloud_kernel`] fills the cache from a Debian mirror.
+//! * [`fetch_debian_kernel`] fills the cache from a Debian mirror.
 //! * [`module_load_order`] resolves `.ko` dependencies for the initramfs.
 
 mod bzimage;
@@ -18,7 +18,9 @@ pub use bzimage::read_release;
 pub use cache::{CachedKernel, KernelCache, KernelMeta};
 pub use discover::{discover, host_release, ENV_VAR};
 pub use error::KernelError;
-pub use fetch::{fetch_debian_cloud_kernel, parse_deb_filename, parse_image_depends, DEFAULT_MIRROR, DEFAULT_SUITE, KEYRING};
+pub use fetch::{
+    fetch_debian_kernel, parse_deb_filename, parse_image_depends, split_packages, DEFAULT_FLAVOUR, DEFAULT_MIRROR, DEFAULT_SUITE, FLAVOURS, KEYRING,
+};
 pub use modules::{module_load_order, parse_modinfo_depends, ModuleFile, VIRTIO_CONSOLE_MODULES};
 
 use serde::Serialize;

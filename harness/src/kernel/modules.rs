@@ -37,9 +37,16 @@ pub struct ModuleFile {
 /// kernel and are skipped, unless a `.ko` for them exists. Compressed modules
 /// (`.ko.xz`, `.ko.zst`, `.ko.gz`) are found but rejected with
 /// [`KernelError::CompressedModule`]. A dependency cycle is reported as
-/// [`KernelError::ModuleCycle`].
+/// [`KernelError::ModuleCycle`]. Without a `kernel/` directory the wanted
+/// modules must all be built in (7.x cloud kernels build the virtio console
+/// in; the cache keeps only their `modules.builtin`).
 pub fn module_load_order(modules_dir: &Path, wanted: &[&str]) -> Result<Vec<ModuleFile>, KernelError> {
-    let r = Resolver { index: index_modules(&modules_dir.join("kernel"))?, builtin: read_builtin(&modules_dir.join("modules.builtin"))?, modules_dir };
+    let builtin = read_builtin(&modules_dir.join("modules.builtin"))?;
+    let kernel_dir = modules_dir.join("kernel");
+    if !kernel_dir.exists() && !builtin.is_empty() && wanted.iter().all(|w| builtin.contains(&normalize(w))) {
+        return Ok(Vec::new());
+    }
+    let r = Resolver { index: index_modules(&kernel_dir)?, builtin, modules_dir };
     let mut order = Vec::new();
     let mut stack = Vec::new();
     for w in wanted {
@@ -233,5 +240,13 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let err = module_load_order(d.path(), &["virtio"]).unwrap_err();
         assert!(err.to_string().contains("kernel"), "{err}");
+    }
+
+    #[test]
+    fn without_a_kernel_dir_built_in_modules_need_nothing_and_others_are_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("modules.builtin"), "kernel/drivers/virtio/virtio.ko\nkernel/drivers/char/virtio_console.ko\n").unwrap();
+        assert_eq!(module_load_order(d.path(), &["virtio", "virtio-console"]).unwrap(), vec![]);
+        assert!(module_load_order(d.path(), &["virtio", "virtio_net"]).is_err());
     }
 }

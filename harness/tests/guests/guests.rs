@@ -105,3 +105,27 @@ fn a_guest_whose_kernel_panics_fails_with_the_console_tail() {
     let pid = qemu_pid(&records).unwrap();
     assert!(!process_alive(pid), "QEMU {pid} survived");
 }
+
+/// The newest stable 7.x kernel ci/fetch-kernels.sh caches (Debian's new
+/// packaging: linux-binary + linux-modules + linux-base), named by its cache
+/// entry on the command line: it boots per clocksource, honours it, and
+/// keeps the virtio data channel (its virtio console is built in).
+#[test]
+fn a_7x_guest_boots_per_clocksource_and_keeps_its_virtio_data_channel() {
+    const KERNEL: &str = "debian-trixie-backports-cloud-amd64";
+    let (out, o) = clockstorm(&["run", "idle", "--kernel", KERNEL, "--clocksource", "tsc,hpet,acpi_pm", "--duration", "2s", "--data-channel", "virtio"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let m = manifest(out.path());
+    assert_eq!(m.kernels.len(), 1);
+    let k = &m.kernels[0];
+    assert!(k.release.starts_with("7."), "{k:?}");
+    assert_eq!(k.data_channel, "virtio", "{k:?}");
+    assert!(k.origin.contains(KERNEL), "{k:?}");
+    for s in summaries(out.path()) {
+        let ctx = format!("{s:#?}\n{}", text(&o));
+        assert_eq!(s.status, "completed", "{ctx}");
+        assert_eq!(s.clocksource_in_guest.as_deref(), Some(s.clocksource.as_str()), "{ctx}");
+        assert!(s.samples >= MIN_SAMPLES && s.exchanges >= 10, "{ctx}");
+        assert!(s.offset_uncertainty_median_ns.is_some_and(|u| u > 0 && u < MAX_MEDIAN_UNCERTAINTY_NS), "{ctx}");
+    }
+}

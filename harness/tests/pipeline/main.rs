@@ -9,6 +9,7 @@ mod bad_input;
 mod fake;
 mod faults;
 mod interrupt;
+mod kernels;
 mod probe;
 mod reports;
 mod scenarios;

@@ -129,13 +129,14 @@ fn check_kernel_paths(s: &Scenario, args: &RunArgs) -> Result<(), Error> {
         return Ok(());
     }
     if let Some(k) = &args.kernel {
-        if !k.exists() {
+        // A bare name is a kernel cache entry, looked up with the host's resources.
+        if crate::host::kernels::names_a_path(&k.to_string_lossy()) && !k.exists() {
             return Err(Error::KernelPathMissing { origin: "--kernel".into(), path: k.clone() });
         }
         return Ok(());
     }
     for (i, name) in s.guest.kernels.iter().enumerate() {
-        if name.contains('/') && !Path::new(name).exists() {
+        if crate::host::kernels::names_a_path(name) && !Path::new(name).exists() {
             return Err(Error::KernelPathMissing { origin: format!("guest.kernels[{i}] entry {name:?}"), path: name.into() });
         }
     }
