@@ -12,7 +12,6 @@ mod channel;
 mod clocks;
 mod counters;
 mod exchange;
-mod histogram;
 mod init;
 mod kmsg;
 mod link;

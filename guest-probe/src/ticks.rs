@@ -11,9 +11,9 @@ use anyhow::{bail, Context, Result};
 use clockstorm_protocol::{GuestMessage, LatencyStats, TickWindow, TimerStall};
 
 use crate::clocks::{monotonic_ns, realtime_ns};
-use crate::histogram::Histogram;
 use crate::outbox::{Outbox, Producer};
 use crate::sampler::SamplerShared;
+use clockstorm_protocol::histogram::Histogram;
 
 /// Priority of the timer thread: above the channel thread, so a wake-up
 /// measures the kernel's timer path and not the probe's own traffic.

@@ -12,6 +12,7 @@ mod accel;
 mod clocksource;
 mod config;
 mod fault_kind;
+pub mod histogram;
 mod manifest;
 mod messages;
 mod record;

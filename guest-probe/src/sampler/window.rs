@@ -3,7 +3,7 @@
 
 use clockstorm_protocol::{ClockId, DeltaStats, Window};
 
-use crate::histogram::Histogram;
+use clockstorm_protocol::histogram::Histogram;
 
 pub struct WindowAccumulator {
     window: Window,

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{BackendError, BackendKind, GuestLaunch, VmBackend, VmCommand};
-use crate::plan::RunSpec;
 
 /// The fake guest starts in milliseconds; this only covers a loaded host.
 pub const FAKE_HELLO_TIMEOUT: Duration = Duration::from_secs(20);
@@ -27,10 +26,6 @@ impl VmBackend for FakeBackend {
 
     fn hello_timeout(&self) -> Duration {
         FAKE_HELLO_TIMEOUT
-    }
-
-    fn unavailable(&self, spec: &RunSpec) -> Option<String> {
-        spec.skip.clone()
     }
 
     fn command(&self, launch: &GuestLaunch<'_>) -> Result<VmCommand, BackendError> {

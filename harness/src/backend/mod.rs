@@ -67,9 +67,6 @@ pub trait VmBackend: Sync {
     fn kind(&self) -> BackendKind;
     /// How long a guest may take from start to the probe's hello.
     fn hello_timeout(&self) -> Duration;
-    /// What the guest cannot do here and why, before it is started (e.g.
-    /// kvm-clock under TCG); None when it can run.
-    fn unavailable(&self, spec: &RunSpec) -> Option<String>;
     /// The command that starts the guest of `launch`.
     fn command(&self, launch: &GuestLaunch<'_>) -> Result<VmCommand, BackendError>;
     /// Why a guest that never said hello did not, in words that help.

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use super::{BackendError, BackendKind, GuestLaunch, VmBackend, VmCommand};
 use crate::initramfs::{self, Contents};
-use crate::plan::RunSpec;
 use crate::qemu::accel::Accel;
 use crate::qemu::args::{build_args, cpu_arg, kernel_cmdline, machine_arg, timer_args, DataChannelKind, QemuSpec};
 
@@ -35,10 +34,6 @@ impl VmBackend for QemuBackend {
             Accel::Kvm => HELLO_TIMEOUT_KVM,
             Accel::Tcg => HELLO_TIMEOUT_TCG,
         }
-    }
-
-    fn unavailable(&self, spec: &RunSpec) -> Option<String> {
-        spec.skip.clone()
     }
 
     fn command(&self, launch: &GuestLaunch<'_>) -> Result<VmCommand, BackendError> {

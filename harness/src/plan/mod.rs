@@ -74,12 +74,11 @@ pub struct RunPlan {
     pub command_line: Vec<String>,
 }
 
-/// The plan's limits: the gates and the probe's give-up times.
+/// The plan's limits: the gates its runs are held to. (The probe's give-up
+/// time, `probe.clock_stop_limit`, travels with each run's probe settings.)
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub gates: GateLimits,
-    /// A guest clock stopped this long ends the run (`probe.clock_stop_limit`).
-    pub clock_stop: Duration,
 }
 
 /// What the plan needs from the host, still unresolved: names and choices

@@ -40,8 +40,8 @@ pub fn run_guest(ctx: &RunContext, spec: &RunSpec, files: &RunFiles, host_cpus: 
     files.create_dir().map_err(|source| RunError::Io { what: format!("creating {}", files.dir().display()), source })?;
     let records_path = files.records();
     let mut records = RecordFile::create(&records_path).map_err(|source| RunError::Io { what: format!("creating {}", records_path.display()), source })?;
-    let outcome = match ctx.backend.unavailable(spec) {
-        Some(reason) => RunOutcome::Skipped { reason },
+    let outcome = match &spec.skip {
+        Some(reason) => RunOutcome::Skipped { reason: reason.clone() },
         None => boot_and_measure(ctx, spec, files, &mut records, host_cpus)?,
     };
     records

@@ -15,7 +15,6 @@ mod clocksources;
 mod console;
 mod exchange;
 mod guest;
-mod histogram;
 mod kernel;
 mod kmsg;
 mod model;

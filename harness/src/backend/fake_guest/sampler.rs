@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 
 use clockstorm_protocol::{ClockId, DeltaStats, SamplerProgress, Window};
 
-use super::histogram::Histogram;
+use clockstorm_protocol::histogram::Histogram;
 
 /// Per-window bookkeeping of one sampler.
 #[derive(Default)]

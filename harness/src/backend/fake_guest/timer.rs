@@ -14,7 +14,7 @@ use std::time::Duration;
 use clockstorm_protocol::{GuestMessage, LatencyStats, TickWindow, TimerStall};
 
 use super::guest::{Guest, Phase};
-use super::histogram::Histogram;
+use clockstorm_protocol::histogram::Histogram;
 
 /// The probe reports a stall only beyond this (or the gap threshold, if longer).
 pub const TIMER_STALL_MIN_NS: u64 = 50_000_000;

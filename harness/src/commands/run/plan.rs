@@ -52,7 +52,7 @@ pub fn plan(args: &RunArgs, benchmark_phase: Option<Duration>, argv: &[String]) 
         }
     }
     Ok(RunPlan {
-        limits: Limits { gates: gate_limits(&scenario.gates), clock_stop: scenario.probe.clock_stop_limit },
+        limits: Limits { gates: gate_limits(&scenario.gates) },
         host: HostRequest {
             backend: args.backend,
             fake_model: args.fake_model.clone(),

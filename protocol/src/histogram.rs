@@ -1,4 +1,6 @@
-//! A log-linear histogram of nanosecond intervals, cheap enough for the
+//! A log-linear histogram of nanosecond intervals, kept by the probe's
+//! samplers and timer (and the fake guest's, so their percentiles are the
+//! same), cheap enough for the
 //! sampler's hot loop: values below 1024 ns are exact, above that every
 //! power of two is split into 8 buckets (so a percentile is within 12.5 % of
 //! the truth, reported as its bucket's upper bound). Fixed size: 1456
