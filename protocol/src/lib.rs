@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod accel;
+mod clock_profile;
 mod clocksource;
 mod config;
 mod fault_kind;
@@ -18,6 +19,7 @@ mod messages;
 mod record;
 
 pub use accel::*;
+pub use clock_profile::*;
 pub use clocksource::*;
 pub use config::*;
 pub use fault_kind::*;

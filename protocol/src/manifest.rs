@@ -66,6 +66,10 @@ pub struct KernelInfo {
     pub origin: String,
     /// The probe's data channel with this kernel: virtio or isa-serial.
     pub data_channel: String,
+    /// The clock rule of this kernel's measured profile, which the report's
+    /// model uses; None: no profile matched, the model uses the generic rule.
+    #[serde(default)]
+    pub clock_rule: Option<crate::ClockRule>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

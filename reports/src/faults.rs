@@ -58,6 +58,17 @@ pub struct FaultSummary {
     /// one). None when it ran as soon as they did.
     #[serde(default)]
     pub rt_throttled_ns: Option<u64>,
+    /// Steps back of the sampled clock (CLOCK_MONOTONIC unless the probe
+    /// was told otherwise) in the windows whose largest gap ended during
+    /// the fault or in the [`WINDOW_SLACK_NS`] after it: how many, and the
+    /// largest (docs/measurements.md, "Backward steps").
+    #[serde(default)]
+    pub backward_steps: u64,
+    #[serde(default)]
+    pub worst_backward_ns: u64,
+    /// Steps back of the raw TSC in the same windows.
+    #[serde(default)]
+    pub tsc_backward_steps: u64,
 }
 
 impl FaultSummary {
@@ -166,9 +177,8 @@ pub struct FaultInputs<'a> {
     pub effects: &'a [FaultEffect],
     /// Exchanges after the sync.
     pub exchanges: &'a [Exchange],
-    /// (host time where its largest gap ended, else its arrival; that gap)
-    /// of each sampler window.
-    pub window_gaps: &'a [(i64, u64)],
+    /// Each sampler window, placed where its largest gap ended.
+    pub windows: &'a [WindowPoint],
     /// Clock events with the host time their first line was printed (from
     /// the guest's own stamp, else its arrival).
     pub kernel: &'a [(i64, KernelEvent)],
@@ -176,6 +186,17 @@ pub struct FaultInputs<'a> {
     pub sampler_gaps: &'a [(i64, u64)],
     pub timer_stalls: &'a [clockstorm_protocol::TimerStall],
     pub clock_stops: &'a [crate::liveness::ClockStop],
+}
+
+/// What [`attribute`] reads of one sampler window.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WindowPoint {
+    /// Host time where its largest gap ended, else its arrival.
+    pub at_ns: i64,
+    pub max_gap_ns: u64,
+    pub backward_steps: u64,
+    pub worst_backward_ns: u64,
+    pub tsc_backward_steps: u64,
 }
 
 /// One summary per fault that ended, in timeline order.
@@ -205,12 +226,9 @@ pub fn attribute(input: &FaultInputs) -> Vec<FaultSummary> {
             // charged with the 3 s pause after it).
             let exchanges = exchanges_between_neighbours(input.exchanges, input.effects, e);
             let lost = time_lost(&exchanges, e.began_realtime_ns, e.ended_realtime_ns);
-            let max_gap_ns = input
-                .window_gaps
-                .iter()
-                .filter(|(t, _)| *t >= e.began_realtime_ns && *t <= e.ended_realtime_ns + WINDOW_SLACK_NS)
-                .map(|(_, g)| *g)
-                .max();
+            let near: Vec<&WindowPoint> =
+                input.windows.iter().filter(|w| w.at_ns >= e.began_realtime_ns && w.at_ns <= e.ended_realtime_ns + WINDOW_SLACK_NS).collect();
+            let max_gap_ns = near.iter().map(|w| w.max_gap_ns).max();
             FaultSummary {
                 index: e.index,
                 kind: e.kind,
@@ -245,6 +263,9 @@ pub fn attribute(input: &FaultInputs) -> Vec<FaultSummary> {
                         .collect();
                     rt_throttled_ns(&ends, input.timer_stalls)
                 },
+                backward_steps: near.iter().map(|w| w.backward_steps).sum(),
+                worst_backward_ns: near.iter().map(|w| w.worst_backward_ns).max().unwrap_or(0),
+                tsc_backward_steps: near.iter().map(|w| w.tsc_backward_steps).sum(),
             }
         })
         .collect()
@@ -499,7 +520,7 @@ mod tests {
             planned: &[],
             effects: &effects,
             exchanges: &exchanges,
-            window_gaps: &[],
+            windows: &[],
             kernel: &[],
             sampler_gaps: &[],
             timer_stalls: &[],
@@ -513,7 +534,7 @@ mod tests {
             planned: &[],
             effects: &effects,
             exchanges: &exchanges,
-            window_gaps: &[],
+            windows: &[],
             kernel: &[],
             sampler_gaps: &[],
             timer_stalls: &[],

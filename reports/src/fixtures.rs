@@ -29,6 +29,7 @@ pub fn manifest(runs: Vec<ManifestRun>) -> Manifest {
             size: 14_149_568,
             origin: "kernel cache entry debian-bookworm-cloud-amd64".into(),
             data_channel: "virtio".into(),
+            clock_rule: None,
         }],
         host: HostInfo {
             kernel_release: "6.18.0".into(),
@@ -77,6 +78,9 @@ fn fault(lost_ns: i64, events: Vec<FaultKernelEvent>) -> FaultSummary {
         // the freeze, and the freeze was charged to an RT task.
         clock_stops: if lost_ns > 1_000_000_000 { vec![stood_still()] } else { Vec::new() },
         rt_throttled_ns: (lost_ns > 1_000_000_000).then_some(1_310_000_000),
+        backward_steps: 0,
+        worst_backward_ns: 0,
+        tsc_backward_steps: 0,
     }
 }
 

@@ -84,6 +84,13 @@ pub struct FaultVerdict {
     pub lost_ns: f64,
     pub plus_minus_ns: f64,
     pub predicted_ns: Option<f64>,
+    /// The model expects the guest's clock to stop for good after it.
+    #[serde(default)]
+    pub predicts_clock_stop: bool,
+    /// Which kernel rule the prediction came from (a narrow counter's
+    /// freeze): a measured profile, or the generic rule.
+    #[serde(default)]
+    pub model_rule: Option<String>,
     /// Measurement and model differ by more than `predict::tolerance_ns` plus the ±.
     pub disagrees_with_model: bool,
     /// Runs in which the guest's clock stopped advancing after this fault,
@@ -212,7 +219,11 @@ pub fn build(provenance: Manifest, runs: Vec<RunSummary>, series: Vec<RunSeries>
         }
     }
     let comparisons = compare_groups(&provenance, &samples);
-    let verdicts = verdicts(&runs, provenance.accel, &provenance.scenario.name);
+    let rule_of = |run_id: &str| -> clockstorm_protocol::ClockRule {
+        let kernel = provenance.runs.iter().find(|r| r.id == run_id).map(|r| r.kernel.as_str());
+        provenance.kernels.iter().find(|k| Some(k.name.as_str()) == kernel).and_then(|k| k.clock_rule.clone()).unwrap_or_else(crate::predict::generic_rule)
+    };
+    let verdicts = verdicts(&runs, provenance.accel, &provenance.scenario.name, &rule_of);
     Report { schema_version: REPORT_SCHEMA_VERSION, provenance, runs, gates, groups, verdicts, comparisons, baseline: None, series }
 }
 
@@ -288,8 +299,9 @@ pub fn compare_with_baseline(current: &[RunSummary], baseline: &[RunSummary], di
 
 /// One verdict per fault and combination (clocksource, and kernel or
 /// variant where the matrix has them: their repetitions pooled).
-fn verdicts(runs: &[RunSummary], accel: Accel, scenario: &str) -> Vec<FaultVerdict> {
+fn verdicts(runs: &[RunSummary], accel: Accel, scenario: &str, rule_of: &dyn Fn(&str) -> clockstorm_protocol::ClockRule) -> Vec<FaultVerdict> {
     use crate::format::ns;
+    use crate::predict::Prediction;
     let mut keys: Vec<(usize, &str, &str)> =
         runs.iter().flat_map(|r| r.faults.iter().map(move |f| (f.index, group_of(&r.run_id), r.clocksource.as_str()))).collect();
     keys.sort();
@@ -321,44 +333,64 @@ fn verdicts(runs: &[RunSummary], accel: Accel, scenario: &str) -> Vec<FaultVerdi
             }
             r
         };
-        if measured.is_empty() {
+        let length_ms = first.planned_duration_ms;
+        let achieved = faults.iter().map(|f| f.achieved_ns as f64).sum::<f64>() / faults.len() as f64;
+        // The model applies to the clocksource in use when the fault began,
+        // which after a failover is not the one the run asked for.
+        let first_run = runs.iter().find(|r| group_of(&r.run_id) == group && r.measured());
+        let in_use = first_run.map_or(clocksource, |r| r.clocksource_at(first.planned_start_ms as f64 / 1e3));
+        let rule = first_run.map(|r| rule_of(&r.run_id)).unwrap_or_else(crate::predict::generic_rule);
+        // One the model does not know (jiffies, tsc-early…) gets no prediction.
+        let cs = Clocksource::from_kernel_name(in_use);
+        let prediction = cs.and_then(|cs| crate::predict::predict(first.kind, achieved, cs, accel, &rule));
+        // Which rule spoke: only a narrow counter's freeze depends on it.
+        let model_rule = (cs.and_then(crate::predict::wrap_ns).is_some() && matches!(prediction, Some(_)) && first.kind != FaultKindName::Pause)
+            .then(|| rule.source.clone());
+        let stopped_for_good = clock_stopped_for_good_runs > 0;
+        if measured.is_empty() && !stopped_for_good {
             continue;
         }
-        let lost_ns = measured.iter().map(|m| m.0).sum::<f64>() / measured.len() as f64;
+        let lost_ns = if measured.is_empty() { 0.0 } else { measured.iter().map(|m| m.0).sum::<f64>() / measured.len() as f64 };
         let mut plus_minus_ns = measured.iter().map(|m| m.1).fold(0.0, f64::max);
         if let Ok(sample) = Sample::new(measured.iter().map(|m| m.0).collect()) {
             let ci = mean_ci(&sample, 0.95);
             plus_minus_ns = plus_minus_ns.max((ci.high - ci.low) / 2.0);
         }
-        let length_ms = first.planned_duration_ms;
-        let achieved = faults.iter().map(|f| f.achieved_ns as f64).sum::<f64>() / faults.len() as f64;
-        // The model applies to the clocksource in use when the fault began,
-        // which after a failover is not the one the run asked for.
-        let in_use = runs
-            .iter()
-            .find(|r| group_of(&r.run_id) == group && r.measured())
-            .map_or(clocksource, |r| r.clocksource_at(first.planned_start_ms as f64 / 1e3));
-        // One the model does not know (jiffies, tsc-early…) gets no prediction.
-        let predicted_ns = Clocksource::from_kernel_name(in_use).and_then(|cs| crate::predict::predicted_loss_ns(first.kind, achieved, cs, accel));
         let tolerance = crate::predict::tolerance_ns(first.kind, achieved);
-        let disagrees = predicted_ns.is_some_and(|p| (lost_ns - p).abs() > tolerance + plus_minus_ns);
-        let what = if lost_ns.abs() < 1e6 + plus_minus_ns {
+        let predicted_ns = match prediction {
+            Some(Prediction::Lost(p)) => Some(p),
+            _ => None,
+        };
+        let disagrees = match prediction {
+            Some(Prediction::Lost(p)) => stopped_for_good || (lost_ns - p).abs() > tolerance + plus_minus_ns,
+            Some(Prediction::ClockStops) => clock_stopped_for_good_runs < faults.len(),
+            Some(Prediction::NearThreshold) | None => false,
+        };
+        let what = if measured.is_empty() {
+            "stopped its clock for good".to_owned()
+        } else if lost_ns.abs() < 1e6 + plus_minus_ns {
             format!("loses < {}", ns(1e6 + plus_minus_ns))
         } else {
             format!("loses {} ± {}", ns(lost_ns), ns(plus_minus_ns))
         };
-        let model = match predicted_ns {
-            Some(p) if disagrees => format!("; the clock model predicts {}: DISAGREES", if p == 0.0 { "nothing lost".into() } else { ns(p) }),
-            Some(0.0) => " (model: nothing lost)".to_owned(),
-            Some(p) => format!(" (model: {})", ns(p)),
+        let said = |p: &Prediction| match p {
+            Prediction::Lost(p) if *p == 0.0 => "nothing lost".to_owned(),
+            Prediction::Lost(p) => ns(*p),
+            Prediction::ClockStops => "the clock stops for good".to_owned(),
+            Prediction::NearThreshold => "too near the kernel's threshold to say".to_owned(),
+        };
+        let by = model_rule.as_ref().map(|r| format!(", by {r}")).unwrap_or_default();
+        let model = match &prediction {
+            Some(p) if disagrees => format!("; the clock model predicts {}{by}: DISAGREES", said(p)),
+            Some(p) => format!(" (model: {}{by})", said(p)),
             None => String::new(),
         };
         let sentence = format!(
             "{label} {what} per {} {} ({} run{}){model}{reactions}",
             ns(length_ms as f64 * 1e6),
             first.kind,
-            measured.len(),
-            if measured.len() == 1 { "" } else { "s" }
+            faults.len().max(measured.len()),
+            if faults.len().max(measured.len()) == 1 { "" } else { "s" }
         );
         out.push(FaultVerdict {
             fault: index,
@@ -370,6 +402,8 @@ fn verdicts(runs: &[RunSummary], accel: Accel, scenario: &str) -> Vec<FaultVerdi
             lost_ns,
             plus_minus_ns,
             predicted_ns,
+            predicts_clock_stop: prediction == Some(Prediction::ClockStops),
+            model_rule,
             disagrees_with_model: disagrees,
             clock_stopped_runs,
             clock_stopped_for_good_runs,

@@ -3,36 +3,125 @@
 //!
 //! Narrow counters read through a mask (acpi_pm: 24 bits at 3.579545 MHz,
 //! wrapping every 4.687 s; hpet: 32 bits at 100 MHz, every 42.95 s) only show
-//! the elapsed time modulo their wrap period W, and the kernel treats a
-//! masked delta above W/2 as the clock going backwards: a stop of D while
-//! the counter runs on costs round(D/W) whole wraps. tsc and kvm-clock do
-//! not wrap. A QMP pause under TCG stops every clock: it costs its length.
+//! the elapsed time modulo their wrap period W, and the kernel refuses a
+//! masked delta above some fraction of W as the clock going backwards. Which
+//! fraction, and what the kernel does then, is the kernel's [`ClockRule`]:
+//! measured per kernel by `clockstorm characterize`, else the generic
+//! half-wrap rule of 5.10 and 6.1 ([`generic_rule`]), under which a stop of D
+//! while the counter runs on costs round(D/W) whole wraps. tsc and kvm-clock
+//! do not wrap. A QMP pause under TCG stops every clock: it costs its length.
 
-use clockstorm_protocol::{Accel, Clocksource, FaultKindName};
+use clockstorm_protocol::{AfterRefusal, Accel, ClockProfile, ClockRule, Clocksource, FaultKindName, FreezeOutcome};
 
 /// acpi_pm's wrap period: 2^24 / 3.579545 MHz.
 pub const ACPI_PM_WRAP_NS: f64 = 16_777_216.0 / 3_579_545.0 * 1e9;
 /// hpet's wrap period as Linux reads it: 2^32 / 100 MHz.
 pub const HPET_WRAP_NS: f64 = 4_294_967_296.0 / 100_000_000.0 * 1e9;
 
-/// The predicted time lost (ns) for a fault of `kind` held `duration_ns` on
-/// `clocksource` under `accel`, or None where the model says nothing
-/// (starvation, commands, KVM pauses). A clocksource clockstorm does not
-/// compare (`jiffies` after a failover, …) has no [`Clocksource`]: the
-/// caller has no prediction for it.
-pub fn predicted_loss_ns(kind: FaultKindName, duration_ns: f64, clocksource: Clocksource, accel: Accel) -> Option<f64> {
-    let wrap = match clocksource {
+/// The wrap period of a narrow clocksource, None for tsc and kvm-clock.
+pub fn wrap_ns(clocksource: Clocksource) -> Option<f64> {
+    match clocksource {
         Clocksource::AcpiPm => Some(ACPI_PM_WRAP_NS),
         Clocksource::Hpet => Some(HPET_WRAP_NS),
         Clocksource::Tsc | Clocksource::KvmClock => None,
-    };
-    let wraps_lost = |w: f64| (duration_ns / w).round() * w;
+    }
+}
+
+/// The rule the model uses for a kernel without a profile: 5.10's and 6.1's
+/// `CONFIG_CLOCKSOURCE_VALIDATE_LAST_CYCLE` refuses a delta with the mask's
+/// top bit set (above half a wrap) and the clock waits for the next wrap.
+pub fn generic_rule() -> ClockRule {
+    ClockRule {
+        refuses_above: 0.5,
+        plus_minus: 0.0,
+        after: AfterRefusal::WaitsForTheWrap,
+        source: "the generic half-wrap rule (no profile of this kernel)".into(),
+        same_build: false,
+    }
+}
+
+/// What the model expects a fault to do to the guest's clock.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Prediction {
+    /// It costs this much time (ns).
+    Lost(f64),
+    /// The guest's clock stops for good.
+    ClockStops,
+    /// The freeze ends too near the kernel's threshold (within the rule's
+    /// ±) to say which side it falls on.
+    NearThreshold,
+}
+
+/// The predicted time lost (ns) for a fault of `kind` held `duration_ns` on
+/// `clocksource` under `accel`, by the generic rule, or None where the
+/// model says nothing (starvation, commands, KVM pauses). See [`predict`].
+pub fn predicted_loss_ns(kind: FaultKindName, duration_ns: f64, clocksource: Clocksource, accel: Accel) -> Option<f64> {
+    match predict(kind, duration_ns, clocksource, accel, &generic_rule()) {
+        Some(Prediction::Lost(ns)) => Some(ns),
+        _ => None,
+    }
+}
+
+/// What a fault of `kind` held `duration_ns` on `clocksource` under `accel`
+/// does by the kernel's `rule`, or None where the model says nothing. A
+/// clocksource clockstorm does not compare (`jiffies` after a failover, …)
+/// has no [`Clocksource`]: the caller has no prediction for it.
+pub fn predict(kind: FaultKindName, duration_ns: f64, clocksource: Clocksource, accel: Accel, rule: &ClockRule) -> Option<Prediction> {
     match (kind, accel) {
         // The whole process stops; the device clocks run on with host time.
-        (FaultKindName::Freeze, _) | (FaultKindName::VcpuFreeze, _) => Some(wrap.map(wraps_lost).unwrap_or(0.0)),
-        (FaultKindName::Pause, Accel::Tcg) => Some(duration_ns),
+        (FaultKindName::Freeze, _) | (FaultKindName::VcpuFreeze, _) => Some(match wrap_ns(clocksource) {
+            None => Prediction::Lost(0.0),
+            Some(w) => freeze_on_a_wrapping_counter(duration_ns, w, rule),
+        }),
+        (FaultKindName::Pause, Accel::Tcg) => Some(Prediction::Lost(duration_ns)),
         (FaultKindName::Pause, Accel::Kvm) | (FaultKindName::Starve, _) | (FaultKindName::Command, _) => None,
     }
+}
+
+/// A freeze of D on a counter of wrap W: floor(D/W) wraps while D mod W is
+/// at most the rule's fraction of W; beyond it the delta is refused.
+fn freeze_on_a_wrapping_counter(d: f64, w: f64, rule: &ClockRule) -> Prediction {
+    let whole = (d / w).floor();
+    let rest = d / w - whole;
+    if (rest - rule.refuses_above).abs() <= rule.plus_minus {
+        return Prediction::NearThreshold;
+    }
+    if rest < rule.refuses_above {
+        return Prediction::Lost(whole * w);
+    }
+    match rule.after {
+        AfterRefusal::WaitsForTheWrap => Prediction::Lost((whole + 1.0) * w),
+        AfterRefusal::StopsForGood => Prediction::ClockStops,
+    }
+}
+
+/// The rule a measured profile implies, or None when the profile found no
+/// change from time kept within a wrap (it searched too short a range):
+/// the first boundary out of "time kept" is where the kernel starts to
+/// refuse deltas, and what lies above it is what it does then. `source`
+/// names the profile (its file) for the report.
+pub fn rule_from_profile(profile: &ClockProfile, source: &str, same_build: bool) -> Option<ClockRule> {
+    let w = profile.wrap_ns;
+    let b = profile.boundaries.iter().find(|b| b.below == FreezeOutcome::WrapsLost { wraps: 0 })?;
+    let after = match b.above {
+        FreezeOutcome::ClockStopped => AfterRefusal::StopsForGood,
+        // Time kept until a whole wrap: the kernel refuses nothing below W
+        // (the boundary is the wrap itself), and the next wrap costs one.
+        FreezeOutcome::WrapsLost { wraps: 1 } => AfterRefusal::WaitsForTheWrap,
+        _ => return None,
+    };
+    Some(ClockRule {
+        refuses_above: (b.at_ns as f64 / w).min(1.0),
+        plus_minus: b.plus_minus_ns as f64 / w,
+        after,
+        source: format!(
+            "the profile of {} on {} ({source}{})",
+            profile.kernel.release,
+            profile.clocksource,
+            if same_build { "" } else { ", measured on another build of this release" }
+        ),
+        same_build,
+    })
 }
 
 /// Slack between measurement and model before they are said to disagree:

@@ -24,6 +24,12 @@ pub enum Command {
     /// Manage guest kernels.
     #[command(subcommand)]
     Kernel(KernelCommand),
+    /// Measure a kernel's clock rules: freeze a guest on a narrow
+    /// clocksource for lengths chosen by bisection until every change of
+    /// outcome (time kept, whole wraps lost, the clock stops) is known to
+    /// within --resolution; writes the kernel's clock profile beside it in
+    /// the kernel cache, which the report's model then uses.
+    Characterize(CharacterizeArgs),
     /// Scenario files: list the shipped ones, validate files, show a matrix.
     #[command(subcommand)]
     Scenario(ScenarioCommand),
@@ -133,6 +139,53 @@ pub struct RunArgs {
     pub backend: crate::plan::BackendKind,
     /// The fake guest's clock model, KEY=VALUE[,KEY=VALUE...] (wrap=, pause=,
     /// honor=, unstable-after=; docs/clock-model.md). With --backend fake only.
+    #[arg(long, default_value = "", value_name = "MODEL")]
+    pub fake_model: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CharacterizeArgs {
+    /// The kernel: a kernel cache name or a path ("default": as `run` finds it).
+    #[arg(long, default_value = "default")]
+    pub kernel: String,
+    /// acpi_pm (wraps every 4.687 s) or hpet (every 42.95 s: give it
+    /// --from/--to around its thresholds and the minutes that takes).
+    #[arg(long, default_value = "acpi_pm")]
+    pub clocksource: String,
+    /// Shortest and longest freeze searched (default: acpi_pm 0.5 s to
+    /// 5.5 s; hpet 2 s to 45 s).
+    #[arg(long)]
+    pub from: Option<String>,
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Each boundary to within ± this (the bound includes one tick).
+    #[arg(long, default_value = "50ms")]
+    pub resolution: String,
+    /// Freezes per guest.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(2..=20))]
+    pub freezes_per_guest: u32,
+    /// At most this many guests; a boundary left wider says so.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub max_guests: u32,
+    /// Results directory: each guest's run, and profile.json.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Do not keep the profile in the kernel cache (only in --out).
+    #[arg(long)]
+    pub no_save: bool,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub accel: AccelChoice,
+    /// QEMU binary (default: qemu-system-x86_64 on PATH).
+    #[arg(long)]
+    pub qemu: Option<String>,
+    /// Guest probe binary (default: built beside clockstorm).
+    #[arg(long)]
+    pub probe: Option<PathBuf>,
+    /// `fake`: the fake guest (a testing aid; its profile measures nothing
+    /// and only ever serves fake kernels).
+    #[arg(long, value_enum, default_value = "qemu")]
+    pub backend: crate::plan::BackendKind,
+    /// The fake guest's model (`--backend fake`), e.g. refuse-above=0.875.
     #[arg(long, default_value = "", value_name = "MODEL")]
     pub fake_model: String,
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand: each turns raw arguments into a validated
 //! plan, runs it, and returns the documented exit code.
 
+pub mod characterize;
 pub mod events;
 pub mod kernel;
 pub mod merge;
@@ -28,6 +29,7 @@ pub fn main_with(argv: Vec<String>) -> u8 {
         args::Command::Run(run) => run::run(run, &argv, None),
         args::Command::Bench(bench) => run::bench(bench, &argv),
         args::Command::Kernel(k) => kernel::run(k),
+        args::Command::Characterize(c) => characterize::run(c, &argv),
         args::Command::Scenario(cmd) => scenarios::run(cmd),
         args::Command::Merge { out, shards } => merge::run(out, shards),
         args::Command::Report { dir, format, baseline } => report::run(dir, *format, baseline.as_deref()),

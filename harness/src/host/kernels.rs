@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use clockstorm_protocol::KernelInfo;
+use clockstorm_protocol::{ClockProfile, ClockRule, KernelInfo};
 
 use crate::error::Error;
 use crate::kernel::{self, KernelCache, KernelError, KernelImage};
@@ -38,9 +38,9 @@ pub fn resolve(name: &str, flag: Option<&Path>, cache: &KernelCache) -> Result<K
 }
 
 /// A kernel ready to boot: its image and the data channel it gets.
-pub fn setup(name: &str, image: KernelImage, arg: DataChannelArg) -> Result<Arc<KernelSetup>, Error> {
+pub fn setup(name: &str, image: KernelImage, arg: DataChannelArg, clock_rule: Option<ClockRule>) -> Result<Arc<KernelSetup>, Error> {
     let (data_channel, modules) = choose_data_channel(arg, &image)?;
-    Ok(Arc::new(KernelSetup { name: name.to_owned(), image, data_channel, modules }))
+    Ok(Arc::new(KernelSetup { name: name.to_owned(), image, data_channel, modules, clock_rule }))
 }
 
 /// Picks the data channel and reads the modules it needs. Virtio-serial is
@@ -80,16 +80,23 @@ fn virtio_modules(dir: &Path) -> Result<Modules, Error> {
 }
 
 /// A kernel the fake backend only names: nothing is read, nothing boots.
-pub fn fake_setup(name: &str) -> Arc<KernelSetup> {
+pub fn fake_setup(name: &str, profiles: &[(ClockProfile, String)]) -> Arc<KernelSetup> {
+    let release = fake_release(name);
+    let clock_rule = kernel::profiles::rule_for(profiles, &release, "", true);
     let image = KernelImage {
         path: name.into(),
-        release: format!("{}-fake", crate::scenario::matrix::kernel_slug(name)),
+        release,
         sha256: String::new(),
         size: 0,
         origin: kernel::KernelOrigin::Fake,
         modules_dir: None,
     };
-    Arc::new(KernelSetup { name: name.to_owned(), image, data_channel: DataChannelKind::IsaSerial, modules: Vec::new() })
+    Arc::new(KernelSetup { name: name.to_owned(), image, data_channel: DataChannelKind::IsaSerial, modules: Vec::new(), clock_rule })
+}
+
+/// The release a fake guest's kernel `name` reports.
+pub fn fake_release(name: &str) -> String {
+    format!("{}-fake", crate::scenario::matrix::kernel_slug(name))
 }
 
 /// The manifest's record of a kernel.
@@ -102,5 +109,6 @@ pub fn info(k: &KernelSetup) -> KernelInfo {
         size: k.image.size,
         origin: k.image.origin.to_string(),
         data_channel: serde_json::to_value(k.data_channel).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        clock_rule: k.clock_rule.clone(),
     }
 }

@@ -11,7 +11,7 @@ use crate::backend::fake::FakeBackend;
 use crate::backend::qemu::QemuBackend;
 use crate::backend::VmBackend;
 use crate::error::Error;
-use crate::kernel::KernelCache;
+use crate::kernel::{profiles, KernelCache};
 use crate::plan::{BackendKind, HostRequest, KernelSetup};
 use crate::probe_binary;
 use crate::qemu::accel::{self, Accel};
@@ -31,17 +31,21 @@ pub fn resolve(req: &HostRequest) -> Result<HostResources, Error> {
     let accel = accel::resolve(req.accel, accel::probe_host());
     match req.backend {
         BackendKind::Fake => {
-            let kernels = req.kernels.iter().map(|name| (name.clone(), kernels::fake_setup(name))).collect();
+            // A fake kernel finds a profile the fake backend measured of it.
+            let profiles = KernelCache::default_location().map(|c| profiles::all(&c)).unwrap_or_default();
+            let kernels = req.kernels.iter().map(|name| (name.clone(), kernels::fake_setup(name, &profiles))).collect();
             let exe = std::env::current_exe().map_err(|e| Error::FakeGuestMissing { reason: e.to_string() })?;
             let backend = FakeBackend { exe, model: req.fake_model.clone() };
             Ok(HostResources { backend: Box::new(backend), accel, kernels, qemu: None })
         }
         BackendKind::Qemu => {
             let cache = KernelCache::default_location()?;
+            let profiles = profiles::all(&cache);
             let mut kernels = BTreeMap::new();
             for name in &req.kernels {
                 let image = kernels::resolve(name, req.kernel.as_deref(), &cache)?;
-                kernels.insert(name.clone(), kernels::setup(name, image, req.data_channel)?);
+                let rule = profiles::rule_for(&profiles, &image.release, &image.sha256, false);
+                kernels.insert(name.clone(), kernels::setup(name, image, req.data_channel, rule)?);
             }
             let qemu = super::find_qemu(req.qemu.as_deref())?;
             let probe_path = probe_binary::locate(

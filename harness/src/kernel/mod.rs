@@ -13,6 +13,7 @@ mod discover;
 mod error;
 mod fetch;
 mod modules;
+pub mod profiles;
 
 pub use bzimage::read_release;
 pub use cache::{CachedKernel, KernelCache, KernelMeta};

@@ -109,6 +109,9 @@ pub struct KernelSetup {
     pub data_channel: DataChannelKind,
     /// (file name, bytes) of kernel modules the data channel needs, in load order.
     pub modules: Vec<(String, Vec<u8>)>,
+    /// The rule of this build's measured clock profile (kernel::profiles),
+    /// for the report's model; None: the model uses the generic rule.
+    pub clock_rule: Option<clockstorm_protocol::ClockRule>,
 }
 
 /// One guest to boot.

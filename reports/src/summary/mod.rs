@@ -140,7 +140,7 @@ pub struct Summarizer {
     counters: Vec<KernelCounters>,
     /// (host realtime at the window's arrival, guest CLOCK_REALTIME when its
     /// largest gap ended if known, that gap)
-    window_gaps: Vec<(i64, Option<i64>, u64)>,
+    window_gaps: Vec<(i64, Option<i64>, crate::faults::WindowPoint)>,
     /// Guest CLOCK_REALTIME - CLOCK_MONOTONIC, from the latest reading
     /// that carried both (timer windows, counters).
     mono_to_realtime: Option<i64>,
@@ -222,7 +222,14 @@ impl Summarizer {
                     s.warps += w.warps;
                     s.worst_warp_ns = s.worst_warp_ns.max(w.worst_warp_ns);
                     let gap_end = self.mono_to_realtime.map(|o| w.max_gap_at_ns as i64 + o);
-                    self.window_gaps.push((r.host_realtime_ns, gap_end, w.max_gap_ns));
+                    let point = crate::faults::WindowPoint {
+                        at_ns: r.host_realtime_ns,
+                        max_gap_ns: w.max_gap_ns,
+                        backward_steps: w.backwards_steps,
+                        worst_backward_ns: w.worst_backwards_ns,
+                        tsc_backward_steps: w.tsc_backwards_steps,
+                    };
+                    self.window_gaps.push((r.host_realtime_ns, gap_end, point));
                 }
                 GuestMessage::Exchange(e) if self.synced => self.exchanges.push(e),
                 GuestMessage::TickWindow(t) => {
@@ -304,16 +311,19 @@ impl Summarizer {
         // Each window's largest gap placed where it ended in the guest
         // (through the exchanges' offset), whenever the window arrived: a
         // window the probe sent late still shows the fault it spans.
-        let window_gaps: Vec<(i64, u64)> = self
+        let windows: Vec<crate::faults::WindowPoint> = self
             .window_gaps
             .iter()
-            .map(|&(arrived, gap_end, gap)| (gap_end.and_then(|g| timebase.host_after(g)).unwrap_or(arrived), gap))
+            .map(|&(arrived, gap_end, point)| crate::faults::WindowPoint {
+                at_ns: gap_end.and_then(|g| timebase.host_after(g)).unwrap_or(arrived),
+                ..point
+            })
             .collect();
         s.faults = crate::faults::attribute(&crate::faults::FaultInputs {
             planned: &self.planned,
             effects: &self.effects,
             exchanges: &self.exchanges,
-            window_gaps: &window_gaps,
+            windows: &windows,
             kernel: &timed,
             sampler_gaps: &self.sampler_gaps,
             timer_stalls: &self.timer_stalls,
@@ -342,7 +352,7 @@ impl Summarizer {
         if !self.tick_windows.is_empty() || !self.counters.is_empty() {
             s.ticks = Some(crate::ticks::summarize(&self.tick_windows, &self.counters, s.hz, &timebase));
         }
-        let gaps: Vec<u64> = self.window_gaps.iter().map(|g| g.2).collect();
+        let gaps: Vec<u64> = self.window_gaps.iter().map(|g| g.2.max_gap_ns).collect();
         let series = crate::series::of_run(&SeriesInputs {
             run_id: &s.run_id,
             clocksource: &s.clocksource,

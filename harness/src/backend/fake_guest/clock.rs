@@ -103,6 +103,8 @@ pub struct GuestClock {
     host: Arc<dyn HostClock>,
     pauses: PauseLedger,
     pause_lost: bool,
+    /// The model's refusal threshold, a fraction of a wrap.
+    refuse_above: f64,
     seq: AtomicU64,
     /// Host CLOCK_MONOTONIC at guest CLOCK_MONOTONIC zero, before any loss.
     boot_host_ns: u64,
@@ -136,6 +138,7 @@ impl GuestClock {
             host,
             pauses: PauseLedger::default(),
             pause_lost: model.pause_lost(),
+            refuse_above: model.refuse_above(),
             seq: AtomicU64::new(0),
             boot_host_ns,
             behind_ns: AtomicU64::new(boot_host_ns),
@@ -201,7 +204,7 @@ impl GuestClock {
             behind += pause;
         }
         let felt = (gap > FELT_GAP_NS).then(|| {
-            let lost_ns = loss_for_freeze(self.wrap_ns(), gap);
+            let lost_ns = loss_for_freeze(self.wrap_ns(), gap, self.refuse_above);
             behind += lost_ns;
             FeltGap { gap_ns: gap, lost_ns, mono_ns: 0 }
         });

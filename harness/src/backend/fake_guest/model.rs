@@ -21,10 +21,10 @@ use clockstorm_reports::predict::{ACPI_PM_WRAP_NS, HPET_WRAP_NS};
 use crate::duration::parse_duration;
 
 /// The keys `--model` understands, for error messages.
-const KEYS: &str = "wrap, pause, honor, unstable-after";
+const KEYS: &str = "wrap, refuse-above, pause, honor, unstable-after";
 
 /// What `--model` changes; None: the default. Pure data, validated.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ModelOverrides {
     /// `wrap=<duration>|none`: the counter's wrap period, whatever the clocksource.
     pub wrap: Option<Option<Duration>>,
@@ -35,6 +35,11 @@ pub struct ModelOverrides {
     /// `unstable-after=<duration>|none`: a felt freeze at least this long makes
     /// the kernel's watchdog mark the current clocksource unstable.
     pub unstable_after: Option<Option<Duration>>,
+    /// `refuse-above=<fraction>`: the fraction of a wrap (0 < f <= 1) above
+    /// which the kernel refuses a masked delta and waits for the next wrap
+    /// (default 1/2, the generic rule): how `characterize` is tested
+    /// against rules of any threshold, including ones no real kernel has.
+    pub refuse_above: Option<f64>,
 }
 
 /// Parses `--model` text: `KEY=VALUE` items separated by commas; empty text
@@ -53,6 +58,7 @@ pub fn parse_model(text: &str) -> Result<ModelOverrides, String> {
             "pause" => o.pause_lost.replace(choice(value, "lost", "kept").map_err(bad)?).is_some(),
             "honor" => o.honor.replace(choice(value, "yes", "no").map_err(bad)?).is_some(),
             "unstable-after" => o.unstable_after.replace(optional_duration(value).map_err(bad)?).is_some(),
+            "refuse-above" => o.refuse_above.replace(fraction(value).map_err(bad)?).is_some(),
             _ => return Err(format!("fake model: unknown key {key:?} in {item:?} (keys: {KEYS})")),
         };
         if duplicate {
@@ -72,6 +78,14 @@ fn optional_duration(value: &str) -> Result<Option<Duration>, String> {
         return Err("must be positive, or none".into());
     }
     Ok(Some(d))
+}
+
+/// A fraction of a wrap in (0, 1].
+fn fraction(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(f) if f > 0.0 && f <= 1.0 => Ok(f),
+        _ => Err("expected a fraction of a wrap above 0 and at most 1, e.g. 0.875".into()),
+    }
 }
 
 /// `yes` (true) or `no` (false), spelled as the key's two choices.
@@ -95,10 +109,17 @@ pub fn default_wrap_ns(clocksource: &str) -> Option<f64> {
 }
 
 /// Time lost (ns) to a freeze of `freeze_ns` on a counter wrapping every
-/// `wrap_ns`: `round(d / W) * W`, the rule of `predict::predicted_loss_ns`.
-pub fn loss_for_freeze(wrap_ns: Option<f64>, freeze_ns: u64) -> u64 {
+/// `wrap_ns` when the kernel refuses a masked delta above `refuse_above` of
+/// a wrap and waits for the next one: floor(d / W) wraps, one more beyond
+/// the threshold. With 1/2 it is `round(d / W) * W`, the rule of
+/// `predict::predicted_loss_ns`.
+pub fn loss_for_freeze(wrap_ns: Option<f64>, freeze_ns: u64, refuse_above: f64) -> u64 {
     match wrap_ns {
-        Some(w) if w > 0.0 => ((freeze_ns as f64 / w).round() * w).round() as u64,
+        Some(w) if w > 0.0 => {
+            let wraps = freeze_ns as f64 / w;
+            let whole = wraps.floor() + if wraps - wraps.floor() >= refuse_above { 1.0 } else { 0.0 };
+            (whole * w).round() as u64
+        }
         _ => 0,
     }
 }
@@ -121,6 +142,11 @@ impl ClockModel {
             Some(w) => w.map(|d| d.as_nanos() as f64),
             None => default_wrap_ns(clocksource),
         }
+    }
+
+    /// The fraction of a wrap above which a masked delta is refused (default 1/2).
+    pub fn refuse_above(&self) -> f64 {
+        self.overrides.refuse_above.unwrap_or(0.5)
     }
 
     /// Whether a QMP pause costs the guest its length (default: yes, as under TCG).
@@ -158,17 +184,17 @@ mod tests {
         let acpi = m.wrap_ns("acpi_pm");
         let w = ACPI_PM_WRAP_NS;
         // Below half a wrap nothing, from half a wrap one, at 1.5 wraps two.
-        assert_eq!(loss_for_freeze(acpi, 2 * S), 0);
-        assert_eq!(loss_for_freeze(acpi, (w * 0.49) as u64), 0);
-        assert_eq!(loss_for_freeze(acpi, (w * 0.51) as u64), w.round() as u64);
-        assert_eq!(loss_for_freeze(acpi, w as u64), w.round() as u64);
-        assert_eq!(loss_for_freeze(acpi, (w * 1.6) as u64), (2.0 * w).round() as u64);
+        assert_eq!(loss_for_freeze(acpi, 2 * S, 0.5), 0);
+        assert_eq!(loss_for_freeze(acpi, (w * 0.49) as u64, 0.5), 0);
+        assert_eq!(loss_for_freeze(acpi, (w * 0.51) as u64, 0.5), w.round() as u64);
+        assert_eq!(loss_for_freeze(acpi, w as u64, 0.5), w.round() as u64);
+        assert_eq!(loss_for_freeze(acpi, (w * 1.6) as u64, 0.5), (2.0 * w).round() as u64);
         let hpet = m.wrap_ns("hpet");
-        assert_eq!(loss_for_freeze(hpet, 9 * S), 0);
-        assert_eq!(loss_for_freeze(hpet, 30 * S), HPET_WRAP_NS.round() as u64);
+        assert_eq!(loss_for_freeze(hpet, 9 * S, 0.5), 0);
+        assert_eq!(loss_for_freeze(hpet, 30 * S, 0.5), HPET_WRAP_NS.round() as u64);
         for cs in ["tsc", "kvm-clock"] {
             assert_eq!(m.wrap_ns(cs), None);
-            assert_eq!(loss_for_freeze(m.wrap_ns(cs), 100 * S), 0);
+            assert_eq!(loss_for_freeze(m.wrap_ns(cs), 100 * S, 0.5), 0);
         }
     }
 
@@ -179,7 +205,7 @@ mod tests {
             for d in [0.5, 1.5, 2.0, 2.4, 3.0, 4.687, 6.0, 9.0, 21.0, 22.0, 43.0, 64.0] {
                 let d_ns = (d * 1e9) as u64;
                 let predicted = predicted_loss_ns(FaultKindName::Freeze, d_ns as f64, cs, Accel::Tcg).unwrap();
-                let ours = loss_for_freeze(m.wrap_ns(cs.kernel_name()), d_ns) as f64;
+                let ours = loss_for_freeze(m.wrap_ns(cs.kernel_name()), d_ns, m.refuse_above()) as f64;
                 assert!((ours - predicted).abs() <= 1.0, "{cs} {d} s: ours {ours}, predicted {predicted}");
             }
         }
@@ -194,7 +220,7 @@ mod tests {
         let o = parse_model(" wrap=2s, pause=kept,honor=no , unstable-after=500ms").unwrap();
         let m = ClockModel::new(o);
         assert_eq!(m.wrap_ns("tsc"), Some(2e9), "an override holds for every clocksource");
-        assert_eq!(loss_for_freeze(m.wrap_ns("tsc"), 3 * S), 4 * S);
+        assert_eq!(loss_for_freeze(m.wrap_ns("tsc"), 3 * S, 0.5), 4 * S);
         assert!(!m.pause_lost());
         assert!(!m.honors_clocksource());
         assert_eq!(m.unstable_after(), Some(Duration::from_millis(500)));

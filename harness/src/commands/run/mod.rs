@@ -36,6 +36,19 @@ pub fn run(args: &RunArgs, argv: &[String], benchmark_phase: Option<Duration>) -
     render(&plan, &results, &manifest)
 }
 
+/// A run for another command (`characterize`): plan, host resources, run,
+/// and the reports written, without the terminal report. Returns the
+/// final manifest and the runs' summaries.
+pub fn measure(args: &RunArgs, argv: &[String]) -> Result<(Manifest, Vec<clockstorm_reports::summary::RunSummary>), Error> {
+    let plan = plan::plan(args, None, argv)?;
+    let host = resources::resolve(&plan.host)?;
+    let (results, manifest) = execute(&plan, &host)?;
+    let analysis = crate::analysis::analyze(&results, &manifest);
+    let gate_results = gates::evaluate(&analysis.summaries, &plan.limits.gates);
+    let report = crate::analysis::write_reports(&results, &manifest, analysis, gate_results)?;
+    Ok((manifest, report.runs))
+}
+
 /// Runs the plan's guests into its results directory; returns the final manifest.
 fn execute(plan: &RunPlan, host: &HostResources) -> Result<(ResultsDir, Manifest), Error> {
     let results = ResultsDir::create(&plan.out).map_err(|source| Error::OutputNotWritable { path: plan.out.clone(), source })?;
