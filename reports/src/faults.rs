@@ -58,20 +58,38 @@ pub struct FaultSummary {
     /// one). None when it ran as soon as they did.
     #[serde(default)]
     pub rt_throttled_ns: Option<u64>,
-    /// Steps back of the sampled clock (CLOCK_MONOTONIC unless the probe
-    /// was told otherwise) in the windows whose largest gap ended during
-    /// the fault or in the [`WINDOW_SLACK_NS`] after it: how many, and the
-    /// largest (docs/measurements.md, "Backward steps").
+    /// The clocks that stepped back in the windows whose largest gap ended
+    /// during the fault or in the [`WINDOW_SLACK_NS`] after it, one entry
+    /// per window (docs/measurements.md, "Backward steps"). What the model
+    /// expects of them: `backsteps::explain`.
     #[serde(default)]
-    pub backward_steps: u64,
-    #[serde(default)]
-    pub worst_backward_ns: u64,
-    /// Steps back of the raw TSC in the same windows.
-    #[serde(default)]
-    pub tsc_backward_steps: u64,
+    pub backsteps: Vec<Backstep>,
+}
+
+/// Steps back of one clock in one sampler window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Backstep {
+    /// `CLOCK_MONOTONIC`, `CLOCK_MONOTONIC_RAW`, `CLOCK_REALTIME`, or `TSC`
+    /// (the raw counter read beside them, whose step size is not recorded).
+    pub clock: String,
+    pub steps: u64,
+    /// The largest step back, in ns (0 for the TSC).
+    pub worst_ns: u64,
+    /// Host seconds after the fault began (where the window's largest gap ended).
+    pub after_start_s: f64,
 }
 
 impl FaultSummary {
+    /// Steps back of the guest's clocks (the TSC left out) around the fault.
+    pub fn clock_backward_steps(&self) -> u64 {
+        self.backsteps.iter().filter(|b| b.clock != "TSC").map(|b| b.steps).sum()
+    }
+
+    /// The largest step back of the guest's clocks around the fault, in ns.
+    pub fn worst_backward_ns(&self) -> u64 {
+        self.backsteps.iter().map(|b| b.worst_ns).max().unwrap_or(0)
+    }
+
     /// What the guest did in the fault's aftermath besides its kernel
     /// lines, each with its host seconds after the fault began and a
     /// sentence: clocks that stopped advancing, RT throttling.
@@ -194,9 +212,21 @@ pub struct WindowPoint {
     /// Host time where its largest gap ended, else its arrival.
     pub at_ns: i64,
     pub max_gap_ns: u64,
+    /// The clock it read.
+    pub clock: Option<clockstorm_protocol::ClockId>,
     pub backward_steps: u64,
     pub worst_backward_ns: u64,
     pub tsc_backward_steps: u64,
+}
+
+/// The name of a clock the probe samples.
+pub fn clock_name(clock: Option<clockstorm_protocol::ClockId>) -> &'static str {
+    use clockstorm_protocol::ClockId;
+    match clock {
+        Some(ClockId::MonotonicRaw) => "CLOCK_MONOTONIC_RAW",
+        Some(ClockId::Realtime) => "CLOCK_REALTIME",
+        Some(ClockId::Monotonic) | None => "CLOCK_MONOTONIC",
+    }
 }
 
 /// One summary per fault that ended, in timeline order.
@@ -263,12 +293,23 @@ pub fn attribute(input: &FaultInputs) -> Vec<FaultSummary> {
                         .collect();
                     rt_throttled_ns(&ends, input.timer_stalls)
                 },
-                backward_steps: near.iter().map(|w| w.backward_steps).sum(),
-                worst_backward_ns: near.iter().map(|w| w.worst_backward_ns).max().unwrap_or(0),
-                tsc_backward_steps: near.iter().map(|w| w.tsc_backward_steps).sum(),
+                backsteps: near.iter().flat_map(|w| backsteps_of(w, e.began_realtime_ns)).collect(),
             }
         })
         .collect()
+}
+
+/// The steps back a window saw, as placed after a fault that began at `began`.
+fn backsteps_of(w: &WindowPoint, began: i64) -> Vec<Backstep> {
+    let after_start_s = (w.at_ns - began) as f64 / 1e9;
+    let mut out = Vec::new();
+    if w.backward_steps > 0 {
+        out.push(Backstep { clock: clock_name(w.clock).into(), steps: w.backward_steps, worst_ns: w.worst_backward_ns, after_start_s });
+    }
+    if w.tsc_backward_steps > 0 {
+        out.push(Backstep { clock: "TSC".into(), steps: w.tsc_backward_steps, worst_ns: 0, after_start_s });
+    }
+    out
 }
 
 /// The exchanges after the fault before `fault` ended and before the fault

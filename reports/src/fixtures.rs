@@ -78,9 +78,7 @@ fn fault(lost_ns: i64, events: Vec<FaultKernelEvent>) -> FaultSummary {
         // the freeze, and the freeze was charged to an RT task.
         clock_stops: if lost_ns > 1_000_000_000 { vec![stood_still()] } else { Vec::new() },
         rt_throttled_ns: (lost_ns > 1_000_000_000).then_some(1_310_000_000),
-        backward_steps: 0,
-        worst_backward_ns: 0,
-        tsc_backward_steps: 0,
+        backsteps: Vec::new(),
     }
 }
 

@@ -42,7 +42,9 @@ pub struct GateResult {
 
 /// Checks every gate on every run that measured; runs that did not (failed,
 /// skipped, not honored) are not gated here: they fail the run on their own.
-pub fn evaluate(summaries: &[RunSummary], limits: &GateLimits) -> Vec<GateResult> {
+/// `rules` say what the model expects of each run's kernel, which a gate
+/// about backward steps names with each step.
+pub fn evaluate(summaries: &[RunSummary], limits: &GateLimits, rules: &crate::predict::RunRules) -> Vec<GateResult> {
     let mut out = Vec::new();
     for s in summaries.iter().filter(|s| s.measured()) {
         let mut check = |gate: &str, passed: bool, message: String| out.push(GateResult { run_id: s.run_id.clone(), gate: gate.into(), passed, message });
@@ -70,7 +72,15 @@ pub fn evaluate(summaries: &[RunSummary], limits: &GateLimits) -> Vec<GateResult
             check("no_soft_lockup", s.soft_lockups == 0, format!("{} soft lockup / RCU stall report(s)", s.soft_lockups));
         }
         if let Some(max) = limits.max_backwards_steps {
-            check("max_backwards_steps", s.backwards_steps <= max, format!("{} backwards steps, allowed {max}", s.backwards_steps));
+            let passed = s.backwards_steps <= max;
+            let mut message = format!("{} backwards steps, allowed {max}", s.backwards_steps);
+            if !passed {
+                // Which clock stepped back, where, how far, and what the model expects.
+                for e in crate::backsteps::explain(s, &rules.rule(&s.run_id), rules.accel()) {
+                    message.push_str(&format!("; {}", e.sentence.strip_prefix(&format!("{}: ", s.run_id)).unwrap_or(&e.sentence)));
+                }
+            }
+            check("max_backwards_steps", passed, message);
         }
         if s.status == "silent" {
             // Always checked: a guest that stops answering is never a pass.
@@ -101,15 +111,19 @@ mod tests {
     use super::*;
     use crate::summary::tests::completed_run;
 
+    fn rules() -> crate::predict::RunRules {
+        crate::predict::RunRules::from_manifest(&crate::fixtures::manifest(vec![]))
+    }
+
     #[test]
     fn gates_pass_and_fail_with_what_was_measured() {
         let s = crate::summarize(&completed_run());
         let limits = GateLimits { max_gap_ns: Some(5_000_000), max_backwards_steps: Some(0), ..GateLimits::default() };
-        let r = evaluate(std::slice::from_ref(&s), &limits);
+        let r = evaluate(std::slice::from_ref(&s), &limits, &rules());
         assert_eq!(r.len(), 2);
         assert!(!r[0].passed && r[0].message == "max gap 7000000 ns, allowed 5000000 ns", "{r:?}");
         assert!(!r[1].passed && r[1].message.contains("1 backwards steps"), "{r:?}");
         let loose = GateLimits { max_gap_ns: Some(10_000_000), final_clocksource: Some("hpet".into()), ..GateLimits::default() };
-        assert!(evaluate(&[s], &loose).iter().all(|g| g.passed));
+        assert!(evaluate(&[s], &loose, &rules()).iter().all(|g| g.passed));
     }
 }

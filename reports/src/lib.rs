@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod backsteps;
 pub mod bench;
 pub mod drift;
 pub mod faults;
@@ -10,6 +11,7 @@ pub mod format;
 pub mod gates;
 pub mod html;
 pub mod junit;
+pub mod kernel_rules;
 pub mod kernel_events;
 pub mod liveness;
 pub mod markdown;

@@ -78,6 +78,19 @@ pub fn render(r: &Report) -> String {
             out.push_str(&format!("- fault {}: {mark}{}\n", v.fault, v.sentence));
         }
     }
+    if !r.kernel_rules.is_empty() {
+        out.push_str("\n**The kernels' clock rules**\n\n");
+        for k in &r.kernel_rules {
+            out.push_str(&format!("- {k}\n"));
+        }
+    }
+    if !r.backsteps.is_empty() {
+        out.push_str("\n**Backward steps** (each with what the clock model expects)\n\n");
+        for e in &r.backsteps {
+            let mark = if e.as_expected { "" } else { "⚠️ " };
+            out.push_str(&format!("- {mark}{}\n", e.sentence));
+        }
+    }
     if !r.groups.is_empty() {
         out.push_str("\n**Over repetitions** (mean, Student-t 95 % CI; median, bootstrap 95 % CI)\n\n| combination | metric | n | mean [95 % CI] | median [95 % CI] |\n|---|---|---|---|---|\n");
         for g in &r.groups {

@@ -31,6 +31,14 @@ pub struct Report {
     /// Per fault and clocksource: time lost, what the clock model predicts,
     /// and a sentence.
     pub verdicts: Vec<FaultVerdict>,
+    /// Every step back of a guest clock: where, how far, and what the model
+    /// expects there.
+    #[serde(default)]
+    pub backsteps: Vec<crate::backsteps::StepExplanation>,
+    /// Each kernel's clock rule as the model used it, and how the kernels'
+    /// rules differ, in words (where a narrow counter was frozen).
+    #[serde(default)]
+    pub kernel_rules: Vec<String>,
     /// Groups that differ in one dimension (clocksource, kernel or variant),
     /// compared metric by metric.
     pub comparisons: Vec<Comparison>,
@@ -219,12 +227,13 @@ pub fn build(provenance: Manifest, runs: Vec<RunSummary>, series: Vec<RunSeries>
         }
     }
     let comparisons = compare_groups(&provenance, &samples);
-    let rule_of = |run_id: &str| -> clockstorm_protocol::ClockRule {
-        let kernel = provenance.runs.iter().find(|r| r.id == run_id).map(|r| r.kernel.as_str());
-        provenance.kernels.iter().find(|k| Some(k.name.as_str()) == kernel).and_then(|k| k.clock_rule.clone()).unwrap_or_else(crate::predict::generic_rule)
-    };
+    let rules = crate::predict::RunRules::from_manifest(&provenance);
+    let rule_of = |run_id: &str| rules.rule(run_id);
     let verdicts = verdicts(&runs, provenance.accel, &provenance.scenario.name, &rule_of);
-    Report { schema_version: REPORT_SCHEMA_VERSION, provenance, runs, gates, groups, verdicts, comparisons, baseline: None, series }
+    let backsteps = crate::backsteps::explain_all(&runs, &rules);
+    // The kernels' rules matter where a narrow counter was frozen.
+    let kernel_rules = if verdicts.iter().any(|v| v.model_rule.is_some()) { crate::kernel_rules::explain(&provenance) } else { Vec::new() };
+    Report { schema_version: REPORT_SCHEMA_VERSION, provenance, runs, gates, groups, verdicts, backsteps, kernel_rules, comparisons, baseline: None, series }
 }
 
 /// The dimensions a group is made of, from the manifest: groups are

@@ -11,7 +11,9 @@
 //! while the counter runs on costs round(D/W) whole wraps. tsc and kvm-clock
 //! do not wrap. A QMP pause under TCG stops every clock: it costs its length.
 
-use clockstorm_protocol::{AfterRefusal, Accel, ClockProfile, ClockRule, Clocksource, FaultKindName, FreezeOutcome};
+use std::collections::BTreeMap;
+
+use clockstorm_protocol::{Accel, AfterRefusal, ClockProfile, ClockRule, Clocksource, FaultKindName, FreezeOutcome, Manifest};
 
 /// acpi_pm's wrap period: 2^24 / 3.579545 MHz.
 pub const ACPI_PM_WRAP_NS: f64 = 16_777_216.0 / 3_579_545.0 * 1e9;
@@ -37,6 +39,34 @@ pub fn generic_rule() -> ClockRule {
         after: AfterRefusal::WaitsForTheWrap,
         source: "the generic half-wrap rule (no profile of this kernel)".into(),
         same_build: false,
+    }
+}
+
+/// Each run's kernel rule (its kernel's measured profile, else the generic
+/// rule) and the accelerator, as a results directory's manifest gives them.
+#[derive(Debug, Clone)]
+pub struct RunRules {
+    accel: Accel,
+    by_run: BTreeMap<String, ClockRule>,
+}
+
+impl RunRules {
+    pub fn from_manifest(m: &Manifest) -> RunRules {
+        let by_run = m
+            .runs
+            .iter()
+            .filter_map(|r| Some((r.id.clone(), m.kernels.iter().find(|k| k.name == r.kernel)?.clock_rule.clone()?)))
+            .collect();
+        RunRules { accel: m.accel, by_run }
+    }
+
+    /// The rule of run `run_id`'s kernel.
+    pub fn rule(&self, run_id: &str) -> ClockRule {
+        self.by_run.get(run_id).cloned().unwrap_or_else(generic_rule)
+    }
+
+    pub fn accel(&self) -> Accel {
+        self.accel
     }
 }
 

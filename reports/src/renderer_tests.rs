@@ -27,9 +27,7 @@ fn fault(index: usize, kind: FaultKindName, length_ms: u64, lost_ns: i64) -> cra
         recovery_s: None,
         clock_stops: Vec::new(),
         rt_throttled_ns: None,
-        backward_steps: 0,
-        worst_backward_ns: 0,
-        tsc_backward_steps: 0,
+        backsteps: Vec::new(),
     }
 }
 

@@ -139,6 +139,18 @@ pub fn render_comparisons(report: &crate::model::Report) -> String {
             out.push_str(&format!("  fault {}: {}\n", v.fault, v.sentence));
         }
     }
+    if !report.kernel_rules.is_empty() {
+        out.push_str("kernels' clock rules:\n");
+        for k in &report.kernel_rules {
+            out.push_str(&format!("  {k}\n"));
+        }
+    }
+    if !report.backsteps.is_empty() {
+        out.push_str("backward steps:\n");
+        for e in &report.backsteps {
+            out.push_str(&format!("  {}\n", e.sentence));
+        }
+    }
     let completed = report.runs.iter().filter(|r| r.status == "completed").count();
     if report.comparisons.is_empty() && completed > 1 {
         out.push_str("comparisons: none (a test needs two completed runs of each combination: --repetitions 2 or more)\n");

@@ -168,6 +168,21 @@ fn verdicts(r: &Report) -> String {
         }
         out.push_str("</ul>\n");
     }
+    if !r.kernel_rules.is_empty() {
+        out.push_str("<h3>The kernels' clock rules</h3>\n<ul>\n");
+        for k in &r.kernel_rules {
+            out.push_str(&format!("<li>{}</li>\n", esc(k)));
+        }
+        out.push_str("</ul>\n");
+    }
+    if !r.backsteps.is_empty() {
+        out.push_str("<h3>Backward steps</h3>\n<ul>\n");
+        for e in &r.backsteps {
+            let class = if e.as_expected { "" } else { " class=\"disagrees\"" };
+            out.push_str(&format!("<li{class}>{}</li>\n", esc(&e.sentence)));
+        }
+        out.push_str("</ul>\n");
+    }
     out.push_str("</section>\n");
     out
 }

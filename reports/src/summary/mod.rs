@@ -225,6 +225,7 @@ impl Summarizer {
                     let point = crate::faults::WindowPoint {
                         at_ns: r.host_realtime_ns,
                         max_gap_ns: w.max_gap_ns,
+                        clock: w.clock,
                         backward_steps: w.backwards_steps,
                         worst_backward_ns: w.worst_backwards_ns,
                         tsc_backward_steps: w.tsc_backwards_steps,

@@ -267,11 +267,14 @@ fn guest_run(args: &CharacterizeArgs, plan: &Plan, n: u32, lengths: &[u64]) -> R
 
 /// What each planned freeze of one guest did.
 fn observe(summary: &RunSummary, guest: u32, lengths: &[u64], wrap_ns: f64) -> Vec<FreezeObservation> {
+    // After a clock stopped for good nothing the guest says is about a
+    // freeze any more (its exchanges answer with the stuck clock).
+    let first_stop = summary.faults.iter().filter(|f| f.clock_stops.iter().any(|c| !c.stop.recovered())).map(|f| f.index).min();
     lengths
         .iter()
         .enumerate()
         .map(|(i, &l)| {
-            let f = summary.faults.iter().find(|f| f.index == i);
+            let f = summary.faults.iter().find(|f| f.index == i).filter(|_| first_stop.is_none_or(|s| i <= s));
             let stopped_for_good = f.is_some_and(|f| f.clock_stops.iter().any(|c| !c.stop.recovered()));
             let outcome = f.and_then(|f| match (f.lost_ns, stopped_for_good) {
                 (_, true) => Some(FreezeOutcome::ClockStopped),
@@ -286,10 +289,12 @@ fn observe(summary: &RunSummary, guest: u32, lengths: &[u64], wrap_ns: f64) -> V
                 lost_ns: f.and_then(|f| f.lost_ns),
                 lost_uncertainty_ns: f.and_then(|f| f.lost_uncertainty_ns),
                 outcome,
-                backward_steps: f.map_or(0, |f| f.backward_steps),
-                worst_backward_ns: f.map_or(0, |f| f.worst_backward_ns),
+                backward_steps: f.map_or(0, |f| f.clock_backward_steps()),
+                worst_backward_ns: f.map_or(0, |f| f.worst_backward_ns()),
                 stood_still: f.is_some_and(|f| f.clock_stops.iter().any(|c| c.stop.recovered())),
-                kernel_lines: f.map(|f| f.kernel_events.iter().map(|k| k.event.summary()).collect()).unwrap_or_default(),
+                kernel_lines: f
+                    .map(|f| f.kernel_events.iter().map(|k| (k.event.kind(), k.event.summary())).map(|(kind, s)| if s.is_empty() { kind.to_owned() } else { format!("{kind}: {s}") }).collect())
+                    .unwrap_or_default(),
             }
         })
         .collect()

@@ -125,9 +125,12 @@ pub fn next_lengths(settings: &SearchSettings, points: &[Point], unmeasured: &[u
     // A length never reached matters only outside the lengths measured:
     // inside them, the brackets already cover it.
     let (lo, hi) = (points.iter().map(|p| p.length_ns).min().unwrap_or(u64::MAX), points.iter().map(|p| p.length_ns).max().unwrap_or(0));
-    let mut safe_first: Vec<u64> = unmeasured.iter().copied().filter(|&u| u + MIN_SPACING_NS < lo || u > hi + MIN_SPACING_NS).collect();
-    let budget = n.saturating_sub(safe_first.len().min(n / 2));
-    safe_first.truncate(n - budget);
+    let mut pending: Vec<u64> = unmeasured.iter().copied().filter(|&u| u + MIN_SPACING_NS < lo || u > hi + MIN_SPACING_NS).collect();
+    pending.truncate(n / 2);
+    let budget = n - pending.len();
+    // One beyond a stop may stop the clock too: it goes last.
+    let highest_stopped = sorted(points).last().is_some_and(|p| p.outcome == FreezeOutcome::ClockStopped);
+    let (tail, safe_first): (Vec<u64>, Vec<u64>) = pending.into_iter().partition(|&u| u > hi && highest_stopped);
     // Hand out points one at a time to the bracket whose pieces are widest.
     let mut k = vec![0usize; chosen.len()];
     for _ in 0..budget {
@@ -154,6 +157,7 @@ pub fn next_lengths(settings: &SearchSettings, points: &[Point], unmeasured: &[u
     }
     safe.sort_unstable();
     safe.extend(last);
+    safe.extend(tail);
     safe
 }
 
@@ -225,6 +229,19 @@ mod tests {
             assert!((b.at_ns as f64 - truth).abs() <= b.plus_minus_ns as f64, "{b:#?} vs {truth}");
         }
         assert!(guests <= 6, "{guests} guests");
+    }
+
+    #[test]
+    fn a_narrow_range_just_past_a_stop_takes_two_guests() {
+        // What the e2e test asks of 6.12: 3.9 s to 4.3 s, 4 freezes, 2 guests.
+        let s = SearchSettings { from_ns: 3_900 * MS, to_ns: 4_300 * MS, freezes_per_guest: 4, max_guests: 2, ..settings() };
+        let (b, guests) = search(&s, kernel(0.875, true));
+        assert_eq!(guests, 2);
+        assert_eq!(b.len(), 1, "{b:#?}");
+        assert!(b[0].resolved && (b[0].at_ns as f64 - 0.875 * W).abs() <= b[0].plus_minus_ns as f64, "{b:#?}");
+        let s = SearchSettings { from_ns: 2_100 * MS, to_ns: 2_600 * MS, ..s };
+        let (b, _) = search(&s, kernel(0.5, false));
+        assert!(b.len() == 1 && b[0].resolved, "{b:#?}");
     }
 
     #[test]

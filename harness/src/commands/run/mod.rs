@@ -44,7 +44,8 @@ pub fn measure(args: &RunArgs, argv: &[String]) -> Result<(Manifest, Vec<clockst
     let host = resources::resolve(&plan.host)?;
     let (results, manifest) = execute(&plan, &host)?;
     let analysis = crate::analysis::analyze(&results, &manifest);
-    let gate_results = gates::evaluate(&analysis.summaries, &plan.limits.gates);
+    let rules = clockstorm_reports::predict::RunRules::from_manifest(&manifest);
+    let gate_results = gates::evaluate(&analysis.summaries, &plan.limits.gates, &rules);
     let report = crate::analysis::write_reports(&results, &manifest, analysis, gate_results)?;
     Ok((manifest, report.runs))
 }
@@ -93,7 +94,8 @@ fn execute(plan: &RunPlan, host: &HostResources) -> Result<(ResultsDir, Manifest
 /// report and returns the exit code.
 fn render(plan: &RunPlan, results: &ResultsDir, manifest: &Manifest) -> Result<u8, Error> {
     let analysis = crate::analysis::analyze(results, manifest);
-    let gate_results = gates::evaluate(&analysis.summaries, &plan.limits.gates);
+    let rules = clockstorm_reports::predict::RunRules::from_manifest(manifest);
+    let gate_results = gates::evaluate(&analysis.summaries, &plan.limits.gates, &rules);
     let report = crate::analysis::write_reports(results, manifest, analysis, gate_results)?;
     let (summaries, gate_results) = (&report.runs, &report.gates);
     println!("{}", terminal::render(summaries));
