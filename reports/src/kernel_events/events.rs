@@ -150,6 +150,52 @@ pub enum KernelEvent {
     },
     /// `Not enough CPUs to check clocksource 'X'.`
     ClocksourceNotEnoughCpus { ts_us: Option<u64>, clocksource: String },
+    /// 7.x (the rewritten watchdog): `Marking clocksource X unstable due to
+    /// frequency skew` with its `Watchdog W interval: Nns` and `Clocksource X
+    /// interval: Nns` lines, grouped. The boot CPU compared X against the
+    /// watchdog W over one watchdog interval (0.5 s nominal) and the two
+    /// intervals differed by more than ~500 ppm (both calibrated) or ~4000
+    /// ppm, plus the readout time: X is marked unstable.
+    ClocksourceFreqSkew {
+        ts_us: Option<u64>,
+        clocksource: String,
+        watchdog: Option<String>,
+        wd_interval_ns: Option<u64>,
+        cs_interval_ns: Option<u64>,
+        /// `cs_interval_ns - wd_interval_ns` (same sign as `cs_nsec - wd_nsec`).
+        skew_ns: Option<i64>,
+        skew_sign: Option<SkewSign>,
+        /// `skew_ns` per million ns of the watchdog interval.
+        skew_ppm: Option<i64>,
+        lines: u32,
+    },
+    /// 7.x: `Marking clocksource X unstable due to inter CPU skew` with its
+    /// `CPUa N < CPUb M (cycles)` line, grouped. CPU a read X after CPU b
+    /// had read it and got the smaller count: a is behind b by at least
+    /// `M - N` cycles. X is marked unstable.
+    ClocksourceCpuSkew {
+        ts_us: Option<u64>,
+        clocksource: String,
+        behind_cpu: Option<u32>,
+        behind_cycles: Option<u64>,
+        ahead_cpu: Option<u32>,
+        ahead_cycles: Option<u64>,
+        /// X's frequency, from the same log (tsc: its calibration line;
+        /// hpet: its hpet0 line, else 100 MHz; acpi_pm: 3.579545 MHz).
+        cs_freq_hz: Option<u64>,
+        /// `ahead_cycles - behind_cycles` in ns at `cs_freq_hz`.
+        behind_by_ns: Option<i64>,
+        lines: u32,
+    },
+    /// 7.x: `Watchdog W read timed out. Readout sequence took: Nns`: three
+    /// watchdog–clocksource–watchdog readouts in a row took longer than
+    /// 50 µs; the check is skipped and retried next interval (rate-limited,
+    /// 2 per 5 s). Nothing is marked unstable.
+    ClocksourceWatchdogReadTimeout { ts_us: Option<u64>, watchdog: String, readout_ns: u64 },
+    /// 7.x: `Watchdog remote CPU n read timed out`: CPU n did not answer
+    /// the inter-CPU check within its timeout (50 µs without NUMA); retried
+    /// next interval. Printed once per boot.
+    ClocksourceRemoteReadTimeout { ts_us: Option<u64>, cpu: u32 },
     /// `Marking TSC unstable due to REASON`
     TscMarkedUnstable { ts_us: Option<u64>, reason: String },
     /// `TSC found unstable after boot, most likely due to broken BIOS. Use 'tsc=unstable'.`
@@ -225,6 +271,10 @@ impl KernelEvent {
             | ClocksourceLongReadout { ts_us, .. }
             | ClocksourceSyncCheck { ts_us, .. }
             | ClocksourceNotEnoughCpus { ts_us, .. }
+            | ClocksourceFreqSkew { ts_us, .. }
+            | ClocksourceCpuSkew { ts_us, .. }
+            | ClocksourceWatchdogReadTimeout { ts_us, .. }
+            | ClocksourceRemoteReadTimeout { ts_us, .. }
             | TscMarkedUnstable { ts_us, .. }
             | TscUnstableAfterBoot { ts_us }
             | TscWarp { ts_us, .. }
@@ -262,6 +312,10 @@ impl KernelEvent {
             ClocksourceLongReadout { .. } => "clocksource_long_readout",
             ClocksourceSyncCheck { .. } => "clocksource_sync_check",
             ClocksourceNotEnoughCpus { .. } => "clocksource_not_enough_cpus",
+            ClocksourceFreqSkew { .. } => "clocksource_freq_skew",
+            ClocksourceCpuSkew { .. } => "clocksource_cpu_skew",
+            ClocksourceWatchdogReadTimeout { .. } => "clocksource_watchdog_read_timeout",
+            ClocksourceRemoteReadTimeout { .. } => "clocksource_remote_read_timeout",
             TscMarkedUnstable { .. } => "tsc_marked_unstable",
             TscUnstableAfterBoot { .. } => "tsc_unstable_after_boot",
             TscWarp { .. } => "tsc_warp",
@@ -305,10 +359,20 @@ impl KernelEvent {
         }
         match self {
             ClocksourceUnstableLegacy { clocksource, delta_ns, failover_hint, .. } => {
-                format!("{clocksource} delta={delta_ns}ns{}", if *failover_hint { " (no clocksource_failover)" } else { "" })
+                if *failover_hint {
+                    format!("{clocksource} delta={delta_ns}ns (no clocksource_failover)")
+                } else {
+                    format!("{clocksource} marked unstable delta={delta_ns}ns")
+                }
             }
             ClocksourceSkew { clocksource, watchdog, wd_nsec, cs_nsec, skew_ns, skew_source, current, cpu, .. } => {
-                let mut s = format!("{clocksource} vs {} wd_nsec={} cs_nsec={} skew={}ns", opt(watchdog), opt(wd_nsec), opt(cs_nsec), opt(skew_ns));
+                let mut s = format!(
+                    "{clocksource} marked unstable (skew too large) vs {} wd_nsec={} cs_nsec={} skew={}ns",
+                    opt(watchdog),
+                    opt(wd_nsec),
+                    opt(cs_nsec),
+                    opt(skew_ns)
+                );
                 if let Some(src) = skew_source {
                     s.push_str(&format!(" ({})", serde_json::to_value(src).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()));
                 }
@@ -339,6 +403,34 @@ impl KernelEvent {
                 opt(check_max_ns)
             ),
             ClocksourceNotEnoughCpus { clocksource, .. } => clocksource.clone(),
+            ClocksourceFreqSkew { clocksource, watchdog, wd_interval_ns, cs_interval_ns, skew_ns, skew_ppm, .. } => {
+                let mut s = format!("{clocksource} marked unstable: frequency skew against watchdog {}", opt(watchdog));
+                if let (Some(c), Some(w)) = (cs_interval_ns, wd_interval_ns) {
+                    s.push_str(&format!(", {clocksource} interval {c}ns vs {} {w}ns", opt(watchdog)));
+                }
+                if let Some(k) = skew_ns {
+                    s.push_str(&format!(", skew={k:+}ns"));
+                }
+                if let Some(p) = skew_ppm {
+                    s.push_str(&format!(" ({p:+} ppm)"));
+                }
+                s
+            }
+            ClocksourceCpuSkew { clocksource, behind_cpu, behind_cycles, ahead_cpu, ahead_cycles, behind_by_ns, .. } => {
+                let mut s = format!(
+                    "{clocksource} marked unstable: inter-CPU skew, CPU{} read {} after CPU{} read {} cycles",
+                    opt(behind_cpu),
+                    opt(behind_cycles),
+                    opt(ahead_cpu),
+                    opt(ahead_cycles)
+                );
+                if let Some(ns) = behind_by_ns {
+                    s.push_str(&format!(", behind by >= {ns}ns"));
+                }
+                s
+            }
+            ClocksourceWatchdogReadTimeout { watchdog, readout_ns, .. } => format!("{watchdog} readout took {readout_ns}ns, check skipped"),
+            ClocksourceRemoteReadTimeout { cpu, .. } => format!("cpu={cpu} did not answer, check skipped"),
             TscMarkedUnstable { reason, .. } => format!("reason={reason}"),
             TscUnstableAfterBoot { .. } => String::new(),
             TscWarp { cycles, .. } => format!("warp={cycles} cycles"),

@@ -23,7 +23,8 @@ pub const MAX_GROUP_LINES: u32 = 64;
 /// At most this many groups are open at once (the oldest closes first).
 pub const MAX_PENDING: usize = 8;
 
-/// Clock frequencies learnt from the log, to convert 4.18 cycle counts.
+/// Clock frequencies learnt from the log, to convert cycle counts to ns (the
+/// 4.18 skew report, the 7.x inter-CPU skew report).
 #[derive(Debug, Clone, Default)]
 struct Freqs {
     tsc_khz: Option<u64>,
@@ -70,9 +71,26 @@ struct SyncAcc {
     durations: Option<(u64, u64)>,
 }
 
+/// A 7.x frequency-skew report: header, watchdog interval, clocksource interval.
+#[derive(Debug, Clone)]
+struct FreqSkewAcc {
+    clocksource: String,
+    wd: Option<(String, u64)>,
+    cs: Option<u64>,
+}
+
+/// A 7.x inter-CPU skew report: header, then the cycles line.
+#[derive(Debug, Clone)]
+struct CpuSkewAcc {
+    clocksource: String,
+    cycles: Option<(u32, u64, u32, u64)>,
+}
+
 #[derive(Debug, Clone)]
 enum Group {
     Skew(SkewAcc),
+    FreqSkew(FreqSkewAcc),
+    CpuSkew(CpuSkewAcc),
     Rcu(RcuAcc),
     TimerWakeup { flavor: String, jiffies: u64, timer_cpu: Option<u32>, softirq: Option<u64> },
     Sync(SyncAcc),
@@ -183,6 +201,45 @@ impl Parser {
                     Some(i) => {
                         if let Group::Skew(a) = &mut self.pending[i].group {
                             a.current = Some(cur);
+                        }
+                        self.touch(i, seq);
+                        self.close(i);
+                    }
+                    None => self.emit(seq, other()),
+                }
+            }
+            Piece::FreqSkewHeader { clocksource } => self.open(seq, ts_us, Group::FreqSkew(FreqSkewAcc { clocksource, wd: None, cs: None })),
+            Piece::FreqSkewInterval { watchdog: true, name, interval_ns } => {
+                let found = self.find(|g| matches!(g, Group::FreqSkew(a) if a.wd.is_none() && a.cs.is_none() && a.clocksource != name));
+                match found {
+                    Some(i) => {
+                        if let Group::FreqSkew(a) = &mut self.pending[i].group {
+                            a.wd = Some((name, interval_ns));
+                        }
+                        self.touch(i, seq);
+                    }
+                    None => self.emit(seq, other()),
+                }
+            }
+            Piece::FreqSkewInterval { watchdog: false, name, interval_ns } => {
+                let found = self.find(|g| matches!(g, Group::FreqSkew(a) if a.cs.is_none() && a.clocksource == name));
+                match found {
+                    Some(i) => {
+                        if let Group::FreqSkew(a) = &mut self.pending[i].group {
+                            a.cs = Some(interval_ns);
+                        }
+                        self.touch(i, seq);
+                        self.close(i);
+                    }
+                    None => self.emit(seq, other()),
+                }
+            }
+            Piece::CpuSkewHeader { clocksource } => self.open(seq, ts_us, Group::CpuSkew(CpuSkewAcc { clocksource, cycles: None })),
+            Piece::CpuSkewCycles { behind_cpu, behind_cycles, ahead_cpu, ahead_cycles } => {
+                match self.find(|g| matches!(g, Group::CpuSkew(a) if a.cycles.is_none())) {
+                    Some(i) => {
+                        if let Group::CpuSkew(a) = &mut self.pending[i].group {
+                            a.cycles = Some((behind_cpu, behind_cycles, ahead_cpu, ahead_cycles));
                         }
                         self.touch(i, seq);
                         self.close(i);
@@ -336,6 +393,8 @@ impl Parser {
         let Some(p) = self.pending.remove(i) else { return };
         let ev = match p.group {
             Group::Skew(a) => skew_event(p.ts_us, a, p.lines, &self.freqs),
+            Group::FreqSkew(a) => freq_skew_event(p.ts_us, a, p.lines),
+            Group::CpuSkew(a) => cpu_skew_event(p.ts_us, a, p.lines, &self.freqs),
             Group::Rcu(a) => rcu_event(p.ts_us, a.header, p.lines),
             Group::TimerWakeup { flavor, jiffies, timer_cpu, softirq } => {
                 KernelEvent::RcuTimerWakeupMissed { ts_us: p.ts_us, flavor, jiffies, timer_cpu, timer_softirq: softirq }
@@ -388,6 +447,49 @@ fn sync_event(ts_us: Option<u64>, a: SyncAcc, lines: u32) -> KernelEvent {
         cpus_behind: a.behind,
         check_min_ns: a.durations.map(|d| d.0),
         check_max_ns: a.durations.map(|d| d.1),
+        lines,
+    }
+}
+
+fn freq_skew_event(ts_us: Option<u64>, a: FreqSkewAcc, lines: u32) -> KernelEvent {
+    let wd_interval_ns = a.wd.as_ref().map(|w| w.1);
+    let cs_interval_ns = a.cs;
+    let skew_ns = match (cs_interval_ns, wd_interval_ns) {
+        (Some(c), Some(w)) => i64::try_from(c).ok().zip(i64::try_from(w).ok()).and_then(|(c, w)| c.checked_sub(w)),
+        _ => None,
+    };
+    let skew_ppm = skew_ns
+        .zip(wd_interval_ns)
+        .filter(|&(_, w)| w > 0)
+        .and_then(|(k, w)| i64::try_from(i128::from(k) * 1_000_000 / i128::from(w)).ok());
+    KernelEvent::ClocksourceFreqSkew {
+        ts_us,
+        clocksource: a.clocksource,
+        watchdog: a.wd.map(|w| w.0),
+        wd_interval_ns,
+        cs_interval_ns,
+        skew_ns,
+        skew_sign: skew_ns.map(SkewSign::of),
+        skew_ppm,
+        lines,
+    }
+}
+
+fn cpu_skew_event(ts_us: Option<u64>, a: CpuSkewAcc, lines: u32, freqs: &Freqs) -> KernelEvent {
+    let cs_freq_hz = freqs.hz(&a.clocksource);
+    let behind_by_ns = a.cycles.zip(cs_freq_hz).and_then(|((_, behind, _, ahead), hz)| {
+        let cycles = ahead.checked_sub(behind)?;
+        i64::try_from(u128::from(cycles) * 1_000_000_000 / u128::from(hz.max(1))).ok()
+    });
+    KernelEvent::ClocksourceCpuSkew {
+        ts_us,
+        clocksource: a.clocksource,
+        behind_cpu: a.cycles.map(|c| c.0),
+        behind_cycles: a.cycles.map(|c| c.1),
+        ahead_cpu: a.cycles.map(|c| c.2),
+        ahead_cycles: a.cycles.map(|c| c.3),
+        cs_freq_hz,
+        behind_by_ns,
         lines,
     }
 }

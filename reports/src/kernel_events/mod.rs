@@ -2,13 +2,14 @@
 //!
 //! Pure: no OS code. Input is console output, `dmesg` (plain, `-T`, `-H`,
 //! `-x`), /var/log/messages or journal lines, or /dev/kmsg records already
-//! split into `{ts_us, message}`. Every printk format from 2.6.32 to 6.12
+//! split into `{ts_us, message}`. Every printk format from 2.6.32 to 7.x
 //! listed in `docs/kernel-messages.md` is recognised on every version
 //! (distribution kernels backport). Lines that match nothing come out as
 //! [`KernelEvent::Other`], never dropped.
 //!
-//! Multi-line reports (the clocksource skew report, RCU stalls, the RCU
-//! timer-wakeup line pair, the per-CPU synchronization check) are grouped
+//! Multi-line reports (the clocksource skew report, the 7.x frequency-skew
+//! and inter-CPU skew reports, RCU stalls, the RCU timer-wakeup line pair,
+//! the per-CPU synchronization check) are grouped
 //! into one event by [`Parser`], even when other CPUs' lines are
 //! interleaved; see [`group`] for the bounds.
 //!

@@ -15,7 +15,10 @@ use super::events::{CurrentClocksource, KernelEvent, RcuStallKind, SkewSign};
 /// Longer messages are kept as `Other` without being matched.
 pub const MAX_MATCH_LEN: usize = 2048;
 
-/// One classified message.
+/// One classified message. The 7.x watchdog's pieces: `FreqSkewInterval` is
+/// a `Watchdog W interval: Nns` line (`watchdog: true`) or a `Clocksource X
+/// interval: Nns` line; `CpuSkewCycles` is `CPUa N < CPUb M (cycles)`, a
+/// being behind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Piece {
     Event(KernelEvent),
@@ -32,6 +35,10 @@ pub(crate) enum Piece {
     SyncHeader { clocksource: String, from_cpu: u32, to_cpus: Option<String> },
     SyncAheadBehind { cpus: String, ahead: bool, cpu: u32, clocksource: String },
     SyncDurations { cpu: u32, min_ns: u64, max_ns: u64, clocksource: String },
+    FreqSkewHeader { clocksource: String },
+    FreqSkewInterval { watchdog: bool, name: String, interval_ns: u64 },
+    CpuSkewHeader { clocksource: String },
+    CpuSkewCycles { behind_cpu: u32, behind_cycles: u64, ahead_cpu: u32, ahead_cycles: u64 },
     Unmatched,
 }
 
@@ -89,6 +96,13 @@ enum K {
     AheadBehind,
     Durations,
     NotEnough,
+    FreqSkewHeader,
+    FreqSkewWd,
+    FreqSkewCs,
+    CpuSkewHeader,
+    CpuSkewCycles,
+    WdReadTimeout,
+    RemoteTimeout,
     FreqDetected,
     FreqRefined,
     FreqHpet,
@@ -154,6 +168,14 @@ const PATTERNS: &[(K, &str)] = &[
     (K::AheadBehind, r"^(?:clocksource:)?\s*CPUs ([0-9,\-]+) (ahead of|behind) CPU (\d+) for clocksource (\S+)\.$"),
     (K::Durations, r"^(?:clocksource:)?\s*CPU (\d+) check durations (\d+)ns - (\d+)ns for clocksource (\S+)\.$"),
     (K::NotEnough, r"^(?:clocksource: )?Not enough CPUs to check clocksource '([^']+)'\.$"),
+    // 7.x: the rewritten watchdog (kernel/time/clocksource.c, "clocksource: Rewrite watchdog code completely").
+    (K::FreqSkewHeader, r"^(?:clocksource: )?Marking clocksource (\S+) unstable due to frequency skew$"),
+    (K::FreqSkewWd, r"^(?:clocksource: )?Watchdog +(\S+) interval: +(\d+)ns$"),
+    (K::FreqSkewCs, r"^(?:clocksource: )?Clocksource +(\S+) interval: +(\d+)ns$"),
+    (K::CpuSkewHeader, r"^(?:clocksource: )?Marking clocksource (\S+) unstable due to inter CPU skew$"),
+    (K::CpuSkewCycles, r"^(?:clocksource: )?CPU(\d+) +(\d+) < CPU(\d+) +(\d+) \(cycles\)$"),
+    (K::WdReadTimeout, r"^(?:clocksource: )?Watchdog (\S+) read timed out\. Readout sequence took: (\d+)ns$"),
+    (K::RemoteTimeout, r"^(?:clocksource: )?Watchdog remote CPU (\d+) read timed out$"),
     (K::FreqDetected, r"^(?:tsc: )?Detected (\d+)\.(\d{3}) MHz (?:processor|TSC)\.?$"),
     (K::FreqRefined, r"^(?:tsc: )?Refined TSC clocksource calibration: (\d+)\.(\d{3}) MHz\.?$"),
     (K::FreqHpet, r"^hpet0: \d+ comparators, \d+-bit (\d+)\.(\d{6}) MHz counter$"),
@@ -327,6 +349,12 @@ fn build(k: K, ts_us: Option<u64>, c: &Captures) -> Option<Piece> {
         K::AheadBehind => Some(Piece::SyncAheadBehind { cpus: s(c, 1)?, ahead: &c[2] == "ahead of", cpu: n(c, 3)?, clocksource: s(c, 4)? }),
         K::Durations => Some(Piece::SyncDurations { cpu: n(c, 1)?, min_ns: n(c, 2)?, max_ns: n(c, 3)?, clocksource: s(c, 4)? }),
         K::NotEnough => ev(E::ClocksourceNotEnoughCpus { ts_us, clocksource: s(c, 1)? }),
+        K::FreqSkewHeader => Some(Piece::FreqSkewHeader { clocksource: s(c, 1)? }),
+        K::FreqSkewWd | K::FreqSkewCs => Some(Piece::FreqSkewInterval { watchdog: k == K::FreqSkewWd, name: s(c, 1)?, interval_ns: n(c, 2)? }),
+        K::CpuSkewHeader => Some(Piece::CpuSkewHeader { clocksource: s(c, 1)? }),
+        K::CpuSkewCycles => Some(Piece::CpuSkewCycles { behind_cpu: n(c, 1)?, behind_cycles: n(c, 2)?, ahead_cpu: n(c, 3)?, ahead_cycles: n(c, 4)? }),
+        K::WdReadTimeout => ev(E::ClocksourceWatchdogReadTimeout { ts_us, watchdog: s(c, 1)?, readout_ns: n(c, 2)? }),
+        K::RemoteTimeout => ev(E::ClocksourceRemoteReadTimeout { ts_us, cpu: n(c, 1)? }),
         K::FreqDetected => ev(E::ClockFrequency { ts_us, clock: "tsc".into(), khz: khz(c)?, source: "detected".into() }),
         K::FreqRefined => ev(E::ClockFrequency { ts_us, clock: "tsc".into(), khz: khz(c)?, source: "refined".into() }),
         K::FreqHpet => {

@@ -166,3 +166,121 @@ fn events_round_trip_through_json() {
         assert!(j.starts_with(&format!("{{\"kind\":\"{}\"", e.kind())), "{j}");
     }
 }
+
+#[test]
+fn frequency_skew_report_of_7x_is_grouped_across_other_lines() {
+    // The lines of a 7.3.4 guest, with another CPU's lines in between.
+    let lines = [
+        "[   17.905703] clocksource: Marking clocksource tsc unstable due to frequency skew",
+        "[   17.905750] rcu: INFO: rcu_preempt detected stall, but suppressed full report due to a stuck CSD-lock.",
+        "[   17.905818] clocksource: Watchdog                    hpet interval:        526952440ns",
+        "[   17.905830] some driver: unrelated",
+        "[   17.905860] clocksource: Clocksource                  tsc interval:        529347977ns",
+        "[   17.906134] tsc: Marking TSC unstable due to clocksource watchdog",
+    ];
+    let events = parse_lines(lines);
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind()).collect();
+    assert_eq!(kinds, ["clocksource_freq_skew", "rcu_stall", "other", "tsc_marked_unstable"]);
+    assert_eq!(
+        events[0],
+        KernelEvent::ClocksourceFreqSkew {
+            ts_us: Some(17_905_703),
+            clocksource: "tsc".into(),
+            watchdog: Some("hpet".into()),
+            wd_interval_ns: Some(526_952_440),
+            cs_interval_ns: Some(529_347_977),
+            skew_ns: Some(2_395_537),
+            skew_sign: Some(SkewSign::Positive),
+            skew_ppm: Some(4546),
+            lines: 3,
+        }
+    );
+    assert!(events[0].summary().starts_with("tsc marked unstable: frequency skew against watchdog hpet"), "{}", events[0].summary());
+}
+
+#[test]
+fn frequency_skew_detail_lines_alone_are_other() {
+    let events = parse_lines([
+        "clocksource: Watchdog                    hpet interval:        526952440ns",
+        "clocksource: Clocksource                  tsc interval:        529347977ns",
+        "clocksource: CPU1         52345678 < CPU0         52349678 (cycles)",
+    ]);
+    assert!(events.iter().all(|e| e.kind() == "other"), "{events:?}");
+    // The header alone still says what happened.
+    let e = parse_message(Some(1), "clocksource: Marking clocksource acpi_pm unstable due to frequency skew");
+    assert!(
+        matches!(&e, KernelEvent::ClocksourceFreqSkew { clocksource, watchdog: None, skew_ns: None, lines: 1, .. } if clocksource == "acpi_pm"),
+        "{e:?}"
+    );
+    assert_eq!(e.summary(), "acpi_pm marked unstable: frequency skew against watchdog ?");
+}
+
+#[test]
+fn negative_frequency_skew_has_a_negative_sign() {
+    let events = parse_lines([
+        "clocksource: Marking clocksource acpi_pm unstable due to frequency skew",
+        "clocksource: Watchdog                    hpet interval:        500000000ns",
+        "clocksource: Clocksource              acpi_pm interval:        497500000ns",
+    ]);
+    match &events[0] {
+        KernelEvent::ClocksourceFreqSkew { watchdog, skew_ns, skew_sign, skew_ppm, .. } => {
+            assert_eq!((watchdog.as_deref(), *skew_ns, *skew_sign, *skew_ppm), (Some("hpet"), Some(-2_500_000), Some(SkewSign::Negative), Some(-5000)));
+        }
+        e => panic!("{e:?}"),
+    }
+}
+
+/// The inter-CPU skew report prints raw counter values; the frequency comes
+/// from the same log: the TSC's calibration line, the hpet0 line, or
+/// acpi_pm's fixed 3.579545 MHz.
+#[test]
+fn inter_cpu_skew_cycles_become_ns_with_the_frequency_of_the_same_log() {
+    let tsc = parse_lines([
+        "[    0.056000] tsc: Detected 1996.184 MHz processor",
+        "[    3.020289] tsc: Refined TSC clocksource calibration: 2000.000 MHz",
+        "[   20.000000] clocksource: Marking clocksource tsc unstable due to inter CPU skew",
+        "[   20.000001] clocksource: CPU1         52345678 < CPU0         52349678 (cycles)",
+    ]);
+    let ev = tsc.iter().find(|e| e.kind() == "clocksource_cpu_skew").unwrap();
+    assert_eq!(
+        ev,
+        &KernelEvent::ClocksourceCpuSkew {
+            ts_us: Some(20_000_000),
+            clocksource: "tsc".into(),
+            behind_cpu: Some(1),
+            behind_cycles: Some(52_345_678),
+            ahead_cpu: Some(0),
+            ahead_cycles: Some(52_349_678),
+            cs_freq_hz: Some(2_000_000_000),
+            behind_by_ns: Some(2000),
+            lines: 2,
+        }
+    );
+    // No calibration line in the log: the cycles stay cycles.
+    let bare = parse_lines(["clocksource: Marking clocksource tsc unstable due to inter CPU skew", "clocksource: CPU1 10 < CPU0 20 (cycles)"]);
+    assert!(matches!(bare[0], KernelEvent::ClocksourceCpuSkew { cs_freq_hz: None, behind_by_ns: None, behind_cycles: Some(10), .. }), "{bare:?}");
+    // hpet at the rate its hpet0 line printed; acpi_pm at 3.579545 MHz.
+    let hpet = parse_lines([
+        "[    1.842342] hpet0: 3 comparators, 64-bit 24.000000 MHz counter",
+        "clocksource: Marking clocksource hpet unstable due to inter CPU skew",
+        "clocksource: CPU3             1000 < CPU0             1024 (cycles)",
+    ]);
+    assert!(matches!(hpet.last().unwrap(), KernelEvent::ClocksourceCpuSkew { cs_freq_hz: Some(24_000_000), behind_by_ns: Some(1000), .. }), "{hpet:?}");
+    let pm = parse_lines(["clocksource: Marking clocksource acpi_pm unstable due to inter CPU skew", "clocksource: CPU1 0 < CPU0 3579545 (cycles)"]);
+    assert!(matches!(pm[0], KernelEvent::ClocksourceCpuSkew { cs_freq_hz: Some(3_579_545), behind_by_ns: Some(1_000_000_000), .. }), "{pm:?}");
+}
+
+#[test]
+fn watchdog_timeouts_of_7x_are_single_line_events() {
+    let mut p = Parser::new();
+    let mut ev = p.push_line("[    2.069711] clocksource: Watchdog remote CPU 1 read timed out");
+    ev.extend(p.push_line("[   30.000000] clocksource: Watchdog acpi_pm read timed out. Readout sequence took: 120345ns"));
+    ev.extend(p.finish());
+    assert_eq!(
+        ev,
+        vec![
+            KernelEvent::ClocksourceRemoteReadTimeout { ts_us: Some(2_069_711), cpu: 1 },
+            KernelEvent::ClocksourceWatchdogReadTimeout { ts_us: Some(30_000_000), watchdog: "acpi_pm".into(), readout_ns: 120_345 },
+        ]
+    );
+}

@@ -13,7 +13,15 @@ const PER_LINE: u64 = 2 + 8 * (group::MAX_PENDING as u64 + 2) + 2 * group::MAX_G
 
 fn real_lines() -> Vec<String> {
     let mut v = Vec::new();
-    for f in ["interleaved.log", "formats-5.14.log", "formats-6.6.log", "public-harvester-564.log", "public-linux-t113-2.log", "formats-4.18.log"] {
+    for f in [
+        "interleaved.log",
+        "formats-5.14.log",
+        "formats-6.6.log",
+        "formats-7.x.log",
+        "public-harvester-564.log",
+        "public-linux-t113-2.log",
+        "formats-4.18.log",
+    ] {
         v.extend(read_fixture(f).lines().map(str::to_string));
     }
     v
