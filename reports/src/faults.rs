@@ -256,8 +256,11 @@ pub fn attribute(input: &FaultInputs) -> Vec<FaultSummary> {
             // charged with the 3 s pause after it).
             let exchanges = exchanges_between_neighbours(input.exchanges, input.effects, e);
             let lost = time_lost(&exchanges, e.began_realtime_ns, e.ended_realtime_ns);
-            let near: Vec<&WindowPoint> =
-                input.windows.iter().filter(|w| w.at_ns >= e.began_realtime_ns && w.at_ns <= e.ended_realtime_ns + WINDOW_SLACK_NS).collect();
+            let near: Vec<&WindowPoint> = input
+                .windows
+                .iter()
+                .filter(|w| w.at_ns >= e.began_realtime_ns && w.at_ns <= e.ended_realtime_ns + WINDOW_SLACK_NS)
+                .collect();
             let max_gap_ns = near.iter().map(|w| w.max_gap_ns).max();
             FaultSummary {
                 index: e.index,

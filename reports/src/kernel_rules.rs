@@ -11,8 +11,7 @@ use crate::predict::{generic_rule, wrap_ns};
 
 /// One sentence per kernel, then one per pair of kernels whose rules differ.
 pub fn explain(m: &Manifest) -> Vec<String> {
-    let kernels: Vec<(String, ClockRule)> =
-        m.kernels.iter().map(|k| (k.release.clone(), k.clock_rule.clone().unwrap_or_else(generic_rule))).collect();
+    let kernels: Vec<(String, ClockRule)> = m.kernels.iter().map(|k| (k.release.clone(), k.clock_rule.clone().unwrap_or_else(generic_rule))).collect();
     let mut out: Vec<String> = kernels.iter().map(|(release, rule)| describe(release, rule)).collect();
     for (i, (ra, a)) in kernels.iter().enumerate() {
         for (rb, b) in &kernels[i + 1..] {
@@ -62,8 +61,7 @@ fn difference((ra, a): (&String, &ClockRule), (rb, b): (&String, &ClockRule)) ->
         return None;
     }
     let w = wrap_ns(Clocksource::AcpiPm)?;
-    let (lo, hi, lo_k, hi_k, hi_rule) =
-        if a.refuses_above <= b.refuses_above { (a, b, ra, rb, b) } else { (b, a, rb, ra, a) };
+    let (lo, hi, lo_k, hi_k, hi_rule) = if a.refuses_above <= b.refuses_above { (a, b, ra, rb, b) } else { (b, a, rb, ra, a) };
     let mut s = format!("{lo_k} -> {hi_k}: the threshold moved from {:.3} to {:.3} of a wrap", lo.refuses_above, hi.refuses_above);
     if moved {
         s.push_str(&format!(
@@ -74,11 +72,9 @@ fn difference((ra, a): (&String, &ClockRule), (rb, b): (&String, &ClockRule)) ->
     }
     match (lo.after, hi_rule.after) {
         (x, y) if x == y => s.push_str(&format!("; above the threshold both: {}", after_words(x))),
-        (_, AfterRefusal::StopsForGood) => s.push_str(&format!(
-            "; from {} to a whole wrap ({}) {hi_k}'s clock stops for good where {lo_k} loses a wrap",
-            ns(hi.refuses_above * w),
-            ns(w)
-        )),
+        (_, AfterRefusal::StopsForGood) => {
+            s.push_str(&format!("; from {} to a whole wrap ({}) {hi_k}'s clock stops for good where {lo_k} loses a wrap", ns(hi.refuses_above * w), ns(w)))
+        }
         (AfterRefusal::StopsForGood, _) => {
             s.push_str(&format!("; above {}, {lo_k}'s clock stops for good where {hi_k} loses a wrap", ns(lo.refuses_above * w)))
         }
@@ -107,7 +103,13 @@ mod tests {
         m.kernels.push(k2);
         let e = explain(&m);
         assert_eq!(e.len(), 3, "{e:#?}");
-        assert!(e[0].starts_with("6.1.0-50-cloud-amd64: the model uses the profile of 6.1: a counter delta above 0.498 of a wrap is refused (acpi_pm 2.33 s ± 14.1 ms"), "{}", e[0]);
+        assert!(
+            e[0].starts_with(
+                "6.1.0-50-cloud-amd64: the model uses the profile of 6.1: a counter delta above 0.498 of a wrap is refused (acpi_pm 2.33 s ± 14.1 ms"
+            ),
+            "{}",
+            e[0]
+        );
         assert!(e[1].contains("its clock stops for good"), "{}", e[1]);
         assert!(e[2].contains("the threshold moved from 0.498 to 0.875 of a wrap"), "{}", e[2]);
         assert!(e[2].contains("2.33 s to 4.10 s costs 6.1.0-50-cloud-amd64 a wrap (4.69 s) and 6.12.117+deb13-cloud-amd64 nothing"), "{}", e[2]);

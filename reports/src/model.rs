@@ -233,7 +233,19 @@ pub fn build(provenance: Manifest, runs: Vec<RunSummary>, series: Vec<RunSeries>
     let backsteps = crate::backsteps::explain_all(&runs, &rules);
     // The kernels' rules matter where a narrow counter was frozen.
     let kernel_rules = if verdicts.iter().any(|v| v.model_rule.is_some()) { crate::kernel_rules::explain(&provenance) } else { Vec::new() };
-    Report { schema_version: REPORT_SCHEMA_VERSION, provenance, runs, gates, groups, verdicts, backsteps, kernel_rules, comparisons, baseline: None, series }
+    Report {
+        schema_version: REPORT_SCHEMA_VERSION,
+        provenance,
+        runs,
+        gates,
+        groups,
+        verdicts,
+        backsteps,
+        kernel_rules,
+        comparisons,
+        baseline: None,
+        series,
+    }
 }
 
 /// The dimensions a group is made of, from the manifest: groups are
@@ -353,8 +365,8 @@ fn verdicts(runs: &[RunSummary], accel: Accel, scenario: &str, rule_of: &dyn Fn(
         let cs = Clocksource::from_kernel_name(in_use);
         let prediction = cs.and_then(|cs| crate::predict::predict(first.kind, achieved, cs, accel, &rule));
         // Which rule spoke: only a narrow counter's freeze depends on it.
-        let model_rule = (cs.and_then(crate::predict::wrap_ns).is_some() && matches!(prediction, Some(_)) && first.kind != FaultKindName::Pause)
-            .then(|| rule.source.clone());
+        let model_rule =
+            (cs.and_then(crate::predict::wrap_ns).is_some() && prediction.is_some() && first.kind != FaultKindName::Pause).then(|| rule.source.clone());
         let stopped_for_good = clock_stopped_for_good_runs > 0;
         if measured.is_empty() && !stopped_for_good {
             continue;

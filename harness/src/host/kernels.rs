@@ -83,14 +83,7 @@ fn virtio_modules(dir: &Path) -> Result<Modules, Error> {
 pub fn fake_setup(name: &str, profiles: &[(ClockProfile, String)]) -> Arc<KernelSetup> {
     let release = fake_release(name);
     let clock_rule = kernel::profiles::rule_for(profiles, &release, "", true);
-    let image = KernelImage {
-        path: name.into(),
-        release,
-        sha256: String::new(),
-        size: 0,
-        origin: kernel::KernelOrigin::Fake,
-        modules_dir: None,
-    };
+    let image = KernelImage { path: name.into(), release, sha256: String::new(), size: 0, origin: kernel::KernelOrigin::Fake, modules_dir: None };
     Arc::new(KernelSetup { name: name.to_owned(), image, data_channel: DataChannelKind::IsaSerial, modules: Vec::new(), clock_rule })
 }
 

@@ -20,7 +20,12 @@ use super::{KernelCache, KernelError, KernelImage};
 
 /// The profiles this repository ships: (file, JSON). Measured here with
 /// `clockstorm characterize`; a test checks this list against `profiles/`.
-pub const SHIPPED: &[(&str, &str)] = &[];
+pub const SHIPPED: &[(&str, &str)] = &[
+    ("5.10.0-32-cloud-amd64.acpi_pm.json", include_str!("../../../profiles/5.10.0-32-cloud-amd64.acpi_pm.json")),
+    ("6.1.0-50-cloud-amd64.acpi_pm.json", include_str!("../../../profiles/6.1.0-50-cloud-amd64.acpi_pm.json")),
+    ("6.12.117+deb13-cloud-amd64.acpi_pm.json", include_str!("../../../profiles/6.12.117+deb13-cloud-amd64.acpi_pm.json")),
+    ("7.3.4+deb13-cloud-amd64.acpi_pm.json", include_str!("../../../profiles/7.3.4+deb13-cloud-amd64.acpi_pm.json")),
+];
 
 /// The file name of a profile in its directory.
 pub fn file_name(clocksource: Clocksource) -> String {

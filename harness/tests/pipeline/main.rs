@@ -6,6 +6,7 @@
 //! `guests` test binary.
 
 mod bad_input;
+mod characterize;
 mod fake;
 mod faults;
 mod interrupt;

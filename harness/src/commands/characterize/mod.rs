@@ -180,7 +180,10 @@ fn plan(args: &CharacterizeArgs) -> Result<Plan, Error> {
     if resolution.as_nanos() as u64 <= 2 * DEFAULT_TICK_NS {
         return Err(Error::BadFlag {
             flag: "resolution",
-            message: format!("{resolution:?} is finer than the kernel's tick allows: every bound includes one tick ({} ms); give at least 10ms", DEFAULT_TICK_NS / 1_000_000),
+            message: format!(
+                "{resolution:?} is finer than the kernel's tick allows: every bound includes one tick ({} ms); give at least 10ms",
+                DEFAULT_TICK_NS / 1_000_000
+            ),
         });
     }
     if args.backend == BackendKind::Fake {
@@ -293,7 +296,13 @@ fn observe(summary: &RunSummary, guest: u32, lengths: &[u64], wrap_ns: f64) -> V
                 worst_backward_ns: f.map_or(0, |f| f.worst_backward_ns()),
                 stood_still: f.is_some_and(|f| f.clock_stops.iter().any(|c| c.stop.recovered())),
                 kernel_lines: f
-                    .map(|f| f.kernel_events.iter().map(|k| (k.event.kind(), k.event.summary())).map(|(kind, s)| if s.is_empty() { kind.to_owned() } else { format!("{kind}: {s}") }).collect())
+                    .map(|f| {
+                        f.kernel_events
+                            .iter()
+                            .map(|k| (k.event.kind(), k.event.summary()))
+                            .map(|(kind, s)| if s.is_empty() { kind.to_owned() } else { format!("{kind}: {s}") })
+                            .collect()
+                    })
                     .unwrap_or_default(),
             }
         })
@@ -302,7 +311,11 @@ fn observe(summary: &RunSummary, guest: u32, lengths: &[u64], wrap_ns: f64) -> V
 
 /// The measured points (achieved lengths) of the observations.
 fn points(observations: &[FreezeObservation]) -> Vec<Point> {
-    observations.iter().filter_map(|o| Some(Point { length_ns: o.achieved_ns, outcome: o.outcome? })).filter(|p| p.length_ns > 0).collect()
+    observations
+        .iter()
+        .filter_map(|o| Some(Point { length_ns: o.achieved_ns, outcome: o.outcome? }))
+        .filter(|p| p.length_ns > 0)
+        .collect()
 }
 
 /// The regimes with their step statistics.
@@ -334,7 +347,8 @@ pub fn render(p: &ClockProfile) -> String {
         p.measured_by.accel
     );
     for r in &p.regimes {
-        let steps = if r.stepped_back > 0 { format!(", {} stepped back (up to {})", r.stepped_back, ns(r.worst_backward_ns as f64)) } else { String::new() };
+        let steps =
+            if r.stepped_back > 0 { format!(", {} stepped back (up to {})", r.stepped_back, ns(r.worst_backward_ns as f64)) } else { String::new() };
         s.push_str(&format!("  {} to {}: {} ({} freezes{steps})\n", ns(r.shortest_ns as f64), ns(r.longest_ns as f64), r.outcome, r.freezes));
     }
     for b in &p.boundaries {
