@@ -58,8 +58,8 @@ pub struct FaultSummary {
     /// one). None when it ran as soon as they did.
     #[serde(default)]
     pub rt_throttled_ns: Option<u64>,
-    /// The clocks that stepped back in the windows whose largest gap ended
-    /// during the fault or in the [`WINDOW_SLACK_NS`] after it, one entry
+    /// The clocks that stepped back in the windows that arrived during the
+    /// fault or in the [`KERNEL_REACTION_NS`] after it, one entry
     /// per window (docs/measurements.md, "Backward steps"). What the model
     /// expects of them: `backsteps::explain`.
     #[serde(default)]
@@ -75,7 +75,7 @@ pub struct Backstep {
     pub steps: u64,
     /// The largest step back, in ns (0 for the TSC).
     pub worst_ns: u64,
-    /// Host seconds after the fault began (where the window's largest gap ended).
+    /// Host seconds after the fault began that the window arrived.
     pub after_start_s: f64,
 }
 
@@ -211,6 +211,8 @@ pub struct FaultInputs<'a> {
 pub struct WindowPoint {
     /// Host time where its largest gap ended, else its arrival.
     pub at_ns: i64,
+    /// Host time it arrived.
+    pub arrived_ns: i64,
     pub max_gap_ns: u64,
     /// The clock it read.
     pub clock: Option<clockstorm_protocol::ClockId>,
@@ -296,7 +298,15 @@ pub fn attribute(input: &FaultInputs) -> Vec<FaultSummary> {
                         .collect();
                     rt_throttled_ns(&ends, input.timer_stalls)
                 },
-                backsteps: near.iter().flat_map(|w| backsteps_of(w, e.began_realtime_ns)).collect(),
+                // By arrival, as kernel lines are: the window with the step
+                // after a refused delta closes only once the clock, which
+                // stood still until the next wrap, has moved on again.
+                backsteps: input
+                    .windows
+                    .iter()
+                    .filter(|w| owner(w.arrived_ns) == Some(e.index))
+                    .flat_map(|w| backsteps_of(w, e.began_realtime_ns))
+                    .collect(),
             }
         })
         .collect()
@@ -304,7 +314,7 @@ pub fn attribute(input: &FaultInputs) -> Vec<FaultSummary> {
 
 /// The steps back a window saw, as placed after a fault that began at `began`.
 fn backsteps_of(w: &WindowPoint, began: i64) -> Vec<Backstep> {
-    let after_start_s = (w.at_ns - began) as f64 / 1e9;
+    let after_start_s = (w.arrived_ns - began) as f64 / 1e9;
     let mut out = Vec::new();
     if w.backward_steps > 0 {
         out.push(Backstep { clock: clock_name(w.clock).into(), steps: w.backward_steps, worst_ns: w.worst_backward_ns, after_start_s });

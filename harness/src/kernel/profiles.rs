@@ -69,7 +69,10 @@ pub fn all(cache: &KernelCache) -> Vec<(ClockProfile, String)> {
             let path = dir.join(file_name(cs));
             let Ok(text) = fs::read_to_string(&path) else { continue };
             match serde_json::from_str::<ClockProfile>(&text) {
-                Ok(p) => out.push((p, path.display().to_string())),
+                Ok(p) => {
+                    let shown = path.strip_prefix(cache.root()).map_or_else(|_| path.display().to_string(), |rel| format!("kernel cache {}", rel.display()));
+                    out.push((p, shown))
+                }
                 Err(e) => eprintln!("clockstorm: warning: {}: not a clock profile ({e}); ignored", path.display()),
             }
         }

@@ -224,6 +224,7 @@ impl Summarizer {
                     let gap_end = self.mono_to_realtime.map(|o| w.max_gap_at_ns as i64 + o);
                     let point = crate::faults::WindowPoint {
                         at_ns: r.host_realtime_ns,
+                        arrived_ns: r.host_realtime_ns,
                         max_gap_ns: w.max_gap_ns,
                         clock: w.clock,
                         backward_steps: w.backwards_steps,
