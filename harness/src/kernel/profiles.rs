@@ -70,7 +70,9 @@ pub fn all(cache: &KernelCache) -> Vec<(ClockProfile, String)> {
             let Ok(text) = fs::read_to_string(&path) else { continue };
             match serde_json::from_str::<ClockProfile>(&text) {
                 Ok(p) => {
-                    let shown = path.strip_prefix(cache.root()).map_or_else(|_| path.display().to_string(), |rel| format!("kernel cache {}", rel.display()));
+                    let shown = path
+                        .strip_prefix(cache.root())
+                        .map_or_else(|_| path.display().to_string(), |rel| format!("kernel cache {}", rel.display()));
                     out.push((p, shown))
                 }
                 Err(e) => eprintln!("clockstorm: warning: {}: not a clock profile ({e}); ignored", path.display()),
