@@ -210,6 +210,7 @@ fn plan(args: &CharacterizeArgs) -> Result<Plan, Error> {
             slack_ns: DEFAULT_TICK_NS,
             freezes_per_guest: args.freezes_per_guest as usize,
             max_guests: args.max_guests,
+            wrap_ns: wrap as u64,
         },
         out,
         args_backend: args.backend,
