@@ -1,6 +1,7 @@
 //! A fixed, made-up but plausible report for renderer snapshots: hpet and
 //! acpi_pm, three repetitions each, one 6 s freeze that costs acpi_pm one
-//! wrap (4.69 s). Fixed times, paths and host: nothing to redact.
+//! wrap (4.69 s); and reports of other settings built the same way, for
+//! the decision's snapshots. Fixed times, paths and host: nothing to redact.
 
 use clockstorm_protocol::*;
 
@@ -150,13 +151,34 @@ fn series(run_id: &str, clocksource: &str, lost_ms: f64, wobble: f64) -> RunSeri
     }
 }
 
-/// The fixture report.
+/// One setting of a fixture: a clocksource whose 6 s freeze costs it
+/// `lost_ns` (more than a second: a wrap, with what follows one: the
+/// watchdog's mark, a change to hpet, a clock that stood still, RT
+/// throttling), with a read cost, over `repetitions` runs.
+pub struct FixtureSetting {
+    pub clocksource: &'static str,
+    pub lost_ns: i64,
+    pub read_cost_ns: f64,
+    pub repetitions: u32,
+}
+
+/// The fixture report: acpi_pm loses a wrap, hpet nothing; one gate each.
 pub fn report() -> Report {
+    let (runs, summaries, series) = fixture_runs(&[
+        FixtureSetting { clocksource: "acpi_pm", lost_ns: 4_687_000_000, read_cost_ns: 2_410.0, repetitions: 3 },
+        FixtureSetting { clocksource: "hpet", lost_ns: 40_000, read_cost_ns: 1_534.0, repetitions: 3 },
+    ]);
+    build(manifest(runs), summaries, series, gates())
+}
+
+/// The manifest entries, summaries and plot series of `settings`' runs.
+pub fn fixture_runs(settings: &[FixtureSetting]) -> (Vec<ManifestRun>, Vec<crate::RunSummary>, Vec<RunSeries>) {
     let mut runs = Vec::new();
     let mut summaries = Vec::new();
     let mut all_series = Vec::new();
-    for (clocksource, lost_ns) in [("acpi_pm", 4_687_000_000i64), ("hpet", 40_000)] {
-        for rep in 0..3u32 {
+    for &FixtureSetting { clocksource, lost_ns, read_cost_ns, repetitions } in settings {
+        let loses_a_wrap = lost_ns > 1_000_000_000;
+        for rep in 0..repetitions {
             let id = format!("vf-reload-{clocksource}.r{rep}");
             runs.push(ManifestRun {
                 id: id.clone(),
@@ -172,30 +194,41 @@ pub fn report() -> Report {
             s.clocksource = clocksource.into();
             s.clocksource_in_guest = Some(clocksource.into());
             s.max_gap_ns = Some(6_001_000_000 + rep as u64 * 1_000_000);
-            s.read_cost_ns = Some(if clocksource == "hpet" { 1_534.0 } else { 2_410.0 } + rep as f64 * 20.0);
-            if clocksource == "acpi_pm" {
-                // The watchdog gave up on acpi_pm and the kernel moved to hpet.
-                s.clocksource_changes = vec!["acpi_pm -> hpet".into()];
+            s.read_cost_ns = Some(read_cost_ns + rep as f64 * 20.0);
+            if loses_a_wrap {
+                // The watchdog gave up on the clocksource and the kernel moved to hpet.
+                s.clocksource_changes = vec![format!("{clocksource} -> hpet")];
                 s.final_clocksource = Some("hpet".into());
                 s.switches = vec![crate::faults::SwitchCost {
-                    from: "acpi_pm".into(),
+                    from: clocksource.into(),
                     to: "hpet".into(),
                     at_s: 8.5,
                     offset_step_ns: Some(120_000 + rep as i64 * 10_000),
                     uncertainty_ns: Some(400_000),
                 }];
+                s.kernel_events.push(unstable_event());
+                s.clock_stops.push(stood_still().stop);
             }
-            let events = if clocksource == "acpi_pm" { vec![FaultKernelEvent { after_start_s: 6.4, event: unstable_event() }] } else { vec![] };
+            let events = if loses_a_wrap { vec![FaultKernelEvent { after_start_s: 6.4, event: unstable_event() }] } else { vec![] };
             s.faults = vec![fault(lost_ns + rep as i64 * 150_000, events)];
             all_series.push(series(&id, clocksource, lost_ns as f64 / 1e6, rep as f64 + 1.0));
             summaries.push(s);
         }
     }
-    let gates = vec![
+    (runs, summaries, all_series)
+}
+
+/// The report of `settings`' runs, without gates.
+pub fn report_of(settings: &[FixtureSetting]) -> Report {
+    let (runs, summaries, series) = fixture_runs(settings);
+    build(manifest(runs), summaries, series, vec![])
+}
+
+fn gates() -> Vec<GateResult> {
+    vec![
         GateResult { run_id: "vf-reload-hpet.r0".into(), gate: "time_lost".into(), passed: true, message: "time lost 40.0 µs, allowed 10.0 ms".into() },
         GateResult { run_id: "vf-reload-acpi_pm.r0".into(), gate: "time_lost".into(), passed: false, message: "time lost 4.69 s, allowed 10.0 ms".into() },
-    ];
-    build(manifest(runs), summaries, all_series, gates)
+    ]
 }
 
 #[test]

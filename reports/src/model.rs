@@ -23,6 +23,10 @@ pub struct Report {
     pub schema_version: u32,
     /// Versions, kernels, QEMU, host, scenario and its hash, seed, command lines.
     pub provenance: Manifest,
+    /// Which setting to choose, ranked on the figures below, with the
+    /// rules that ranked and one recommendation (docs/decision.md).
+    #[serde(default)]
+    pub decision: crate::decision::Decision,
     pub runs: Vec<RunSummary>,
     pub gates: Vec<GateResult>,
     /// Per combination (a run id without its repetition), statistics over
@@ -233,9 +237,11 @@ pub fn build(provenance: Manifest, runs: Vec<RunSummary>, series: Vec<RunSeries>
     let backsteps = crate::backsteps::explain_all(&runs, &rules);
     // The kernels' rules matter where a narrow counter was frozen.
     let kernel_rules = if verdicts.iter().any(|v| v.model_rule.is_some()) { crate::kernel_rules::explain(&provenance) } else { Vec::new() };
+    let decision = crate::decision::decide(&provenance, &runs, &verdicts);
     Report {
         schema_version: REPORT_SCHEMA_VERSION,
         provenance,
+        decision,
         runs,
         gates,
         groups,
