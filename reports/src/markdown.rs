@@ -15,6 +15,7 @@ pub fn render(r: &Report) -> String {
         kernels.join(", "),
         p.seed
     ));
+    out.push_str(&render_decision(r));
     out.push_str(
         "| run | status | max gap | back steps | tick backlog | offset to host | max \\|offset\\| | read cost |\n|---|---|---|---|---|---|---|---|\n",
     );
@@ -127,5 +128,37 @@ pub fn render(r: &Report) -> String {
             out.push_str(&format!("- ❌ `{}` {}: {}\n", g.run_id, g.gate, g.message));
         }
     }
+    out
+}
+
+/// The decision, first after the provenance line.
+pub fn render_decision(r: &Report) -> String {
+    use crate::decision::table;
+    let d = &r.decision;
+    let cell = |c: &str| c.replace('|', "\\|");
+    let mut out = String::from("**Decision**\n\n");
+    if !d.settings.is_empty() {
+        let headers = table::headers(d);
+        out.push_str(&format!("| {} |\n|{}\n", headers.join(" | "), "---|".repeat(headers.len())));
+        for row in table::rows(d) {
+            let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();
+            out.push_str(&format!("| {} |\n", cells.join(" | ")));
+        }
+        out.push_str(&format!("\n{}\n", table::legend()));
+    }
+    let notes = table::notes(d);
+    let steps = table::shown_steps(d);
+    if !notes.is_empty() || !steps.is_empty() {
+        out.push('\n');
+    }
+    for note in notes {
+        out.push_str(&format!("- {note}\n"));
+    }
+    for step in steps {
+        out.push_str(&format!("- ranked by {}\n", step.sentence));
+    }
+    let mark = if d.recommendation.setting.is_some() { "✅" } else { "⚖️" };
+    let (lead, rest) = table::recommendation(d);
+    out.push_str(&format!("\n{mark} **{lead}:** {rest}\n\n"));
     out
 }

@@ -5,6 +5,51 @@ use crate::RunSummary;
 
 const HEADERS: [&str; 10] = ["run", "status", "boot→hello", "samples", "max gap", "back steps", "tick backlog", "offset to host", "read cost", "overhead"];
 
+/// The decision, printed before everything else: the ranked settings,
+/// how they were ranked, and the recommendation.
+pub fn render_decision(report: &crate::model::Report) -> String {
+    use crate::decision::table;
+    let d = &report.decision;
+    let mut out = String::from("decision:\n");
+    if !d.settings.is_empty() {
+        out.push_str(&aligned(&table::headers(d), &table::rows(d)));
+        out.push_str(&format!("{}\n", table::legend()));
+    }
+    for note in table::notes(d) {
+        out.push_str(&format!("{note}\n"));
+    }
+    let steps = table::shown_steps(d);
+    if !steps.is_empty() {
+        out.push_str("ranked by:\n");
+        for step in steps {
+            out.push_str(&format!("  {}\n", step.sentence));
+        }
+    }
+    let (lead, rest) = table::recommendation(d);
+    out.push_str(&format!("{}: {rest}\n", lead.to_lowercase()));
+    out
+}
+
+/// Columns padded to their widest cell, a rule under the headers.
+fn aligned(headers: &[String], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count()))).collect();
+        padded.join("  ").trim_end().to_owned() + "\n"
+    };
+    let mut out = line(headers);
+    out.push_str(&line(&widths.iter().map(|w| "─".repeat(*w)).collect::<Vec<_>>()));
+    for r in rows {
+        out.push_str(&line(r));
+    }
+    out
+}
+
 /// One row per run, then one line per run that needs explaining.
 pub fn render(summaries: &[RunSummary]) -> String {
     let rows: Vec<[String; 10]> = summaries.iter().map(row).collect();

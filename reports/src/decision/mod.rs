@@ -8,6 +8,8 @@
 mod figures;
 mod recommend;
 mod rules;
+#[cfg(test)]
+mod snapshot_tests;
 pub mod table;
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! external resources) that can be mailed or archived as a single file.
 //! Output is deterministic: the same report gives the same bytes.
 
+mod decision;
 mod plots;
 mod svg;
 mod tables;
@@ -33,6 +34,7 @@ table{border-collapse:collapse;margin:.6em 0;background:#fff}th,td{border:1px so
 th{background:#f0f0f0}tr.fail td,tr.differs td{background:#fff4f2}tr.notdone td{color:#666}tr.sentence td{color:#555;font-size:.92em;border-top:0}
 .bad{color:#b00020}.good{color:#1b7a3a}.warn{color:#b00020;font-weight:600}.note{color:#555}
 li.disagrees{background:#fff4f2}
+p.recommend{font-size:1.1em;padding:.5em .8em;border-left:4px solid #1b7a3a;background:#fff}p.recommend.none{border-left-color:#b07000}
 figure{margin:1em 0}figcaption{color:#555;font-size:.92em}
 svg.plot{display:block;max-width:100%;height:auto;background:#fff;border:1px solid #e4e4e4}
 svg.plot text{fill:#222}svg.plot text.onbar{fill:#fff;font-weight:600}svg.plot .pt{font-size:13px;font-weight:600}svg.plot .nodata{fill:#888;font-size:16px}
@@ -56,9 +58,10 @@ pub fn render(r: &Report) -> String {
     out.push_str(&format!("<h1>{}</h1>\n", esc(&title)));
     out.push_str(&headline(r));
     out.push_str(
-        "<nav><a href=\"#provenance\">provenance</a><a href=\"#verdicts\">verdicts</a><a href=\"#plots\">plots</a>\
+        "<nav><a href=\"#decision\">decision</a><a href=\"#provenance\">provenance</a><a href=\"#verdicts\">verdicts</a><a href=\"#plots\">plots</a>\
          <a href=\"#comparisons\">comparisons</a><a href=\"#runs\">runs</a><a href=\"#gates\">gates</a><a href=\"#groups\">over repetitions</a></nav>\n",
     );
+    out.push_str(&decision::section(r));
     out.push_str(&provenance(r));
     out.push_str(&verdicts(r));
     out.push_str(&plots::section(r));

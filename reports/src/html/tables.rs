@@ -31,18 +31,18 @@ fn p_text(p: f64) -> String {
 }
 
 /// A table row of cells already escaped (or built from escaped parts).
-fn row(class: &str, cells: &[String]) -> String {
+pub(super) fn row(class: &str, cells: &[String]) -> String {
     let open = if class.is_empty() { "<tr>".to_owned() } else { format!("<tr class=\"{class}\">") };
     let cells: String = cells.iter().map(|c| format!("<td>{c}</td>")).collect();
     format!("{open}{cells}</tr>\n")
 }
 
-fn head(names: &[&str]) -> String {
+pub(super) fn head(names: &[&str]) -> String {
     let cells: String = names.iter().map(|n| format!("<th>{}</th>", esc(n))).collect();
     format!("<table>\n<thead><tr>{cells}</tr></thead>\n<tbody>\n")
 }
 
-const END: &str = "</tbody>\n</table>\n";
+pub(super) const END: &str = "</tbody>\n</table>\n";
 
 fn code(s: &str) -> String {
     format!("<code>{}</code>", esc(s))
