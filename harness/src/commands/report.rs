@@ -33,7 +33,9 @@ fn render(report: &Report, format: ReportFormat) -> String {
     use clockstorm_reports::{html, junit, markdown, terminal};
     match format {
         ReportFormat::Terminal => {
-            let mut out = terminal::render(&report.runs);
+            let mut out = terminal::render_decision(report);
+            out.push('\n');
+            out.push_str(&terminal::render(&report.runs));
             out.push('\n');
             if !report.gates.is_empty() {
                 out.push_str(&terminal::render_gates(&report.gates));

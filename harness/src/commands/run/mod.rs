@@ -98,6 +98,7 @@ fn render(plan: &RunPlan, results: &ResultsDir, manifest: &Manifest) -> Result<u
     let gate_results = gates::evaluate(&analysis.summaries, &plan.limits.gates, &rules);
     let report = crate::analysis::write_reports(results, manifest, analysis, gate_results)?;
     let (summaries, gate_results) = (&report.runs, &report.gates);
+    println!("{}", terminal::render_decision(&report));
     println!("{}", terminal::render(summaries));
     if plan.benchmark_phase.is_some() {
         println!("{}", clockstorm_reports::bench::render(summaries));
