@@ -44,6 +44,14 @@ fn reports_compare_clocksources_render_in_a_browser_and_catch_a_regression() {
         .find(|c| c.metric == "time lost, fault 0")
         .unwrap_or_else(|| panic!("no time-lost comparison: {:#?}", report.comparisons));
     assert!(lost.differs, "acpi_pm loses a wrap, hpet nothing: {lost:#?}");
+    // The decision comes first and picks hpet on time lost (the fake's read
+    // costs are the host's, so read cost cannot separate them).
+    let d = &report.decision;
+    assert_eq!(d.settings.iter().map(|s| (s.label.as_str(), s.rank)).collect::<Vec<_>>(), [("hpet", 1), ("acpi_pm", 2)], "{d:#?}");
+    assert_eq!(d.recommendation.setting.as_deref(), Some("hpet"), "{}", d.recommendation.sentence);
+    let md = std::fs::read_to_string(current.path().join("report.md")).unwrap();
+    let first_section = md.lines().find(|l| l.starts_with("**") || l.starts_with("## ")).unwrap_or_default();
+    assert!(first_section.to_lowercase().contains("decision"), "{md}");
     assert_eq!(report.series.len(), 4);
     assert!(report.series.iter().all(|s| !s.offset_ms.is_empty() && s.faults.len() == 1), "{:#?}", report.series);
 
