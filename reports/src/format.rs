@@ -63,3 +63,37 @@ mod tests {
         assert_eq!(super::count(12), "12");
     }
 }
+
+/// A Unix time in ms as ISO 8601 UTC with milliseconds, e.g.
+/// `2026-12-02T03:35:03.137Z`.
+pub fn iso8601_utc(unix_ms: u64) -> String {
+    let (secs, ms) = (unix_ms / 1000, unix_ms % 1000);
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let s = secs % 86_400;
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar):
+/// (year, month, day) of a day number since 1970-01-01.
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod time_tests {
+    #[test]
+    fn unix_ms_reads_as_iso_8601_utc() {
+        assert_eq!(super::iso8601_utc(0), "1970-01-01T00:00:00.000Z");
+        // The sample run of the README: started 1796182503137 (unix ms).
+        assert_eq!(super::iso8601_utc(1_796_182_503_137), "2026-12-02T03:35:03.137Z");
+        assert_eq!(super::iso8601_utc(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+}

@@ -8,12 +8,13 @@ pub fn render(r: &Report) -> String {
     let mut out = format!("### clockstorm: {}\n\n", p.scenario.name);
     let kernels: Vec<String> = p.kernels.iter().map(|k| format!("{} (`{}`)", k.release, &k.sha256[..k.sha256.len().min(12)])).collect();
     out.push_str(&format!(
-        "clockstorm {} · {} · accel {} · kernels {} · seed {}\n\n",
+        "clockstorm {} · {} · accel {} · kernels {} · seed {} · started {}\n\n",
         p.clockstorm_version,
         p.qemu.version,
         p.accel,
         kernels.join(", "),
-        p.seed
+        p.seed,
+        crate::format::iso8601_utc(p.started_at_unix_ms)
     ));
     out.push_str(&render_decision(r));
     out.push_str(

@@ -211,6 +211,8 @@ pub enum ReportFormat {
     Junit,
     /// One self-contained page with plots.
     Html,
+    /// One row per run and metric and one per fault, for spreadsheets.
+    Csv,
 }
 
 /// `--data-channel` values.

@@ -48,6 +48,7 @@ fn render(report: &Report, format: ReportFormat) -> String {
         ReportFormat::Markdown => markdown::render(report),
         ReportFormat::Junit => junit::render(report),
         ReportFormat::Html => html::render(report),
+        ReportFormat::Csv => clockstorm_reports::csv::render(report),
     }
 }
 

@@ -52,6 +52,13 @@ fn reports_compare_clocksources_render_in_a_browser_and_catch_a_regression() {
     let md = std::fs::read_to_string(current.path().join("report.md")).unwrap();
     let first_section = md.lines().find(|l| l.starts_with("**") || l.starts_with("## ")).unwrap_or_default();
     assert!(first_section.to_lowercase().contains("decision"), "{md}");
+    // The same report for a spreadsheet: a row per run and metric, one per fault.
+    let csv = std::process::Command::new(BIN).args(["report", current.path().to_str().unwrap(), "--format", "csv"]).output().unwrap();
+    assert!(csv.status.success(), "{}", text(&csv));
+    let csv = String::from_utf8_lossy(&csv.stdout);
+    assert!(csv.starts_with("row,run,clocksource,status,metric,value,unit,fault,"), "{csv}");
+    assert_eq!(csv.lines().filter(|l| l.starts_with("fault,")).count(), 4, "one 5 s freeze in each of 4 runs: {csv}");
+    assert!(csv.lines().any(|l| l.starts_with("run,") && l.contains(",read cost,")), "{csv}");
     assert_eq!(report.series.len(), 4);
     assert!(report.series.iter().all(|s| !s.offset_ms.is_empty() && s.faults.len() == 1), "{:#?}", report.series);
 

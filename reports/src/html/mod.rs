@@ -135,11 +135,11 @@ fn provenance(r: &Report) -> String {
         .collect();
     rows.push(("guest kernels", if kernels.is_empty() { "–".into() } else { kernels.join("<br>") }));
     rows.push(("command line", code(&p.command_line.join(" "))));
-    rows.push(("started", format!("{} (unix ms)", p.started_at_unix_ms)));
+    rows.push(("started", crate::format::iso8601_utc(p.started_at_unix_ms)));
     rows.push((
         "finished",
         match p.finished_at_unix_ms {
-            Some(f) => format!("{f} (unix ms), {:.1} s later", f.saturating_sub(p.started_at_unix_ms) as f64 / 1e3),
+            Some(f) => format!("{}, {:.1} s later", crate::format::iso8601_utc(f), f.saturating_sub(p.started_at_unix_ms) as f64 / 1e3),
             None => "not finished".into(),
         },
     ));

@@ -4,6 +4,7 @@
 use super::svg::esc;
 use crate::format::{count, ns, ns_pm};
 use crate::model::{BaselineReport, Report};
+use crate::stats::with_unit;
 
 const DASH: &str = "–";
 
@@ -58,19 +59,18 @@ pub fn comparisons(r: &Report) -> String {
     } else {
         out.push_str(&head(&["metric", "a", "b", "mean a", "mean b", "test", "p", "Hedges' g", "noise threshold", "differs"]));
         for c in &r.comparisons {
-            let unit = esc(&c.unit);
             out.push_str(&row(
                 if c.differs { "differs" } else { "" },
                 &[
                     esc(&c.metric),
                     format!("{} (n = {})", code(&c.a), c.n_a),
                     format!("{} (n = {})", code(&c.b), c.n_b),
-                    format!("{} {unit}", fig(c.mean_a)),
-                    format!("{} {unit}", fig(c.mean_b)),
+                    esc(&with_unit(c.mean_a, &c.unit)),
+                    esc(&with_unit(c.mean_b, &c.unit)),
                     esc(&c.test),
                     p_text(c.p_value),
                     fig(c.effect_size),
-                    format!("{} {unit}", fig(c.noise_threshold)),
+                    esc(&with_unit(c.noise_threshold, &c.unit)),
                     if c.differs { "<strong>yes</strong>".into() } else { "no".into() },
                 ],
             ));
@@ -101,7 +101,6 @@ pub fn baseline(b: &BaselineReport, current_sha256: &str) -> String {
         out.push_str(&head(&["metric", "now", "baseline", "p", "Hedges' g", "noise threshold", "verdict"]));
         for ch in &b.changes {
             let c = &ch.comparison;
-            let unit = esc(&c.unit);
             let verdict = match (ch.regression, c.differs) {
                 (true, _) => "<strong class=\"bad\">✗ regression</strong>",
                 (false, true) => "better",
@@ -111,11 +110,11 @@ pub fn baseline(b: &BaselineReport, current_sha256: &str) -> String {
                 if ch.regression { "fail" } else { "" },
                 &[
                     esc(&c.metric),
-                    format!("{} {unit} ({}, n = {})", fig(c.mean_a), code(&c.a), c.n_a),
-                    format!("{} {unit} (n = {})", fig(c.mean_b), c.n_b),
+                    format!("{} ({}, n = {})", esc(&with_unit(c.mean_a, &c.unit)), code(&c.a), c.n_a),
+                    format!("{} (n = {})", esc(&with_unit(c.mean_b, &c.unit)), c.n_b),
                     p_text(c.p_value),
                     fig(c.effect_size),
-                    format!("{} {unit}", fig(c.noise_threshold)),
+                    esc(&with_unit(c.noise_threshold, &c.unit)),
                     verdict.into(),
                 ],
             ));

@@ -110,7 +110,7 @@ pub fn compare((metric, unit): (&str, &str), (name_a, a): (&str, &Sample), (name
 }
 
 /// A value in its unit; times are rescaled (0.000042 s reads 42.0 µs).
-fn with_unit(v: f64, unit: &str) -> String {
+pub fn with_unit(v: f64, unit: &str) -> String {
     let scale = match unit {
         "s" => 1e9,
         "ms" => 1e6,

@@ -4,7 +4,7 @@
 mod compare;
 mod sample;
 
-pub use compare::{compare, welch_t_test, Comparison, WelchTest};
+pub use compare::{compare, welch_t_test, with_unit, Comparison, WelchTest};
 pub use sample::{Sample, SampleError};
 
 /// A mean with its two-sided confidence interval (Student's t).
