@@ -12,7 +12,7 @@ use crate::predict::{predict, wrap_ns, Prediction, RunRules};
 use crate::RunSummary;
 
 /// One tick of Debian's HZ=250 kernels, for a run that did not report HZ.
-const DEFAULT_TICK_NS: u64 = 4_000_000;
+pub const DEFAULT_TICK_NS: u64 = 4_000_000;
 
 /// A clock's steps back in one place, and what the model makes of them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -61,7 +61,7 @@ fn difference((ra, a): (&String, &ClockRule), (rb, b): (&String, &ClockRule)) ->
         return None;
     }
     let w = wrap_ns(Clocksource::AcpiPm)?;
-    let (lo, hi, lo_k, hi_k, hi_rule) = if a.refuses_above <= b.refuses_above { (a, b, ra, rb, b) } else { (b, a, rb, ra, a) };
+    let (lo, hi, lo_k, hi_k) = if a.refuses_above <= b.refuses_above { (a, b, ra, rb) } else { (b, a, rb, ra) };
     let mut s = format!("{lo_k} -> {hi_k}: the threshold moved from {:.3} to {:.3} of a wrap", lo.refuses_above, hi.refuses_above);
     if moved {
         s.push_str(&format!(
@@ -70,7 +70,7 @@ fn difference((ra, a): (&String, &ClockRule), (rb, b): (&String, &ClockRule)) ->
             ns(hi.refuses_above * w)
         ));
     }
-    match (lo.after, hi_rule.after) {
+    match (lo.after, hi.after) {
         (x, y) if x == y => s.push_str(&format!("; above the threshold both: {}", after_words(x))),
         (_, AfterRefusal::StopsForGood) => {
             s.push_str(&format!("; from {} to a whole wrap ({}) {hi_k}'s clock stops for good where {lo_k} loses a wrap", ns(hi.refuses_above * w), ns(w)))

@@ -416,8 +416,8 @@ fn verdicts(runs: &[RunSummary], accel: Accel, scenario: &str, rule_of: &dyn Fn(
             "{label} {what} per {} {} ({} run{}){model}{reactions}",
             ns(length_ms as f64 * 1e6),
             first.kind,
-            faults.len().max(measured.len()),
-            if faults.len().max(measured.len()) == 1 { "" } else { "s" }
+            faults.len(),
+            if faults.len() == 1 { "" } else { "s" }
         );
         out.push(FaultVerdict {
             fault: index,

@@ -88,3 +88,17 @@ fn characterize_refuses_a_clocksource_that_does_not_wrap_and_a_bad_range() {
         assert!(String::from_utf8_lossy(&o.stderr).contains(names), "{}", text(&o));
     }
 }
+
+#[test]
+fn characterize_names_a_kernel_that_is_not_in_the_cache_before_writing_anything() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = cache.path().join("out");
+    let o = Command::new(BIN)
+        .args(["characterize", "--kernel", "no-such-kernel", "--out", out.to_str().unwrap()])
+        .env("CLOCKSTORM_CACHE", cache.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("\"no-such-kernel\" not found"), "{}", text(&o));
+    assert!(!out.exists(), "nothing written");
+}

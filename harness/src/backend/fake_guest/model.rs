@@ -16,7 +16,8 @@
 
 use std::time::Duration;
 
-use clockstorm_reports::predict::{ACPI_PM_WRAP_NS, HPET_WRAP_NS};
+use clockstorm_protocol::Clocksource;
+use clockstorm_reports::predict::wrap_ns;
 
 use crate::duration::parse_duration;
 
@@ -101,11 +102,7 @@ fn choice(value: &str, yes: &str, no: &str) -> Result<bool, String> {
 /// for counters that do not wrap within any run (tsc, kvm-clock) and for
 /// names the model does not know.
 pub fn default_wrap_ns(clocksource: &str) -> Option<f64> {
-    match clocksource {
-        "acpi_pm" => Some(ACPI_PM_WRAP_NS),
-        "hpet" => Some(HPET_WRAP_NS),
-        _ => None,
-    }
+    Clocksource::from_kernel_name(clocksource).and_then(wrap_ns)
 }
 
 /// Time lost (ns) to a freeze of `freeze_ns` on a counter wrapping every
@@ -169,8 +166,8 @@ impl ClockModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clockstorm_protocol::{Accel, Clocksource, FaultKindName};
-    use clockstorm_reports::predict::predicted_loss_ns;
+    use clockstorm_protocol::{Accel, FaultKindName};
+    use clockstorm_reports::predict::{predicted_loss_ns, ACPI_PM_WRAP_NS, HPET_WRAP_NS};
 
     const S: u64 = 1_000_000_000;
 

@@ -10,7 +10,7 @@
 
 mod search;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clockstorm_protocol::{ClockProfile, Clocksource, FreezeObservation, FreezeOutcome, ProfileProvenance, ProfiledKernel, CLOCK_PROFILE_VERSION};
@@ -31,9 +31,9 @@ const FIRST_FREEZE_AT: Duration = Duration::from_secs(2);
 /// Settling after each freeze, beyond a clock that waits for the next wrap
 /// (up to half a wrap): the time-lost figure needs exchanges after it.
 const SETTLE: Duration = Duration::from_millis(1_500);
-/// One tick of Debian's HZ=250 kernels: how long before a freeze the
-/// kernel may last have read the counter. A run that reports its HZ uses it.
-const DEFAULT_TICK_NS: u64 = 4_000_000;
+/// How long before a freeze the kernel may last have read the counter: one
+/// tick (a run that reports its HZ replaces it).
+use clockstorm_reports::backsteps::DEFAULT_TICK_NS;
 
 /// The validated command.
 struct Plan {
@@ -185,6 +185,10 @@ fn plan(args: &CharacterizeArgs) -> Result<Plan, Error> {
                 DEFAULT_TICK_NS / 1_000_000
             ),
         });
+    }
+    // A kernel that is not there is bad input before anything is written.
+    if args.backend == BackendKind::Qemu && args.kernel != "default" && !crate::host::kernels::names_a_path(&args.kernel) {
+        KernelCache::default_location()?.get(&args.kernel)?;
     }
     if args.backend == BackendKind::Fake {
         crate::backend::fake_guest::parse_model(&args.fake_model).map_err(|message| Error::BadFlag { flag: "fake-model", message })?;
@@ -376,9 +380,4 @@ pub fn render(p: &ClockProfile) -> String {
         None => s.push_str("  rule: none found in the range searched (no change out of \"time kept\")\n"),
     }
     s
-}
-
-/// Where a characterization run keeps a guest's results (for tests).
-pub fn guest_dir(out: &Path, n: u32) -> PathBuf {
-    out.join(format!("guest-{n}"))
 }
