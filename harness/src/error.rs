@@ -35,6 +35,8 @@ pub enum Error {
     OutputNotWritable { path: PathBuf, source: std::io::Error },
     #[error("installing the Ctrl-C handler: {0}")]
     Signals(std::io::Error),
+    #[error("starting the guardian (`clockstorm guardian`, which undoes the run's faults if the harness is killed): {0}")]
+    Guardian(std::io::Error),
     #[error(transparent)]
     Run(#[from] RunError),
     #[error("{origin}: kernel file {} does not exist", path.display())]
@@ -54,7 +56,7 @@ impl Error {
             Error::Kernel(k) if k.is_bad_user_input() => exit_code::USAGE,
             Error::Kernel(_) => exit_code::ENVIRONMENT,
             Error::QemuMissing { .. } | Error::ProbeMissing { .. } | Error::ProbeNotStatic { .. } => exit_code::ENVIRONMENT,
-            Error::OutputNotWritable { .. } | Error::Signals(_) | Error::Run(_) => exit_code::ENVIRONMENT,
+            Error::OutputNotWritable { .. } | Error::Signals(_) | Error::Guardian(_) | Error::Run(_) => exit_code::ENVIRONMENT,
             Error::KernelPathMissing { .. } => exit_code::USAGE,
             Error::FakeGuestMissing { .. } | Error::Write(_) => exit_code::ENVIRONMENT,
         }

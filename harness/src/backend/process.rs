@@ -2,7 +2,8 @@
 //! and [`GuestProcess::shutdown`] are
 //! the same idempotent teardown, so QEMU goes away on success, error, panic
 //! (unwinding) and Ctrl-C alike; a harness killed outright takes QEMU with it
-//! through PR_SET_PDEATHSIG.
+//! through PR_SET_PDEATHSIG, and its guardian (`crate::guardian`) kills the
+//! group again once it has thawed whatever held QEMU's threads.
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
@@ -14,6 +15,7 @@ use nix::errno::Errno;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
+use crate::guardian::{self, proc_stat, Item, Watch};
 use crate::signals;
 
 /// How long QEMU gets to exit after SIGTERM before it is killed. QEMU handles
@@ -37,6 +39,8 @@ pub struct GuestProcess {
     child: Child,
     pgid: i32,
     exit: Option<ExitStatus>,
+    /// The guardian kills the group if the harness dies before reaping it.
+    watch: Option<Watch>,
 }
 
 impl GuestProcess {
@@ -85,7 +89,10 @@ impl GuestProcess {
         let stdout = child.stdout.take().expect("stdout was piped");
         let pgid = child.id() as i32;
         signals::register_child_group(pgid);
-        Ok((GuestProcess { child, pgid, exit: None }, stdout))
+        // Read right after the fork: the child cannot have exited and been
+        // reaped yet, since only this process reaps it.
+        let watch = proc_stat::read(Path::new("/proc"), child.id()).map(|s| guardian::watch(Item::Process { pid: child.id(), start_time: s.start_time }));
+        Ok((GuestProcess { child, pgid, exit: None, watch }, stdout))
     }
 
     /// The QEMU process id (also its process group id).
@@ -129,7 +136,10 @@ impl GuestProcess {
         // QEMU is reaped; anything it forked would still be in its group.
         let _ = killpg(group, Signal::SIGKILL);
         let result = match killpg(group, None) {
-            Err(Errno::ESRCH) => Ok(self.exit),
+            Err(Errno::ESRCH) => {
+                self.watch = None;
+                Ok(self.exit)
+            }
             _ => Err(GuardError::Survivors { pgid: self.pgid }),
         };
         signals::unregister_child_group(self.pgid);

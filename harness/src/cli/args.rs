@@ -73,6 +73,16 @@ pub enum Command {
     /// The fake backend's guest process (a testing aid, started by `run --backend fake`).
     #[command(hide = true)]
     FakeGuest(crate::backend::fake_guest::FakeGuestArgs),
+    /// The guardian a run starts to undo its faults if it is killed (internal).
+    #[command(hide = true)]
+    Guardian {
+        /// The harness it watches (for its messages).
+        #[arg(long)]
+        harness_pid: u32,
+        /// Also write what it undoes here.
+        #[arg(long)]
+        log: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -36,6 +36,7 @@ pub fn main_with(argv: Vec<String>) -> u8 {
         args::Command::Events { file, json, all } => events::run(file.as_deref(), *json, *all),
         args::Command::ReferenceServer { listen } => reference_server::run(listen),
         args::Command::FakeGuest(fake) => Ok(crate::backend::fake_guest::run(fake)),
+        args::Command::Guardian { harness_pid, log } => Ok(crate::guardian::run(*harness_pid, log.as_deref())),
     };
     match result {
         Ok(code) => code,

@@ -75,6 +75,8 @@ fn boot_and_measure(
         .prefix("clockstorm-")
         .tempdir()
         .map_err(|source| RunError::Io { what: "creating a private temp dir".into(), source })?;
+    let _private_watch = crate::leftovers::own_private_dir(private.path())
+        .map_err(|source| RunError::Io { what: format!("writing the owner of {}", private.path().display()), source })?;
     let (data_socket, qmp_socket) = (private.path().join("data.sock"), private.path().join("qmp.sock"));
     let config = probe_config(spec);
     let launch = GuestLaunch { spec, probe_config: &config, private_dir: private.path(), data_socket: &data_socket, qmp_socket: &qmp_socket };

@@ -115,3 +115,11 @@ fn a_vcpu_freeze_and_starvation_show_up_in_gaps_and_missed_ticks() {
     // ...and timer wake-ups missed: ~2000 in the vCPU freeze alone.
     assert!(s.ticks.as_ref().unwrap().timer_missed_wakeups > 1_500, "{ctx}");
 }
+
+/// The bug that made the guardian: a harness killed with SIGKILL during a
+/// vcpu-freeze left a QEMU whose vCPU thread sat in a FROZEN cgroup, a
+/// zombie that could never exit. Now the guardian thaws, kills and removes.
+#[test]
+fn sigkill_of_the_harness_mid_vcpu_freeze_leaves_no_qemu_and_no_cgroup() {
+    sigkill_mid_fault(&[], "vcpu-freeze:1s+15s");
+}

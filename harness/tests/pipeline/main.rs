@@ -11,6 +11,7 @@ mod fake;
 mod faults;
 mod interrupt;
 mod kernels;
+mod kill;
 mod probe;
 mod reports;
 mod scenarios;

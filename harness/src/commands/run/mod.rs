@@ -18,7 +18,7 @@ use crate::host::resources::{self, HostResources};
 use crate::plan::RunPlan;
 use crate::results::ResultsDir;
 use crate::runner::{self, RunContext};
-use crate::{faults, signals};
+use crate::{faults, guardian, signals};
 pub use manifest::scenario_sha256;
 pub use outcome::exit_code_for;
 
@@ -60,6 +60,10 @@ fn execute(plan: &RunPlan, host: &HostResources) -> Result<(ResultsDir, Manifest
         None => specs.iter().map(|s| s.id.clone()).collect(),
     };
     results.write_manifest(&manifest)?;
+    // Before anything on the host is touched: clean what earlier runs left,
+    // then start the guardian that undoes this run's faults if it is killed.
+    crate::leftovers::sweep_host();
+    let _guardian = guardian::start(&results.root().join("guardian.log")).map_err(Error::Guardian)?;
     signals::install().map_err(Error::Signals)?;
 
     eprintln!(

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::error::CgroupError;
 use super::fs::{self, CgroupFs};
+use crate::guardian::{self, Item, Watch};
 
 /// One undo action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,20 +28,37 @@ pub(crate) enum Undo {
     Write { path: PathBuf, value: String },
 }
 
+impl Undo {
+    /// The same step as the guardian does it: a plain write or rmdir (a thaw
+    /// without the wait, since the guardian only needs the threads to run).
+    fn guardian_item(&self) -> Item {
+        match self {
+            Undo::RemoveDir(path) => Item::RemoveDir { path: path.clone() },
+            Undo::MoveBack { tid, to } => Item::Write { path: to.clone(), value: tid.to_string() },
+            Undo::ThawV1 { state } => Item::Write { path: state.clone(), value: "THAWED".into() },
+            Undo::ThawV2 { freeze, .. } => Item::Write { path: freeze.clone(), value: "0".into() },
+            Undo::Write { path, value } => Item::Write { path: path.clone(), value: value.clone() },
+        }
+    }
+}
+
 /// The undo stack plus what it needs to replay itself.
 #[derive(Debug)]
 pub(crate) struct UndoLog {
     pub(crate) fs: Arc<dyn CgroupFs>,
     pub(crate) timeout: Duration,
     pub(crate) steps: Vec<Undo>,
+    /// One per step: the guardian undoes the step if the harness dies first.
+    watches: Vec<Watch>,
 }
 
 impl UndoLog {
     pub(crate) fn new(fs: Arc<dyn CgroupFs>, timeout: Duration) -> Self {
-        UndoLog { fs, timeout, steps: Vec::new() }
+        UndoLog { fs, timeout, steps: Vec::new(), watches: Vec::new() }
     }
 
     pub(crate) fn push(&mut self, step: Undo) {
+        self.watches.push(guardian::watch(step.guardian_item()));
         self.steps.push(step);
     }
 
@@ -52,6 +70,9 @@ impl UndoLog {
             if let Err(e) = self.run(&step) {
                 errors.push(e);
             }
+            // Undone (or tried: a failed step is not the guardian's to retry
+            // while the harness lives and reports it).
+            self.watches.pop();
         }
         if errors.is_empty() {
             Ok(())
