@@ -73,6 +73,10 @@ pub enum Command {
     /// The fake backend's guest process (a testing aid, started by `run --backend fake`).
     #[command(hide = true)]
     FakeGuest(crate::backend::fake_guest::FakeGuestArgs),
+    /// Many short runs with random faults and random interruptions (SIGINT,
+    /// SIGTERM, SIGKILL of the harness or the guest, a guest that panics),
+    /// counting what each left behind: a testing aid (docs/safety.md).
+    Soak(SoakArgs),
     /// The guardian a run starts to undo its faults if it is killed (internal).
     #[command(hide = true)]
     Guardian {
@@ -198,6 +202,25 @@ pub struct CharacterizeArgs {
     /// The fake guest's model (`--backend fake`), e.g. refuse-above=0.875.
     #[arg(long, default_value = "", value_name = "MODEL")]
     pub fake_model: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SoakArgs {
+    /// How many runs.
+    #[arg(value_parser = clap::value_parser!(u32).range(1..=100000))]
+    pub runs: u32,
+    /// What runs the guests (`fake`: seconds per run, no guest panics).
+    #[arg(long, value_enum, default_value = "qemu")]
+    pub backend: crate::plan::BackendKind,
+    /// Seed of the random faults, interruptions and moments.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Where the runs' results go (default: a new dir in the temp dir).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Guest kernel (as `run --kernel`).
+    #[arg(long)]
+    pub kernel: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ pub mod reference_server;
 pub mod report;
 pub mod run;
 pub mod scenarios;
+pub mod soak;
 mod time_text;
 
 use clap::Parser;
@@ -36,6 +37,7 @@ pub fn main_with(argv: Vec<String>) -> u8 {
         args::Command::Events { file, json, all } => events::run(file.as_deref(), *json, *all),
         args::Command::ReferenceServer { listen } => reference_server::run(listen),
         args::Command::FakeGuest(fake) => Ok(crate::backend::fake_guest::run(fake)),
+        args::Command::Soak(soak) => soak::run(soak),
         args::Command::Guardian { harness_pid, log } => Ok(crate::guardian::run(*harness_pid, log.as_deref())),
     };
     match result {
