@@ -74,6 +74,12 @@ impl ResultsDir {
         self.root.join(MANIFEST_FILE)
     }
 
+    /// `<root>/guardian.log`: what the guardian undid after the harness died
+    /// (written only then; docs/safety.md).
+    pub fn guardian_log(&self) -> PathBuf {
+        self.root.join("guardian.log")
+    }
+
     /// Reads `manifest.json`.
     pub fn read_manifest(&self) -> Result<Manifest, ManifestError> {
         let path = self.manifest_path();

@@ -63,7 +63,7 @@ fn execute(plan: &RunPlan, host: &HostResources) -> Result<(ResultsDir, Manifest
     // Before anything on the host is touched: clean what earlier runs left,
     // then start the guardian that undoes this run's faults if it is killed.
     crate::leftovers::sweep_host();
-    let _guardian = guardian::start(&results.root().join("guardian.log")).map_err(Error::Guardian)?;
+    let _guardian = guardian::start(&results.guardian_log()).map_err(Error::Guardian)?;
     signals::install().map_err(Error::Signals)?;
 
     eprintln!(
