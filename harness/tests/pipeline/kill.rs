@@ -58,3 +58,43 @@ fn a_short_soak_leaves_nothing_behind() {
         assert!(t.contains(&format!("{kind} ")), "{kind} not in the soak: {t}");
     }
 }
+
+/// A host command fault still running when the harness is killed is killed
+/// by the guardian too ("nothing left running").
+#[test]
+fn sigkill_mid_host_command_leaves_no_command_running() {
+    let out = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(BIN)
+        .args(["run", "idle", "--clocksource", "tsc", "--duration", "20s", "--allow-commands", "--fault", "command:1s+0s,argv=/bin/sleep;27.5"])
+        .args(FAKE)
+        .arg("--out")
+        .arg(out.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_fault(out.path(), "idle-tsc", 0, std::time::Duration::from_secs(30));
+    // The command is the harness's child running `sleep 27.5`.
+    let find = || {
+        std::fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            (cmdline == b"/bin/sleep\x0027.5\x00").then_some(pid)
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let sleep = loop {
+        if let Some(pid) = find() {
+            break pid;
+        }
+        assert!(std::time::Instant::now() < deadline, "the command never started");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+    let killed = std::time::Instant::now();
+    while process_holds_threads(sleep) && killed.elapsed() < KILL_BOUND {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(!process_holds_threads(sleep), "the host command {sleep} still runs: {}", text(&o));
+}

@@ -3,6 +3,7 @@
 //! shell string; opt-in with `--allow-commands`.
 
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -47,8 +48,13 @@ impl Injector for HostCommand {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // Its own group, so the guardian can kill it (and what it
+            // started) if the harness dies while it runs.
+            .process_group(0)
             .spawn()
             .map_err(|e| FaultError::failed(what(), e))?;
+        let _watch = crate::guardian::proc_stat::read(std::path::Path::new("/proc"), child.id())
+            .map(|s| crate::guardian::watch(crate::guardian::Item::Process { pid: child.id(), start_time: s.start_time }));
         let (mut out, mut err) = (child.stdout.take().expect("piped"), child.stderr.take().expect("piped"));
         let out_reader = std::thread::spawn(move || {
             let mut b = Vec::new();
