@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -34,18 +35,32 @@ impl ConsoleTail {
 }
 
 /// Starts the console thread; it ends at EOF, when QEMU exits.
-pub fn spawn_reader(console: impl Read + Send + 'static, mut log: File, tail: ConsoleTail, events: Sender<Event>) -> std::io::Result<JoinHandle<()>> {
+/// A log write that fails (a full disk) is told to the run loop once, which
+/// ends the run; the console is still read (QEMU must not block on it) and
+/// watched for the sentinel, only no longer logged.
+pub fn spawn_reader(
+    console: impl Read + Send + 'static,
+    log: File,
+    log_path: PathBuf,
+    tail: ConsoleTail,
+    events: Sender<Event>,
+) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new().name("clockstorm-console".into()).spawn(move || {
         let mut reader = BufReader::new(console);
         let mut raw = Vec::new();
+        let mut log = Some(log);
         loop {
             raw.clear();
             match reader.read_until(b'\n', &mut raw) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             }
-            let _ = log.write_all(&raw);
-            let _ = log.flush();
+            if let Some(file) = log.as_mut() {
+                if let Err(error) = file.write_all(&raw).and_then(|()| file.flush()) {
+                    log = None;
+                    let _ = events.send(Event::WriteFailed { path: log_path.clone(), error });
+                }
+            }
             let line = String::from_utf8_lossy(&raw).trim_end_matches(['\r', '\n']).to_owned();
             if let Some(signal) = classify_console_line(&line) {
                 let _ = events.send(Event::Console(signal));

@@ -44,10 +44,11 @@ pub fn run_guest(ctx: &RunContext, spec: &RunSpec, files: &RunFiles, host_cpus: 
         Some(reason) => RunOutcome::Skipped { reason: reason.clone() },
         None => boot_and_measure(ctx, spec, files, &mut records, host_cpus)?,
     };
-    records
-        .harness(HarnessEvent::RunFinished(outcome.clone()))
-        .map_err(|source| RunError::Io { what: format!("writing {}", records_path.display()), source })?;
-    Ok(outcome)
+    let _ = records.harness(HarnessEvent::RunFinished(outcome.clone()));
+    match records.take_failure() {
+        Some(e) => Err(RunError::ResultsWrite(e)),
+        None => Ok(outcome),
+    }
 }
 
 /// The probe's config for `spec`: its settings, the data device its kernel
@@ -102,7 +103,7 @@ fn boot_and_measure(
     let console_path = files.console();
     let console_log =
         std::fs::File::create(&console_path).map_err(|source| RunError::Io { what: format!("creating {}", console_path.display()), source })?;
-    let console_thread = console::spawn_reader(console_pipe, console_log, tail.clone(), tx.clone())
+    let console_thread = console::spawn_reader(console_pipe, console_log, console_path.clone(), tail.clone(), tx.clone())
         .map_err(|source| RunError::Io { what: "starting the console thread".into(), source })?;
 
     let stream = match data_channel::accept(&listener, || process.try_wait().is_none()) {
@@ -147,6 +148,13 @@ fn boot_and_measure(
     let _ = console_thread.join();
     // Messages that arrived between the loop's end and teardown.
     drain(&rx, records, &mut state);
+    if let Some(h) = state.channel.as_ref().filter(|h| !h.degraded().is_empty()) {
+        eprintln!("clockstorm:   {}: the data channel was degraded ({}): {}", spec.id, h.degraded().join(", "), clockstorm_reports::channel::sentence(h));
+    }
+    // A results write failed: the guest is down, the run ends here.
+    if let Some(e) = records.take_failure() {
+        return Err(RunError::ResultsWrite(e));
+    }
     let status = exit.map_err(RunError::from)?;
     let _ = records.harness(HarnessEvent::QemuExited {
         code: status.and_then(|s| s.code()),
@@ -176,6 +184,11 @@ impl LiveGuest<'_> {
         loop {
             if (self.ctx.stop_requested)() {
                 return RunOutcome::Interrupted;
+            }
+            // The results disk is full (or the file otherwise unwritable):
+            // measuring on would record nothing. Teardown follows as on any end.
+            if let Some(e) = self.records.failure() {
+                return failed(format!("the run's results could not be written: {e}"), self.tail);
             }
             match self.rx.recv_timeout(LOOP_TICK) {
                 Ok(event) => match self.state.dispatch(event, self.records) {
