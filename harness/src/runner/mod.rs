@@ -94,10 +94,11 @@ pub fn run_all(ctx: &RunContext, specs: &[RunSpec], results: &ResultsDir, manife
     })
 }
 
-/// A run that ended on an error: its outcome goes into its record file (when
-/// a results write ended it, after the reserved space was given back) and
-/// into the manifest, both best effort. The manifest is replaced atomically,
-/// so a write that fails leaves the last one whole.
+/// A run that ended on an error: its outcome goes into its record file and
+/// into the manifest, both best effort, after the reserved space was given
+/// back (the error may be a full disk by another name, e.g. creating a file;
+/// no run follows an error). The manifest is replaced atomically, so a write
+/// that fails leaves the last one whole.
 fn record_failure(results: &ResultsDir, manifest: &mut Manifest, spec: &RunSpec, error: &RunError) {
     // The run's record says what happened, not what to do about it (that is stderr's).
     let reason = match error {
@@ -105,14 +106,16 @@ fn record_failure(results: &ResultsDir, manifest: &mut Manifest, spec: &RunSpec,
         other => other.to_string(),
     };
     let outcome = RunOutcome::Failed { reason, console_tail: Vec::new() };
-    if let RunError::ResultsWrite(_) = error {
-        results.release_reserve();
-        match record_file::RecordFile::append(&results.run(&spec.id).records()) {
-            Ok(mut r) => {
-                let _ = r.harness(clockstorm_protocol::HarnessEvent::RunFinished(outcome.clone()));
+    results.release_reserve();
+    match record_file::RecordFile::append(&results.run(&spec.id).records()) {
+        Ok(mut r) => {
+            if let Err(e) = r.harness(clockstorm_protocol::HarnessEvent::RunFinished(outcome.clone())) {
+                eprintln!("clockstorm: {}: could not append the run's end to its records: {e}", spec.id);
             }
-            Err(e) => eprintln!("clockstorm: {}: could not append the run's end to its records: {e}", spec.id),
         }
+        // No record file: the run failed before it could start one.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => eprintln!("clockstorm: {}: could not append the run's end to its records: {e}", spec.id),
     }
     if let Some(run) = manifest.runs.iter_mut().find(|r| r.id == spec.id) {
         run.outcome = Some(outcome);
