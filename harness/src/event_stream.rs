@@ -36,6 +36,8 @@ pub enum Event {
     Protocol(String),
     /// The data channel closed (QEMU exited or closed the socket).
     DataClosed,
+    /// The console reached its end (QEMU exited): everything it printed was read.
+    ConsoleClosed,
     Console(ConsoleSignal),
     /// Something the harness's own threads (the fault timeline) want recorded.
     Harness(clockstorm_protocol::HarnessEvent),

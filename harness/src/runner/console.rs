@@ -74,6 +74,7 @@ pub fn spawn_reader(
             }
             tail.push(line);
         }
+        let _ = events.send(Event::ConsoleClosed);
     })
 }
 
@@ -93,6 +94,7 @@ mod tests {
         let log = File::create(&path).unwrap();
         spawn_reader(std::io::Cursor::new(input), log, path.clone(), tail.clone(), tx).unwrap().join().unwrap();
         assert!(matches!(rx.try_recv(), Ok(Event::Console(crate::event_stream::ConsoleSignal::Success))));
+        assert!(matches!(rx.try_recv(), Ok(Event::ConsoleClosed)));
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("boot\nzzz"), "{}", &text[..20]);
         assert!(text.len() < 1024, "the long line is not logged whole: {} bytes", text.len());

@@ -31,6 +31,9 @@ pub const DONE_GRACE: Duration = Duration::from_secs(30);
 pub const POWEROFF_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the run loop wakes to check on the guest and Ctrl-C.
 const LOOP_TICK: Duration = Duration::from_millis(50);
+/// After the guest exited, the longest the run loop waits for its console
+/// and data channel to reach their ends (they do within milliseconds).
+const EXIT_GRACE: Duration = Duration::from_secs(2);
 /// How long the guest has to serve QMP after it started: QEMU opens the
 /// socket while parsing its command line, well before the guest boots.
 pub const QMP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -214,15 +217,27 @@ impl LiveGuest<'_> {
                 let _ = data_channel::send(&self.host_writer, &HostMessage::Beacon { seq });
             }
             if let Some(status) = self.process.try_wait() {
-                // Let the console and data threads deliver what the guest wrote last.
-                std::thread::sleep(LOOP_TICK);
-                drain(self.rx, self.records, &mut self.state);
+                self.receive_the_last_words();
                 return finished(self.spec, &self.state, status, self.started, self.tail);
             }
             if let Some(outcome) = self.verdict_by_time(Instant::now(), hello_timeout) {
                 return outcome;
             }
         }
+    }
+
+    /// After the guest exited: what its console and data channel still
+    /// hold, up to their ends (the sentinel may be the console's last line,
+    /// and a loaded host may take a while to schedule the readers), or at
+    /// most [`EXIT_GRACE`] when something else holds them open.
+    fn receive_the_last_words(&mut self) {
+        let deadline = Instant::now() + EXIT_GRACE;
+        while !(self.state.console_closed && self.state.data_closed) && Instant::now() < deadline {
+            if let Ok(event) = self.rx.recv_timeout(LOOP_TICK) {
+                let _ = self.state.dispatch(event, self.records);
+            }
+        }
+        drain(self.rx, self.records, &mut self.state);
     }
 
     /// The outcome the clock decides: a clock stopped for good, a silent

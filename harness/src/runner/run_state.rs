@@ -96,6 +96,10 @@ pub struct RunState {
     next_beacon: u64,
     /// The data channel's health, once it closed.
     pub channel: Option<clockstorm_protocol::ChannelHealth>,
+    /// The data channel and the console reached their ends: what the guest
+    /// sent last has been received.
+    pub data_closed: bool,
+    pub console_closed: bool,
 }
 
 impl Default for RunState {
@@ -115,6 +119,8 @@ impl Default for RunState {
             stopped_total: Duration::ZERO,
             next_beacon: 0,
             channel: None,
+            data_closed: false,
+            console_closed: false,
         }
     }
 }
@@ -174,7 +180,14 @@ impl RunState {
             }
             Event::Console(ConsoleSignal::ProbeFailure(reason)) => Step::Fail(format!("the probe failed: {reason}")),
             Event::Console(ConsoleSignal::KernelPanic(line)) => Step::Fail(format!("the guest kernel panicked: {line}")),
-            Event::DataClosed => Step::Nothing,
+            Event::DataClosed => {
+                self.data_closed = true;
+                Step::Nothing
+            }
+            Event::ConsoleClosed => {
+                self.console_closed = true;
+                Step::Nothing
+            }
             // The credit goes back once the message is recorded, not before:
             // that is what bounds the messages waiting.
             Event::Data(credit, event) => {
