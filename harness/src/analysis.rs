@@ -52,6 +52,14 @@ pub fn analyze(results: &ResultsDir, manifest: &Manifest) -> Analysis {
         if read.undecodable > 1 {
             eprintln!("clockstorm: {}: {} lines did not decode and were skipped", path.display(), read.undecodable);
         }
+        // Said in the report too: a reader of the report cannot see stderr.
+        read.summary.undecodable_lines = read.undecodable;
+        // A run that ended without its last record (a full disk): the manifest may know why.
+        if read.summary.status == "incomplete" {
+            if let Some(outcome) = &run.outcome {
+                read.summary.apply_outcome(outcome);
+            }
+        }
         if read.summary.clocksource.is_empty() {
             read.summary.clocksource = run.clocksource.to_string();
             read.summary.run_id = run.id.clone();

@@ -36,9 +36,19 @@ pub enum Event {
     Protocol(String),
     /// The data channel closed (QEMU exited or closed the socket).
     DataClosed,
+    /// The console reached its end (QEMU exited): everything it printed was read.
+    ConsoleClosed,
     Console(ConsoleSignal),
     /// Something the harness's own threads (the fault timeline) want recorded.
     Harness(clockstorm_protocol::HarnessEvent),
+    /// An event of the data channel holding its share of the channel's
+    /// bounded backlog; the share is given back once it was dispatched.
+    Data(crate::backlog::Credit, Box<Event>),
+    /// Writing a results file failed (the console log): the run must end.
+    WriteFailed {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
 }
 
 /// What the console reader recognizes.

@@ -8,6 +8,7 @@
 
 pub mod analysis;
 pub mod backend;
+pub mod backlog;
 pub mod cli;
 pub mod clocksource;
 pub mod commands;

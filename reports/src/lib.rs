@@ -5,6 +5,7 @@
 
 pub mod backsteps;
 pub mod bench;
+pub mod channel;
 pub mod csv;
 pub mod decision;
 pub mod drift;

@@ -42,6 +42,21 @@ fn report() -> crate::model::Report {
     b.max_gap_ns = Some(9_000_000);
     b.read_cost_ns = Some(1600.0);
     b.faults = vec![fault(0, FaultKindName::Freeze, 2_000, -20_000), fault(1, FaultKindName::Freeze, 6_000, 4_687_100_000)];
+    // Its guest sent garbage and a line of 4 MiB; its record file ends torn.
+    b.channel = Some(ChannelHealth {
+        messages: 1_200,
+        bytes: 4_500_000,
+        malformed_lines: 3,
+        overlong_lines: 1,
+        longest_line_bytes: 4 << 20,
+        line_cap_bytes: 256 << 10,
+        first_offending: Some("\\xff\\x00not json".into()),
+        peak_messages_per_s: 80,
+        backlog_cap_bytes: 4 << 20,
+        harness_peak_rss_kib: Some(12_288),
+        ..ChannelHealth::default()
+    });
+    b.undecodable_lines = 1;
     let gates = vec![
         GateResult { run_id: a.run_id.clone(), gate: "max_gap".into(), passed: true, message: "max gap 7000000 ns, allowed 8000000 ns".into() },
         GateResult { run_id: b.run_id.clone(), gate: "max_gap".into(), passed: false, message: "max gap 9000000 ns, allowed 8000000 ns".into() },
@@ -111,4 +126,28 @@ fn json_snapshot_is_the_model_itself() {
     let gap = r.groups.iter().find(|g| g.metric == "max gap").unwrap();
     assert_eq!((gap.group.as_str(), gap.mean.n, gap.mean.mean), ("vf-reload-hpet", 2, 8.0));
     assert!(gap.mean.low < 8.0 && gap.mean.high > 8.0);
+}
+
+#[test]
+fn terminal_runs_snapshot() {
+    insta::assert_snapshot!(crate::terminal::render(&report().runs));
+}
+
+/// A degraded channel and a torn record file are named by every renderer, in
+/// the same words (the JSON carries the counts they are made from).
+#[test]
+fn every_renderer_names_a_degraded_channel_alike() {
+    let r = report();
+    let note = crate::channel::note(&r.runs[1]).expect("run b is degraded");
+    assert!(note.starts_with("data channel degraded (malformed, overlong): 3 malformed line(s) skipped"), "{note}");
+    assert!(crate::channel::note(&r.runs[0]).is_none());
+    assert!(crate::terminal::render(&r.runs).contains(&format!("hpet.r1: {note}")));
+    assert!(crate::markdown::render(&r).contains(&format!("- `vf-reload-hpet.r1`: {note}")));
+    let html = crate::html::render(&r);
+    assert!(html.contains("data channel degraded (malformed, overlong): 3 malformed line(s) skipped"), "html");
+    assert!(html.contains("records: 1 line(s) did not decode"), "html");
+    let json: serde_json::Value = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["runs"][1]["channel"]["malformed_lines"], 3);
+    assert_eq!(json["runs"][1]["channel"]["longest_line_bytes"], 4 << 20);
+    assert_eq!(json["runs"][1]["undecodable_lines"], 1);
 }

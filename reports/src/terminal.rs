@@ -73,6 +73,9 @@ pub fn render(summaries: &[RunSummary]) -> String {
         if let Some(detail) = &s.detail {
             out.push_str(&format!("{}: {}\n", run_label(s), detail));
         }
+        if let Some(note) = crate::channel::note(s) {
+            out.push_str(&format!("{}: {}\n", run_label(s), note));
+        }
     }
     if summaries.iter().any(|s| !s.faults.is_empty()) {
         out.push('\n');

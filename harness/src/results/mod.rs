@@ -29,6 +29,12 @@ pub const JUNIT_FILE: &str = "junit.xml";
 pub const RECORDS_FILE: &str = "records.jsonl";
 pub const CONSOLE_FILE: &str = "console.log";
 
+/// Space the run holds in the results directory (a file of zeros, removed
+/// when the runs end): when the disk fills mid-run it is given back, so the
+/// run's last record and the manifest that says why it ended still fit.
+pub const RESERVE_FILE: &str = ".clockstorm-reserve";
+pub const RESERVE_BYTES: usize = 256 << 10;
+
 /// Writing into the results directory failed.
 #[derive(Debug, thiserror::Error)]
 #[error("writing {path}: {source}")]
@@ -58,6 +64,17 @@ impl ResultsDir {
         let probe = tempfile::NamedTempFile::new_in(root)?;
         drop(probe);
         Ok(ResultsDir { root: root.to_owned() })
+    }
+
+    /// Takes [`RESERVE_BYTES`] of the disk for the end of the run (see [`RESERVE_FILE`]).
+    pub fn reserve_space(&self) -> Result<(), WriteError> {
+        let path = self.root.join(RESERVE_FILE);
+        std::fs::write(&path, vec![0u8; RESERVE_BYTES]).map_err(|source| WriteError { path, source })
+    }
+
+    /// Gives the reserved space back (the disk filled, or the runs are over).
+    pub fn release_reserve(&self) {
+        let _ = std::fs::remove_file(self.root.join(RESERVE_FILE));
     }
 
     /// An existing results directory, for reading.

@@ -31,6 +31,9 @@ pub const DONE_GRACE: Duration = Duration::from_secs(30);
 pub const POWEROFF_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the run loop wakes to check on the guest and Ctrl-C.
 const LOOP_TICK: Duration = Duration::from_millis(50);
+/// After the guest exited, the longest the run loop waits for its console
+/// and data channel to reach their ends (they do within milliseconds).
+const EXIT_GRACE: Duration = Duration::from_secs(2);
 /// How long the guest has to serve QMP after it started: QEMU opens the
 /// socket while parsing its command line, well before the guest boots.
 pub const QMP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -44,10 +47,11 @@ pub fn run_guest(ctx: &RunContext, spec: &RunSpec, files: &RunFiles, host_cpus: 
         Some(reason) => RunOutcome::Skipped { reason: reason.clone() },
         None => boot_and_measure(ctx, spec, files, &mut records, host_cpus)?,
     };
-    records
-        .harness(HarnessEvent::RunFinished(outcome.clone()))
-        .map_err(|source| RunError::Io { what: format!("writing {}", records_path.display()), source })?;
-    Ok(outcome)
+    let _ = records.harness(HarnessEvent::RunFinished(outcome.clone()));
+    match records.take_failure() {
+        Some(e) => Err(RunError::ResultsWrite(e)),
+        None => Ok(outcome),
+    }
 }
 
 /// The probe's config for `spec`: its settings, the data device its kernel
@@ -104,7 +108,7 @@ fn boot_and_measure(
     let console_path = files.console();
     let console_log =
         std::fs::File::create(&console_path).map_err(|source| RunError::Io { what: format!("creating {}", console_path.display()), source })?;
-    let console_thread = console::spawn_reader(console_pipe, console_log, tail.clone(), tx.clone())
+    let console_thread = console::spawn_reader(console_pipe, console_log, console_path.clone(), tail.clone(), tx.clone())
         .map_err(|source| RunError::Io { what: "starting the console thread".into(), source })?;
 
     let stream = match data_channel::accept(&listener, || process.try_wait().is_none()) {
@@ -149,6 +153,13 @@ fn boot_and_measure(
     let _ = console_thread.join();
     // Messages that arrived between the loop's end and teardown.
     drain(&rx, records, &mut state);
+    if let Some(h) = state.channel.as_ref().filter(|h| !h.degraded().is_empty()) {
+        eprintln!("clockstorm:   {}: the data channel was degraded ({}): {}", spec.id, h.degraded().join(", "), clockstorm_reports::channel::sentence(h));
+    }
+    // A results write failed: the guest is down, the run ends here.
+    if let Some(e) = records.take_failure() {
+        return Err(RunError::ResultsWrite(e));
+    }
     let status = exit.map_err(RunError::from)?;
     let _ = records.harness(HarnessEvent::QemuExited {
         code: status.and_then(|s| s.code()),
@@ -179,6 +190,11 @@ impl LiveGuest<'_> {
             if (self.ctx.stop_requested)() {
                 return RunOutcome::Interrupted;
             }
+            // The results disk is full (or the file otherwise unwritable):
+            // measuring on would record nothing. Teardown follows as on any end.
+            if let Some(e) = self.records.failure() {
+                return failed(format!("the run's results could not be written: {e}"), self.tail);
+            }
             match self.rx.recv_timeout(LOOP_TICK) {
                 Ok(event) => match self.state.dispatch(event, self.records) {
                     Step::Nothing => {}
@@ -203,15 +219,27 @@ impl LiveGuest<'_> {
                 let _ = data_channel::send(&self.host_writer, &HostMessage::Beacon { seq });
             }
             if let Some(status) = self.process.try_wait() {
-                // Let the console and data threads deliver what the guest wrote last.
-                std::thread::sleep(LOOP_TICK);
-                drain(self.rx, self.records, &mut self.state);
+                self.receive_the_last_words();
                 return finished(self.spec, &self.state, status, self.started, self.tail);
             }
             if let Some(outcome) = self.verdict_by_time(Instant::now(), hello_timeout) {
                 return outcome;
             }
         }
+    }
+
+    /// After the guest exited: what its console and data channel still
+    /// hold, up to their ends (the sentinel may be the console's last line,
+    /// and a loaded host may take a while to schedule the readers), or at
+    /// most [`EXIT_GRACE`] when something else holds them open.
+    fn receive_the_last_words(&mut self) {
+        let deadline = Instant::now() + EXIT_GRACE;
+        while !(self.state.console_closed && self.state.data_closed) && Instant::now() < deadline {
+            if let Ok(event) = self.rx.recv_timeout(LOOP_TICK) {
+                let _ = self.state.dispatch(event, self.records);
+            }
+        }
+        drain(self.rx, self.records, &mut self.state);
     }
 
     /// The outcome the clock decides: a clock stopped for good, a silent

@@ -4,6 +4,7 @@
 mod console;
 mod data_channel;
 mod guest_run;
+mod line_reader;
 mod record_file;
 mod run_state;
 
@@ -44,6 +45,10 @@ pub enum RunError {
     Backend(#[from] BackendError),
     #[error(transparent)]
     Results(#[from] WriteError),
+    /// A run's results could not be written mid-run (a full disk): the run
+    /// was ended, its guest torn down; what was written before is kept.
+    #[error("{0}; the run was ended and its guest torn down; everything written before it is kept (`clockstorm report` reads it)")]
+    ResultsWrite(WriteError),
 }
 
 /// Runs every spec, `jobs` guests at a time (in order when 1), updating the
@@ -65,7 +70,13 @@ pub fn run_all(ctx: &RunContext, specs: &[RunSpec], results: &ResultsDir, manife
             }
             let pinned = cpus.map(|c| format!(" on host CPUs {c:?}")).unwrap_or_default();
             eprintln!("clockstorm: [{}/{}] {} ({}){pinned}", i + 1, specs.len(), spec.id, spec.clocksource);
-            let outcome = guest_run::run_guest(ctx, spec, &results.run(&spec.id), cpus)?;
+            let outcome = match guest_run::run_guest(ctx, spec, &results.run(&spec.id), cpus) {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    record_failure(results, &mut manifest.lock().unwrap_or_else(|e| e.into_inner()), spec, &e);
+                    return Err(e);
+                }
+            };
             report_progress(&outcome);
             let mut m = manifest.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(run) = m.runs.iter_mut().find(|r| r.id == spec.id) {
@@ -81,6 +92,37 @@ pub fn run_all(ctx: &RunContext, specs: &[RunSpec], results: &ResultsDir, manife
         let handles: Vec<_> = (0..jobs).map(|slot| scope.spawn(move || worker(slot))).collect();
         handles.into_iter().map(|h| h.join().unwrap_or(Ok(()))).collect::<Result<Vec<()>, _>>().map(|_| ())
     })
+}
+
+/// A run that ended on an error: its outcome goes into its record file and
+/// into the manifest, both best effort, after the reserved space was given
+/// back (the error may be a full disk by another name, e.g. creating a file;
+/// no run follows an error). The manifest is replaced atomically, so a write
+/// that fails leaves the last one whole.
+fn record_failure(results: &ResultsDir, manifest: &mut Manifest, spec: &RunSpec, error: &RunError) {
+    // The run's record says what happened, not what to do about it (that is stderr's).
+    let reason = match error {
+        RunError::ResultsWrite(e) => format!("the run's results could not be written: {e}"),
+        other => other.to_string(),
+    };
+    let outcome = RunOutcome::Failed { reason, console_tail: Vec::new() };
+    results.release_reserve();
+    match record_file::RecordFile::append(&results.run(&spec.id).records()) {
+        Ok(mut r) => {
+            if let Err(e) = r.harness(clockstorm_protocol::HarnessEvent::RunFinished(outcome.clone())) {
+                eprintln!("clockstorm: {}: could not append the run's end to its records: {e}", spec.id);
+            }
+        }
+        // No record file: the run failed before it could start one.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => eprintln!("clockstorm: {}: could not append the run's end to its records: {e}", spec.id),
+    }
+    if let Some(run) = manifest.runs.iter_mut().find(|r| r.id == spec.id) {
+        run.outcome = Some(outcome);
+    }
+    if let Err(e) = results.write_manifest(manifest) {
+        eprintln!("clockstorm: could not record the failure in the manifest either ({e}); the last manifest is kept whole");
+    }
 }
 
 /// The CPUs this process may run on.

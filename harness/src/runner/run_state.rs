@@ -94,6 +94,12 @@ pub struct RunState {
     /// measures by its own clock, so its end comes that much later.
     pub stopped_total: Duration,
     next_beacon: u64,
+    /// The data channel's health, once it closed.
+    pub channel: Option<clockstorm_protocol::ChannelHealth>,
+    /// The data channel and the console reached their ends: what the guest
+    /// sent last has been received.
+    pub data_closed: bool,
+    pub console_closed: bool,
 }
 
 impl Default for RunState {
@@ -112,6 +118,9 @@ impl Default for RunState {
             stopped_since: None,
             stopped_total: Duration::ZERO,
             next_beacon: 0,
+            channel: None,
+            data_closed: false,
+            console_closed: false,
         }
     }
 }
@@ -153,6 +162,7 @@ impl RunState {
             Event::Protocol(message) => Step::Fail(message),
             Event::Harness(event) => {
                 match &event {
+                    HarnessEvent::ChannelHealth(h) => self.channel = Some(h.clone()),
                     HarnessEvent::FaultStarted { .. } => self.faults_active += 1,
                     HarnessEvent::FaultEnded(_) => {
                         self.faults_active = self.faults_active.saturating_sub(1);
@@ -170,7 +180,25 @@ impl RunState {
             }
             Event::Console(ConsoleSignal::ProbeFailure(reason)) => Step::Fail(format!("the probe failed: {reason}")),
             Event::Console(ConsoleSignal::KernelPanic(line)) => Step::Fail(format!("the guest kernel panicked: {line}")),
-            Event::DataClosed => Step::Nothing,
+            Event::DataClosed => {
+                self.data_closed = true;
+                Step::Nothing
+            }
+            Event::ConsoleClosed => {
+                self.console_closed = true;
+                Step::Nothing
+            }
+            // The credit goes back once the message is recorded, not before:
+            // that is what bounds the messages waiting.
+            Event::Data(credit, event) => {
+                let step = self.dispatch(*event, records);
+                drop(credit);
+                step
+            }
+            Event::WriteFailed { path, error } => {
+                records.failed_elsewhere(crate::results::WriteError { path, source: error });
+                Step::Nothing
+            }
         }
     }
 

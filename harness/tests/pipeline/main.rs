@@ -9,6 +9,7 @@ mod bad_input;
 mod characterize;
 mod fake;
 mod faults;
+mod hostile;
 mod interrupt;
 mod kernels;
 mod kill;

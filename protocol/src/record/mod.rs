@@ -9,8 +9,11 @@ use crate::{Accel, Clocksource, FaultKindName, GuestMessage};
 /// Version of the on-disk record format.
 pub const RECORD_FORMAT_VERSION: u32 = 1;
 
+mod channel;
 mod fast;
 mod read;
+
+pub use channel::{escape_bytes, ChannelHealth, FLOOD_MESSAGES_PER_S};
 
 impl RunRecord {
     /// One line of a record file (without its newline): the canonical lines
@@ -95,6 +98,8 @@ pub enum HarnessEvent {
     },
     /// A fault was lifted, with what it achieved.
     FaultEnded(FaultEffect),
+    /// The data channel closed: what its reader skipped, discarded and waited for.
+    ChannelHealth(ChannelHealth),
     /// Last line of every complete record file.
     RunFinished(RunOutcome),
 }

@@ -151,10 +151,13 @@ pub fn runs(r: &Report) -> String {
         "read cost",
     ]));
     for s in &r.runs {
-        let status = match &s.detail {
+        let mut status = match &s.detail {
             Some(d) => format!("{}<br><small>{}</small>", esc(&s.status), esc(d)),
             None => esc(&s.status),
         };
+        if let Some(note) = crate::channel::note(s) {
+            status.push_str(&format!("<br><small class=\"degraded\">{}</small>", esc(&note)));
+        }
         let mut clocksource = esc(&s.clocksource);
         for w in &s.switches {
             let step = ns_pm(w.offset_step_ns, w.uncertainty_ns).unwrap_or_else(|| DASH.into());

@@ -94,6 +94,14 @@ pub struct RunSummary {
     pub requested_ms: Option<u64>,
     pub overhead_ms: Option<i64>,
     pub probe_peak_rss_kib: Option<u64>,
+    /// How the data channel behaved, as the harness's reader saw it
+    /// (None: a record file from before the harness recorded it).
+    #[serde(default)]
+    pub channel: Option<clockstorm_protocol::ChannelHealth>,
+    /// Record lines that did not decode and were skipped: a torn last line
+    /// (a full disk, a crash) or damage (set by whoever read the file).
+    #[serde(default)]
+    pub undecodable_lines: u64,
 }
 
 impl RunSummary {
@@ -208,6 +216,7 @@ impl Summarizer {
                 }
                 HarnessEvent::FaultEnded(e) => self.effects.push(e),
                 HarnessEvent::RunFinished(outcome) => apply_outcome(s, &outcome),
+                HarnessEvent::ChannelHealth(h) => s.channel = Some(h),
                 _ => {}
             },
             RecordBody::Guest(g) => match g {
@@ -416,6 +425,16 @@ fn empty_summary() -> RunSummary {
         requested_ms: None,
         overhead_ms: None,
         probe_peak_rss_kib: None,
+        channel: None,
+        undecodable_lines: 0,
+    }
+}
+
+impl RunSummary {
+    /// Takes `outcome` as the run's end (for a record file that lacks its
+    /// last line, from the manifest).
+    pub fn apply_outcome(&mut self, outcome: &RunOutcome) {
+        apply_outcome(self, outcome)
     }
 }
 

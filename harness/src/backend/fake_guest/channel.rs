@@ -66,11 +66,38 @@ impl Link {
     }
 
     pub fn send(&self, msg: &GuestMessage) -> Result<(), ChannelError> {
+        self.send_raw(encode_line(msg).as_bytes())
+    }
+
+    /// Bytes as they are, whatever they are (the hostile modes write garbage).
+    pub fn send_raw(&self, bytes: &[u8]) -> Result<(), ChannelError> {
         let mut s = self.stream.lock().unwrap_or_else(|e| e.into_inner());
-        s.write_all(encode_line(msg).as_bytes()).map_err(|e| match e.kind() {
-            std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset => ChannelError::Closed,
-            _ => ChannelError::Write(e),
-        })
+        s.write_all(bytes).map_err(write_error)
+    }
+
+    /// One line of `len` bytes and its newline, written in 64 KiB chunks with
+    /// `pause` after each while holding the lock (so no other message
+    /// lands inside it): a line that goes on for a while.
+    pub fn send_long_line(&self, len: u64, pause: Duration) -> Result<(), ChannelError> {
+        const CHUNK: usize = 64 << 10;
+        let chunk = vec![b'x'; CHUNK];
+        let mut s = self.stream.lock().unwrap_or_else(|e| e.into_inner());
+        s.write_all(b"{\"type\":\"kernel_log\",\"message\":\"").map_err(write_error)?;
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(CHUNK as u64) as usize;
+            s.write_all(&chunk[..n]).map_err(write_error)?;
+            left -= n as u64;
+            std::thread::sleep(pause);
+        }
+        s.write_all(b"\n").map_err(write_error)
+    }
+}
+
+fn write_error(e: std::io::Error) -> ChannelError {
+    match e.kind() {
+        std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset => ChannelError::Closed,
+        _ => ChannelError::Write(e),
     }
 }
 

@@ -147,6 +147,20 @@ impl Guest {
         }
     }
 
+    /// Sends bytes as they are (the hostile modes); false as [`Guest::send`].
+    pub fn send_raw(&self, bytes: &[u8]) -> bool {
+        self.sent(self.link.send_raw(bytes))
+    }
+
+    /// Sends one line of `len` bytes, slowly (see `Link::send_long_line`).
+    pub fn send_long_line(&self, len: u64, pause: Duration) -> bool {
+        self.sent(self.link.send_long_line(len, pause))
+    }
+
+    fn sent(&self, result: Result<(), super::channel::ChannelError>) -> bool {
+        result.map_err(|e| self.fail(e.to_string())).is_ok()
+    }
+
     /// vCPU 0 ran just now.
     pub fn beat(&self) {
         self.heartbeat_ns.fetch_max(self.clock.host().monotonic_ns(), SeqCst);

@@ -15,6 +15,7 @@ mod clocksources;
 mod console;
 mod exchange;
 mod guest;
+mod hostile;
 mod kernel;
 mod kmsg;
 mod model;

@@ -22,7 +22,7 @@ use clockstorm_reports::predict::wrap_ns;
 use crate::duration::parse_duration;
 
 /// The keys `--model` understands, for error messages.
-const KEYS: &str = "wrap, refuse-above, pause, honor, unstable-after";
+const KEYS: &str = "wrap, refuse-above, pause, honor, unstable-after, garbage, long-line, flood";
 
 /// What `--model` changes; None: the default. Pure data, validated.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -41,6 +41,23 @@ pub struct ModelOverrides {
     /// (default 1/2, the generic rule): how `characterize` is tested
     /// against rules of any threshold, including ones no real kernel has.
     pub refuse_above: Option<f64>,
+    /// The hostile modes: what the guest does to its data channel (not to
+    /// its clocks) once it measures. They test the harness, not a kernel.
+    pub hostile: Hostile,
+}
+
+/// A guest that does not keep to the protocol, on top of its measurements.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Hostile {
+    /// `garbage=<count>`: that many lines that are no message (random
+    /// bytes, not UTF-8, not JSON, an unknown type), between the real ones.
+    pub garbage: Option<u64>,
+    /// `long-line=<bytes>`: one line that long, written over about half a
+    /// second with no other message inside it.
+    pub long_line: Option<u64>,
+    /// `flood=<count>`: that many valid but excess messages (kernel-log
+    /// lines), as fast as the channel takes them.
+    pub flood: Option<u64>,
 }
 
 /// Parses `--model` text: `KEY=VALUE` items separated by commas; empty text
@@ -60,6 +77,9 @@ pub fn parse_model(text: &str) -> Result<ModelOverrides, String> {
             "honor" => o.honor.replace(choice(value, "yes", "no").map_err(bad)?).is_some(),
             "unstable-after" => o.unstable_after.replace(optional_duration(value).map_err(bad)?).is_some(),
             "refuse-above" => o.refuse_above.replace(fraction(value).map_err(bad)?).is_some(),
+            "garbage" => o.hostile.garbage.replace(positive(value).map_err(bad)?).is_some(),
+            "long-line" => o.hostile.long_line.replace(positive(value).map_err(bad)?).is_some(),
+            "flood" => o.hostile.flood.replace(positive(value).map_err(bad)?).is_some(),
             _ => return Err(format!("fake model: unknown key {key:?} in {item:?} (keys: {KEYS})")),
         };
         if duplicate {
@@ -79,6 +99,14 @@ fn optional_duration(value: &str) -> Result<Option<Duration>, String> {
         return Err("must be positive, or none".into());
     }
     Ok(Some(d))
+}
+
+/// A count (of lines, bytes, messages) above zero.
+fn positive(value: &str) -> Result<u64, String> {
+    match value.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("expected a whole number above 0".into()),
+    }
 }
 
 /// A fraction of a wrap in (0, 1].
@@ -156,6 +184,11 @@ impl ClockModel {
         self.overrides.honor.unwrap_or(true)
     }
 
+    /// What the guest does to its data channel besides measuring.
+    pub fn hostile(&self) -> Hostile {
+        self.overrides.hostile
+    }
+
     /// The felt freeze that makes the watchdog mark the clocksource unstable
     /// (default: none, it never does).
     pub fn unstable_after(&self) -> Option<Duration> {
@@ -226,6 +259,8 @@ mod tests {
         assert!(m.pause_lost() && m.honors_clocksource());
         assert_eq!(m.unstable_after(), None);
         assert_eq!(parse_model("").unwrap(), ModelOverrides::default());
+        let h = ClockModel::new(parse_model("garbage=5,long-line=4194304,flood=1000").unwrap()).hostile();
+        assert_eq!(h, Hostile { garbage: Some(5), long_line: Some(4 << 20), flood: Some(1000) });
         assert_eq!(parse_model(" , ").unwrap(), ModelOverrides::default());
     }
 
@@ -246,6 +281,10 @@ mod tests {
         assert!(e.contains("\"speed\"") && e.contains("speed=2") && e.contains("keys:"), "{e}");
         let e = err("wrap");
         assert!(e.contains("\"wrap\"") && e.contains("KEY=VALUE"), "{e}");
+        let e = err("flood=lots");
+        assert!(e.contains("flood=lots") && e.contains("whole number"), "{e}");
+        let e = err("long-line=0");
+        assert!(e.contains("long-line=0") && e.contains("above 0"), "{e}");
         let e = err("pause=lost,pause=kept");
         assert!(e.contains("pause") && e.contains("twice"), "{e}");
     }

@@ -19,9 +19,9 @@ use super::clock::HostClock;
 use super::console::Console;
 use super::exchange::{exchange, initial_sync, ShutDown};
 use super::guest::{Ending, Guest, Phase};
-use super::model::{parse_model, ClockModel};
+use super::model::{parse_model, ClockModel, Hostile};
 use super::qmp_server::{self, OnQuit};
-use super::{kmsg, poller, timer, vcpu, FakeGuestArgs};
+use super::{hostile, kmsg, poller, timer, vcpu, FakeGuestArgs};
 
 /// Reads per clock in the hello's read-cost calibration.
 const CALIBRATION_READS: u64 = 2_000;
@@ -85,6 +85,7 @@ pub fn run_guest(args: &FakeGuestArgs, options: Options) -> Outcome {
         Ok(l) => l,
         Err(e) => return failed(e.to_string()),
     };
+    let hostile = model.hostile();
     let guest = Arc::new(Guest::new(config, args.vcpus, model, console.clone(), link, options.host));
     let mut vcpus = Vec::new();
     let mut tids = Vec::new();
@@ -106,7 +107,7 @@ pub fn run_guest(args: &FakeGuestArgs, options: Options) -> Outcome {
     let pongs = Arc::new(Pongs::default());
     let mut threads = Vec::new();
     if !guest.is_shut_down() {
-        if let Err(reason) = probe(&guest, &args.kernel_release, reader_stream, &pongs, &mut threads) {
+        if let Err(reason) = probe(&guest, &args.kernel_release, reader_stream, &pongs, hostile, &mut threads) {
             guest.fail(reason);
         }
     }
@@ -162,6 +163,7 @@ fn probe(
     kernel_release: &str,
     reader: std::os::unix::net::UnixStream,
     pongs: &Arc<Pongs>,
+    hostile: Hostile,
     threads: &mut Vec<JoinHandle<()>>,
 ) -> Result<(), String> {
     if !guest.on_vcpu0() {
@@ -208,7 +210,12 @@ fn probe(
     }
     guest.set_phase(Phase::Measuring);
     let mut measuring = Vec::new();
-    let spawned = [Some(timer::spawn(guest.clone())), Some(poller::spawn(guest.clone())), guest.config.forward_kmsg.then(|| kmsg::spawn(guest.clone()))];
+    let spawned = [
+        Some(timer::spawn(guest.clone())),
+        Some(poller::spawn(guest.clone())),
+        guest.config.forward_kmsg.then(|| kmsg::spawn(guest.clone())),
+        hostile::spawn(guest.clone(), hostile),
+    ];
     for t in spawned.into_iter().flatten() {
         match t {
             Ok(t) => measuring.push(t),

@@ -64,6 +64,7 @@ fn execute(plan: &RunPlan, host: &HostResources) -> Result<(ResultsDir, Manifest
     // then start the guardian that undoes this run's faults if it is killed.
     crate::leftovers::sweep_host();
     let _guardian = guardian::start(&results.guardian_log()).map_err(Error::Guardian)?;
+    results.reserve_space()?;
     signals::install().map_err(Error::Signals)?;
 
     eprintln!(
@@ -88,9 +89,17 @@ fn execute(plan: &RunPlan, host: &HostResources) -> Result<(ResultsDir, Manifest
         stop_requested: signals::interrupted,
     };
     let run_result = runner::run_all(&ctx, &pending, &results, &mut manifest, plan.jobs);
+    results.release_reserve();
     manifest.finished_at_unix_ms = Some(unix_ms_now());
-    results.write_manifest(&manifest)?;
+    let written = results.write_manifest(&manifest);
+    // The run's own error first: a manifest that cannot be written after a
+    // full disk is a consequence, and the last one written is still whole.
+    if let (Err(run), Err(manifest)) = (&run_result, &written) {
+        let _ = run;
+        eprintln!("clockstorm: the manifest's last update failed too ({manifest}); the one written before is kept whole");
+    }
     run_result?;
+    written?;
     Ok((results, manifest))
 }
 

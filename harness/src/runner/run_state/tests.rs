@@ -203,3 +203,29 @@ fn beacons_are_due_every_interval_after_hello_and_stop_with_done() {
     state.done = Some(ProbeOutcome::Completed);
     assert_eq!(state.beacon_due(t0 + BEACON_INTERVAL * 20), None);
 }
+
+#[test]
+fn a_data_event_gives_its_backlog_share_back_once_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut rec, path) = records_in(dir.path());
+    let mut state = RunState::default();
+    let backlog = crate::backlog::Backlog::new(1 << 20);
+    let crate::backlog::Admission::Now(credit) = backlog.admit(100) else { panic!("an empty backlog admits") };
+    assert!(backlog.queued() > 0);
+    let event = Event::Data(credit, Box::new(Event::Guest(stamp(), GuestMessage::Gap(Gap { cpu: 0, at_ns: 1, gap_ns: 1 }))));
+    assert_eq!(state.dispatch(event, &mut rec), Step::Nothing);
+    assert_eq!(backlog.queued(), 0);
+    assert_eq!(read(&path).len(), 1, "recorded like any guest message");
+}
+
+#[test]
+fn a_failed_console_log_write_fails_the_runs_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut rec, _path) = records_in(dir.path());
+    let mut state = RunState::default();
+    let error = std::io::Error::from_raw_os_error(libc::ENOSPC);
+    state.dispatch(Event::WriteFailed { path: "/r/console.log".into(), error }, &mut rec);
+    let f = rec.failure().expect("the run loop will see it");
+    assert_eq!(f.path, std::path::Path::new("/r/console.log"));
+    assert!(f.to_string().contains("No space left on device"), "{f}");
+}
