@@ -22,6 +22,9 @@ pub enum Item {
     Process { pid: u32, start_time: u64 },
     /// A private directory of sockets the harness made; removed whole.
     TempDir { path: PathBuf },
+    /// A file the harness made and removes when done (the results
+    /// directory's space reserve).
+    RemoveFile { path: PathBuf },
 }
 
 /// A line on the guardian's stdin.

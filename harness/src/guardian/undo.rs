@@ -53,7 +53,7 @@ pub fn undo_all(items: &BTreeMap<u64, Item>, proc_root: &Path) -> Undone {
                 Ok(false) => {}
                 Err(_) => busy_dirs.push(path.clone()),
             },
-            Item::Process { .. } | Item::TempDir { .. } => {}
+            Item::Process { .. } | Item::TempDir { .. } | Item::RemoveFile { .. } => {}
         }
     }
     let mut killed = Vec::new();
@@ -94,6 +94,15 @@ pub fn undo_all(items: &BTreeMap<u64, Item>, proc_root: &Path) -> Undone {
                     break;
                 }
                 Err(_) => std::thread::sleep(POLL),
+            }
+        }
+    }
+    for item in items.values() {
+        if let Item::RemoveFile { path } = item {
+            match std::fs::remove_file(path) {
+                Ok(()) => undone.done.push(format!("removed {}", path.display())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => undone.failed.push(format!("removing {}: {e}", path.display())),
             }
         }
     }
@@ -139,6 +148,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let state = root.path().join("state");
         std::fs::write(&state, "FROZEN").unwrap();
+        std::fs::write(root.path().join("reserve"), "x").unwrap();
         let cg = root.path().join("cg");
         std::fs::create_dir(&cg).unwrap();
         let tmp = root.path().join("clockstorm-abc");
@@ -154,6 +164,7 @@ mod tests {
             (3, Item::Write { path: state.clone(), value: "THAWED".into() }),
             (4, Item::TempDir { path: tmp.clone() }),
             (5, Item::TempDir { path: not_ours.clone() }),
+            (6, Item::RemoveFile { path: state.with_file_name("reserve") }),
         ]);
         let undone = undo_all(&items, Path::new("/proc"));
         assert!(undone.failed.is_empty(), "{undone:?}");
@@ -161,7 +172,8 @@ mod tests {
         assert!(!cg.exists() && !tmp.exists());
         assert!(not_ours.exists(), "a dir not named clockstorm-* is never removed");
         assert!(child.wait().unwrap().code().is_none(), "killed by a signal");
-        assert_eq!(undone.done.len(), 4, "{undone:?}");
+        assert_eq!(undone.done.len(), 5, "{undone:?}");
+        assert!(!root.path().join("reserve").exists());
         assert!(undone.done.contains(&format!("killed process {}", child.id())), "{undone:?}");
     }
 

@@ -168,5 +168,6 @@ pub fn sigkill_mid_fault(backend: &[&str], fault: &str) {
     assert!(took < KILL_BOUND, "{what}");
     // The guardian says what it undid (the private dir at least).
     assert!(log.contains("died without undoing its faults"), "{what}");
+    assert!(!out.path().join(".clockstorm-reserve").exists(), "the space reserve is left: {what}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("clockstorm guardian: the harness"), "{what}");
 }

@@ -65,6 +65,7 @@ fn execute(plan: &RunPlan, host: &HostResources) -> Result<(ResultsDir, Manifest
     crate::leftovers::sweep_host();
     let _guardian = guardian::start(&results.guardian_log()).map_err(Error::Guardian)?;
     results.reserve_space()?;
+    let _reserve_watch = guardian::watch(guardian::Item::RemoveFile { path: results.root().join(crate::results::RESERVE_FILE) });
     signals::install().map_err(Error::Signals)?;
 
     eprintln!(
