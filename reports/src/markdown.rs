@@ -99,11 +99,23 @@ pub fn render(r: &Report) -> String {
         }
     }
     if !r.groups.is_empty() {
-        out.push_str("\n**Over repetitions** (mean, Student-t 95 % CI; median, bootstrap 95 % CI)\n\n| combination | metric | n | mean [95 % CI] | median [95 % CI] |\n|---|---|---|---|---|\n");
+        out.push_str("\n**Over repetitions** (mean, Student-t 95 % CI kept at the metric's floor; median, bootstrap 95 % CI)\n\n| combination | metric | n | runs | mean [95 % CI] | median [95 % CI] | note |\n|---|---|---|---|---|---|---|\n");
         for g in &r.groups {
+            let u = |v: f64| crate::stats::with_unit(v, &g.unit);
+            let (low, high, _) = g.shown_interval();
             out.push_str(&format!(
-                "| `{}` | {} ({}) | {} | {:.4} [{:.4}, {:.4}] | {:.4} [{:.4}, {:.4}] |\n",
-                g.group, g.metric, g.unit, g.mean.n, g.mean.mean, g.mean.low, g.mean.high, g.median.median, g.median.low, g.median.high
+                "| `{}` | {} | {} | {} | {} [{}, {}] | {} [{}, {}] | {} |\n",
+                g.group,
+                g.metric,
+                g.mean.n,
+                g.values.iter().map(|v| u(*v)).collect::<Vec<_>>().join(", "),
+                u(g.mean.mean),
+                u(low),
+                u(high),
+                u(g.median.median),
+                u(g.median.low),
+                u(g.median.high),
+                g.interval_notes().join("; ")
             ));
         }
     }

@@ -140,6 +140,58 @@ pub struct GroupStats {
     pub mean: MeanCi,
     /// Median with a seeded percentile-bootstrap 95 % interval.
     pub median: MedianCi,
+    /// Each completed run's value, in run order: shown beside the interval,
+    /// since with few runs the runs say more than the interval.
+    #[serde(default)]
+    pub values: Vec<f64>,
+    /// The least value the metric can take (0 for a cost, a gap, an
+    /// uncertainty, a latency); None when it can be negative (time lost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<f64>,
+}
+
+/// Below this many runs a 95 % t interval is too wide to mean much: its
+/// half-width is t(0.975, n-1) standard errors, 12.7 at n = 2, 4.30 at 3,
+/// 3.18 at 4 and 2.78 at 5 (against 1.96 for large n).
+pub const FEW_RUNS: usize = 5;
+
+impl GroupStats {
+    /// The mean's 95 % interval kept inside what the metric can take:
+    /// `(low, high, clipped)`. The t interval is symmetric and knows nothing
+    /// of a floor; a read cost's interval reaching below 0 ns only says the
+    /// runs are too few or too spread for it.
+    pub fn shown_interval(&self) -> (f64, f64, bool) {
+        match self.floor {
+            Some(floor) if self.mean.low < floor => (floor, self.mean.high, true),
+            _ => (self.mean.low, self.mean.high, false),
+        }
+    }
+
+    /// What a reader must know to read the interval: too few runs, or an
+    /// interval clipped at the metric's floor (with the unclipped bound).
+    pub fn interval_notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.mean.n < FEW_RUNS {
+            notes.push(format!("{} runs: too few for the interval to mean much", self.mean.n));
+        }
+        if let (_, _, true) = self.shown_interval() {
+            let floor = self.floor.unwrap_or_default();
+            let at = if floor == 0.0 { "0".to_owned() } else { crate::stats::with_unit(floor, &self.unit) };
+            let cannot = if floor == 0.0 { "cannot be negative".to_owned() } else { format!("cannot be below {at}") };
+            notes.push(format!(
+                "clipped at {at}: {} {cannot} (the t interval reaches {})",
+                self.metric,
+                crate::stats::with_unit(self.mean.low, &self.unit)
+            ));
+        }
+        notes
+    }
+}
+
+/// The least value `metric` (a name `run_metrics` gives) can take.
+pub fn metric_floor(metric: &str) -> Option<f64> {
+    const NON_NEGATIVE: [&str; 5] = ["max gap", "read cost", "offset uncertainty", "max |offset|", "timer latency p99"];
+    NON_NEGATIVE.contains(&metric).then_some(0.0)
 }
 
 /// The combination a run belongs to: its id without a `.rN` suffix.
@@ -226,6 +278,8 @@ pub fn build(provenance: Manifest, runs: Vec<RunSummary>, series: Vec<RunSeries>
                     unit: (*unit).to_owned(),
                     mean: mean_ci(&sample, 0.95),
                     median: median_bootstrap_ci(&sample, 0.95, BOOTSTRAP_RESAMPLES, seed),
+                    values: values.clone(),
+                    floor: metric_floor(metric),
                 });
             }
         }
@@ -457,6 +511,43 @@ mod tests {
         }
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(committed == generated, "{} is stale: rerun with CLOCKSTORM_UPDATE_SCHEMA=1", path.display());
+    }
+
+    fn group(metric: &str, unit: &str, values: &[f64]) -> super::GroupStats {
+        let sample = crate::stats::Sample::new(values.to_vec()).unwrap();
+        super::GroupStats {
+            group: "g".into(),
+            metric: metric.into(),
+            unit: unit.into(),
+            mean: crate::stats::mean_ci(&sample, 0.95),
+            median: crate::stats::median_bootstrap_ci(&sample, 0.95, 100, 1),
+            values: values.to_vec(),
+            floor: super::metric_floor(metric),
+        }
+    }
+
+    #[test]
+    fn a_cost_interval_stops_at_zero_and_says_so() {
+        // Two runs 7 µs apart: the t interval (t = 12.7) reaches far below 0 ns.
+        let g = group("read cost", "ns", &[2_000.0, 9_000.0]);
+        assert!(g.mean.low < -30_000.0, "{:?}", g.mean);
+        let (low, high, clipped) = g.shown_interval();
+        assert_eq!((low, clipped), (0.0, true));
+        assert_eq!(high, g.mean.high);
+        let notes = g.interval_notes();
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert_eq!(notes[0], "2 runs: too few for the interval to mean much");
+        assert_eq!(notes[1], "clipped at 0: read cost cannot be negative (the t interval reaches -39.0 µs)");
+    }
+
+    #[test]
+    fn time_lost_may_be_negative_and_enough_runs_need_no_note() {
+        let g = group("time lost, fault 0", "s", &[-0.001, 0.0005, -0.0002, 0.0001, 0.0003]);
+        assert_eq!(g.floor, None);
+        assert!(!g.shown_interval().2);
+        assert!(g.interval_notes().is_empty(), "{:?}", g.interval_notes());
+        let g = group("max gap", "ms", &[10.0, 10.5, 11.0, 10.2, 10.4]);
+        assert!(!g.shown_interval().2, "a tight interval above 0 is not clipped");
     }
 
     #[test]

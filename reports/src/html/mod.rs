@@ -39,7 +39,7 @@ figure{margin:1em 0}figcaption{color:#555;font-size:.92em}
 svg.plot{display:block;max-width:100%;height:auto;background:#fff;border:1px solid #e4e4e4}
 svg.plot text{fill:#222}svg.plot text.onbar{fill:#fff;font-weight:600}svg.plot .pt{font-size:13px;font-weight:600}svg.plot .nodata{fill:#888;font-size:16px}
 svg.plot .grid{stroke:#ececec}svg.plot .tick{stroke:#888}svg.plot .frame{fill:none;stroke:#999}
-svg.plot .series{fill:none;stroke-width:1.5}svg.plot .whisker{fill:none;stroke:#222;stroke-width:1.5}
+svg.plot .series{fill:none;stroke-width:1.5}svg.plot .whisker{fill:none;stroke:#222;stroke-width:1.5}svg.plot .run{fill:#fff;stroke:#222;stroke-width:1.2}
 svg.plot .span{fill:#f0a030;fill-opacity:.2}svg.plot .spanlabel{fill:#8a5200;font-size:10px}
 svg.plot .event{stroke:#b00020;stroke-width:1.2;stroke-dasharray:4 3}svg.plot .hit{stroke:#000;stroke-opacity:0;stroke-width:8}
 </style>

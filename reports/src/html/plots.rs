@@ -383,8 +383,12 @@ fn metric_bars(r: &Report, palette: &Palette, metric: &str, unit: &str, rows: &[
     let f = Frame { width: WIDTH, height, left, right: 24.0, top: TOP, bottom: BOTTOM };
     let x_label = format!("{metric} ({unit})");
     let mut s = svg::open(&f, &format!("{metric}: mean and 95 % CI per combination"));
-    // Bars start at 0, so 0 is on the axis whenever there is a bar.
-    let values = rows.iter().flat_map(|g| [g.mean.mean, g.mean.low, g.mean.high]);
+    // Bars start at 0, so 0 is on the axis whenever there is a bar; the
+    // runs themselves are drawn too, so they must fit.
+    let values = rows.iter().flat_map(|g| {
+        let (low, high, _) = g.shown_interval();
+        [g.mean.mean, low, high].into_iter().chain(g.values.iter().copied())
+    });
     let Some((lo, hi)) = extent(values).map(|(lo, hi)| (lo.min(0.0), hi.max(0.0))) else {
         s.push_str(&svg::no_data(&f, &x_label, "combination"));
         s.push_str(svg::CLOSE);
@@ -399,17 +403,21 @@ fn metric_bars(r: &Report, palette: &Palette, metric: &str, unit: &str, rows: &[
         let (zero, mean) = (x.map(0.0), x.map(g.mean.mean));
         // A bound that is not a number shrinks the whisker to the mean.
         let bound = |v: f64| if v.is_finite() { x.map(v) } else { mean };
-        let (low, high) = (bound(g.mean.low), bound(g.mean.high));
+        let (shown_low, shown_high, clipped) = g.shown_interval();
+        let (low, high) = (bound(shown_low), bound(shown_high));
+        let runs = g.values.iter().map(|v| super::tables::fig(*v)).collect::<Vec<_>>().join(", ");
         s.push_str(&format!(
-            "<g><title>{}: mean {} {}, 95 % CI [{}, {}], n = {}</title>\
+            "<g><title>{}: mean {} {}, 95 % CI [{}, {}]{}, n = {}, runs: {}</title>\
              <rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"18\" fill=\"{}\" fill-opacity=\"0.75\"/>\
              <path class=\"whisker\" d=\"M{},{}H{}M{},{}V{}M{},{}V{}\"/></g>\n",
             esc(&g.group),
             super::tables::fig(g.mean.mean),
             esc(unit),
-            super::tables::fig(g.mean.low),
-            super::tables::fig(g.mean.high),
+            super::tables::fig(shown_low),
+            super::tables::fig(shown_high),
+            if clipped { " (clipped at the metric's floor)" } else { "" },
             g.mean.n,
+            runs,
             num(zero.min(mean)),
             num(cy - 9.0),
             num((mean - zero).abs()),
@@ -424,8 +432,14 @@ fn metric_bars(r: &Report, palette: &Palette, metric: &str, unit: &str, rows: &[
             num(cy - 5.0),
             num(cy + 5.0),
         ));
+        // Each run as a dot on the bar's row: with few runs they say more
+        // than the interval.
+        for v in g.values.iter().filter(|v| v.is_finite()) {
+            s.push_str(&format!("<circle class=\"run\" cx=\"{}\" cy=\"{}\" r=\"3\"/>\n", num(x.map(*v)), num(cy)));
+        }
         // The figures beside the bar where they fit, else on it.
-        let label = format!("{} [{}, {}]", super::tables::fig(g.mean.mean), super::tables::fig(g.mean.low), super::tables::fig(g.mean.high));
+        let few = if g.mean.n < crate::model::FEW_RUNS { format!(", n = {}", g.mean.n) } else { String::new() };
+        let label = format!("{} [{}, {}]{few}", super::tables::fig(g.mean.mean), super::tables::fig(shown_low), super::tables::fig(shown_high));
         let (from, to) = (zero.min(mean).min(low), zero.max(mean).max(high));
         let width = svg::text_width(&label);
         if to + 6.0 + width <= f.x1() {
@@ -445,8 +459,9 @@ fn metric_bars(r: &Report, palette: &Palette, metric: &str, unit: &str, rows: &[
     s
 }
 
-/// One bar chart per metric, metrics in the order the report lists them.
-fn comparison_bars(r: &Report, palette: &Palette) -> Vec<String> {
+/// One bar chart per metric, metrics in the order the report lists them,
+/// each with its caption: what the reader must know to read its intervals.
+fn comparison_bars(r: &Report, palette: &Palette) -> Vec<(String, String)> {
     let mut metrics: Vec<(&str, &str, Vec<&GroupStats>)> = Vec::new();
     for g in r.groups.iter().filter(|g| g.mean.mean.is_finite()) {
         match metrics.iter_mut().find(|m| m.0 == g.metric) {
@@ -455,9 +470,15 @@ fn comparison_bars(r: &Report, palette: &Palette) -> Vec<String> {
         }
     }
     if metrics.is_empty() {
-        return vec![metric_bars(r, palette, "no metric", "–", &[])];
+        return vec![(metric_bars(r, palette, "no metric", "–", &[]), String::new())];
     }
-    metrics.iter().map(|(metric, unit, rows)| metric_bars(r, palette, metric, unit, rows)).collect()
+    metrics
+        .iter()
+        .map(|(metric, unit, rows)| {
+            let notes: Vec<String> = rows.iter().flat_map(|g| g.interval_notes().into_iter().map(move |n| format!("{}: {n}", g.group))).collect();
+            (metric_bars(r, palette, metric, unit, rows), notes.join("; "))
+        })
+        .collect()
 }
 
 /// The plots section: every plot in a figure, under its heading.
@@ -480,10 +501,12 @@ pub fn section(r: &Report) -> String {
     out.push_str(&figure(latency_cdf(r, &styles), "p99 wake-up latency of each 100 ms timer window"));
     out.push_str(
         "<h3 id=\"bars\">Comparison bars with 95 % CIs</h3>\n<p class=\"note\">Mean over the repetitions of each combination; \
-         whiskers: Student-t 95 % confidence interval. Only combinations with at least two completed runs.</p>\n",
+         dots: the runs themselves; whiskers: Student-t 95 % confidence interval, kept at the metric's floor (a cost, gap, \
+         uncertainty or latency cannot be negative). Only combinations with at least two completed runs; under 5 runs the \
+         caption says the interval means little.</p>\n",
     );
-    for chart in comparison_bars(r, &palette) {
-        out.push_str(&figure(chart, ""));
+    for (chart, caption) in comparison_bars(r, &palette) {
+        out.push_str(&figure(chart, &caption));
     }
     out.push_str("</section>\n");
     out

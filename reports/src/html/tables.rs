@@ -270,16 +270,20 @@ pub fn groups(r: &Report) -> String {
         "<p>Mean with a Student-t 95 % CI; median with a percentile-bootstrap 95 % CI ({} resamples, seed {}).</p>\n",
         first.median.resamples, first.median.seed
     ));
-    out.push_str(&head(&["combination", "metric", "n", "mean [95 % CI]", "median [95 % CI]"]));
+    out.push_str(&head(&["combination", "metric", "n", "runs", "mean [95 % CI]", "median [95 % CI]", "note"]));
     for g in &r.groups {
+        let u = |v: f64| with_unit(v, &g.unit);
+        let (low, high, _) = g.shown_interval();
         out.push_str(&row(
             "",
             &[
                 code(&g.group),
-                format!("{} ({})", esc(&g.metric), esc(&g.unit)),
+                esc(&g.metric),
                 g.mean.n.to_string(),
-                format!("{} [{}, {}]", fig(g.mean.mean), fig(g.mean.low), fig(g.mean.high)),
-                format!("{} [{}, {}]", fig(g.median.median), fig(g.median.low), fig(g.median.high)),
+                esc(&g.values.iter().map(|v| u(*v)).collect::<Vec<_>>().join(", ")),
+                esc(&format!("{} [{}, {}]", u(g.mean.mean), u(low), u(high))),
+                esc(&format!("{} [{}, {}]", u(g.median.median), u(g.median.low), u(g.median.high))),
+                esc(&g.interval_notes().join("; ")),
             ],
         ));
     }

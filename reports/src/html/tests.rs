@@ -109,3 +109,28 @@ fn write_fixture_page() {
     std::fs::write(&empty, super::render(&empty_report())).unwrap();
     eprintln!("wrote {} and {}", path.display(), empty.display());
 }
+
+#[test]
+fn bars_show_the_runs_keep_intervals_at_the_floor_and_say_when_runs_are_few() {
+    let mut r = crate::fixtures::report();
+    // Two runs 7 ms and 9 ms: the t interval reaches -4.7 ms.
+    let sample = crate::stats::Sample::new(vec![7.0, 9.0]).unwrap();
+    for g in r.groups.iter_mut().filter(|g| g.metric == "max gap") {
+        g.mean = crate::stats::mean_ci(&sample, 0.95);
+        g.median = crate::stats::median_bootstrap_ci(&sample, 0.95, 100, 1);
+        g.values = sample.values().to_vec();
+    }
+    let r = r;
+    let gap = r.groups.iter().find(|g| g.metric == "max gap").expect("the fixture has a max gap group");
+    assert!(gap.mean.low < 0.0);
+    let html = crate::html::render(&r);
+    let bars = &html[html.find("id=\"bars\"").unwrap()..];
+    let gap_chart = &bars[bars.find("max gap: mean").unwrap()..];
+    let gap_chart = &gap_chart[..gap_chart.find("</figure>").unwrap()];
+    // One dot per run; the whisker starts at 0, not at the t interval's low end.
+    assert_eq!(gap_chart.matches("<circle class=\"run\"").count(), gap.values.len() * r.groups.iter().filter(|g| g.metric == "max gap").count());
+    assert!(gap_chart.contains("(clipped at the metric's floor)"), "{gap_chart}");
+    assert!(gap_chart.contains("clipped at 0: max gap cannot be negative"), "{gap_chart}");
+    assert!(gap_chart.contains("2 runs: too few for the interval to mean much"), "{gap_chart}");
+    assert!(!gap_chart.contains(&format!("[{}", super::tables::fig(gap.mean.low))), "the unclipped low end is not drawn: {gap_chart}");
+}

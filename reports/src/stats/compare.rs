@@ -111,6 +111,10 @@ pub fn compare((metric, unit): (&str, &str), (name_a, a): (&str, &Sample), (name
 
 /// A value in its unit; times are rescaled (0.000042 s reads 42.0 µs).
 pub fn with_unit(v: f64, unit: &str) -> String {
+    // An exact zero (an interval kept at a metric's floor) reads as one.
+    if v == 0.0 {
+        return format!("0 {unit}");
+    }
     let scale = match unit {
         "s" => 1e9,
         "ms" => 1e6,
