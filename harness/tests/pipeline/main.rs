@@ -12,6 +12,7 @@ mod faults;
 mod interrupt;
 mod kernels;
 mod kill;
+mod libvirt;
 mod probe;
 mod reports;
 mod scenarios;

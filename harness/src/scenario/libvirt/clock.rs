@@ -93,6 +93,7 @@ fn offset(src: &Source, clock: Node, timers: &mut TimerHardware, notes: &mut Not
         "variable" => {
             let basis = clock.attribute("basis").unwrap_or("utc");
             let adjustment = clock.attribute("adjustment").unwrap_or("0");
+            let adjustment = adjustment.trim().parse::<i64>().map(|a| format!("{a:+}")).unwrap_or_else(|_| format!(" {adjustment}"));
             timers.rtc_base = if basis == "localtime" { RtcBase::Localtime } else { RtcBase::Utc };
             notes.mapped(
                 src,

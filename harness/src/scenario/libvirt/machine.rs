@@ -124,7 +124,7 @@ fn memory(
     g.memory_mib = kept32;
     notes.mapped(src, node, "guest.memory_mib", kept.to_string(), exact, how);
     if let Some(host_mib) = host.memory_mib.filter(|&h| h < kept) {
-        warnings.push(format!("the domain has {kept} MiB of memory and this host {host_mib} MiB in all: QEMU may fail to start the guest, or the host may swap it (lower guest.memory_mib; clockstorm's guest needs 256 MiB)"));
+        warnings.push(format!("the domain has {kept} MiB of memory and this host {host_mib} MiB in all: QEMU may fail to start the guest, or the host may swap it (lower guest.memory_mib; clockstorm's scenarios use 256 MiB by default)"));
     }
     Ok(())
 }
