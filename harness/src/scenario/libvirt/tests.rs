@@ -31,7 +31,11 @@ fn not_mapped_text(i: &Import) -> String {
 
 /// The note on the first element whose text contains `needle`.
 fn note<'a>(i: &'a Import, needle: &str) -> &'a NoteKind {
-    &i.notes.iter().find(|n| n.element.contains(needle)).unwrap_or_else(|| panic!("no note on {needle}: {:#?}", i.notes)).kind
+    &i.notes
+        .iter()
+        .find(|n| n.element.contains(needle))
+        .unwrap_or_else(|| panic!("no note on {needle}: {:#?}", i.notes))
+        .kind
 }
 
 fn exact(kind: &NoteKind) -> bool {
@@ -52,7 +56,10 @@ fn assert_round_trips(i: &Import) {
 fn virt_install_linux_defaults_rtc_catchup_pit_delay_no_hpet() {
     let i = import_fixture("virt-install-linux2020.xml");
     let t = &i.scenario.guest.timers;
-    assert_eq!((t.rtc_base, t.rtc_driftfix, t.pit_lost_tick_policy, t.hpet, t.kvmclock), (RtcBase::Utc, RtcDriftfix::Slew, Some(PitPolicy::Delay), false, true));
+    assert_eq!(
+        (t.rtc_base, t.rtc_driftfix, t.pit_lost_tick_policy, t.hpet, t.kvmclock),
+        (RtcBase::Utc, RtcDriftfix::Slew, Some(PitPolicy::Delay), false, true)
+    );
     assert_eq!(i.scenario.clocksources, vec![Clocksource::Tsc, Clocksource::AcpiPm, Clocksource::KvmClock], "no hpet: its HPET is off");
     assert!(i.clocksource_rule.contains("no hpet"), "{}", i.clocksource_rule);
     assert_eq!((i.scenario.guest.vcpus, i.scenario.guest.memory_mib), (2, 64), "<memory>65536</memory> is KiB");
@@ -84,7 +91,11 @@ fn nova_defaults_pit_delay_rtc_catchup_no_hpet() {
     for name in ["nova-mitaka-libvirt.xml", "nova-ocata-realtime-dumpxml.xml"] {
         let i = import_fixture(name);
         let t = &i.scenario.guest.timers;
-        assert_eq!((t.rtc_base, t.rtc_driftfix, t.pit_lost_tick_policy, t.hpet), (RtcBase::Utc, RtcDriftfix::Slew, Some(PitPolicy::Delay), false), "{name}");
+        assert_eq!(
+            (t.rtc_base, t.rtc_driftfix, t.pit_lost_tick_policy, t.hpet),
+            (RtcBase::Utc, RtcDriftfix::Slew, Some(PitPolicy::Delay), false),
+            "{name}"
+        );
         assert_eq!(i.scenario.clocksources, vec![Clocksource::Tsc, Clocksource::AcpiPm, Clocksource::KvmClock], "{name}");
         assert_round_trips(&i);
     }
@@ -101,7 +112,9 @@ fn nova_kernel_boot_drops_root_and_console_and_lists_the_realtime_tuning() {
     let i = import_fixture("nova-ocata-realtime-dumpxml.xml");
     assert!(i.scenario.guest.kernel_params.is_empty(), "{:?}", i.scenario.guest.kernel_params);
     let nm = not_mapped_text(&i);
-    for part in ["root=/dev/vda in <cmdline>", "console=tty0 in <cmdline>", "console=ttyS0 in <cmdline>", "<memoryBacking>", "<numatune>", "<topology", "<kernel>"] {
+    for part in
+        ["root=/dev/vda in <cmdline>", "console=tty0 in <cmdline>", "console=ttyS0 in <cmdline>", "<memoryBacking>", "<numatune>", "<topology", "<kernel>"]
+    {
         assert!(nm.contains(part), "{part} missing from\n{nm}");
     }
     assert!(nm.contains("vCPUs 2-3 fifo"), "{nm}");
@@ -119,7 +132,10 @@ fn handmade_cmdline_clocksource_kvmclock_off_and_tsc_frequency() {
     assert!(i.clocksource_rule.contains("clocksource=tsc"), "{}", i.clocksource_rule);
     assert_eq!(s.guest.kernel_params, ["tsc=reliable", "no_timer_check", "quiet"]);
     let t = &s.guest.timers;
-    assert_eq!((t.kvmclock, t.tsc_frequency_hz, t.invtsc, t.pit_lost_tick_policy, t.rtc_base), (false, Some(2_400_000_000), true, Some(PitPolicy::Discard), RtcBase::Localtime));
+    assert_eq!(
+        (t.kvmclock, t.tsc_frequency_hz, t.invtsc, t.pit_lost_tick_policy, t.rtc_base),
+        (false, Some(2_400_000_000), true, Some(PitPolicy::Discard), RtcBase::Localtime)
+    );
     assert_eq!((s.guest.vcpus, s.guest.memory_mib, s.guest.cpu_model.as_str()), (2, 1536, "Skylake-Server"));
     assert!(!exact(note(&i, "<currentMemory")), "the balloon target differs from <memory>: approximate");
     assert_eq!(s.name, "tsc-pinned-hand-made");
@@ -132,7 +148,9 @@ fn handmade_cmdline_clocksource_kvmclock_off_and_tsc_frequency() {
 
 #[test]
 fn written_scenarios_of_the_fixtures() {
-    for name in ["virt-install-linux2020", "virt-install-kvm-win10", "nova-mitaka-libvirt", "nova-ocata-realtime-dumpxml", "handmade-clocksource-localtime"] {
+    for name in
+        ["virt-install-linux2020", "virt-install-kvm-win10", "nova-mitaka-libvirt", "nova-ocata-realtime-dumpxml", "handmade-clocksource-localtime"]
+    {
         let i = import_fixture(&format!("{name}.xml"));
         insta::assert_snapshot!(name, render(&i));
     }
@@ -239,7 +257,9 @@ fn the_name_can_be_given_and_is_otherwise_made_safe() {
 
 #[test]
 fn not_xml_names_the_file_line_and_column() {
-    let err = import("<domain type='kvm'>\n  <name>x</name>\n  <os><type>hvm</os>\n</domain>\n", "bad.xml", None, &HOST).unwrap_err().to_string();
+    let err = import("<domain type='kvm'>\n  <name>x</name>\n  <os><type>hvm</os>\n</domain>\n", "bad.xml", None, &HOST)
+        .unwrap_err()
+        .to_string();
     assert!(err.starts_with("libvirt domain bad.xml: line 3, column"), "{err}");
     assert!(err.contains("not well-formed XML"), "{err}");
 }
@@ -256,7 +276,9 @@ fn two_domains_in_one_file_are_refused_at_the_second() {
 
 #[test]
 fn a_document_that_is_not_a_domain_names_its_root() {
-    let err = import("<?xml version='1.0'?>\n<network><name>default</name></network>\n", "net.xml", None, &HOST).unwrap_err().to_string();
+    let err = import("<?xml version='1.0'?>\n<network><name>default</name></network>\n", "net.xml", None, &HOST)
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         err,
         "libvirt domain net.xml: line 2: the root element is <network>, not <domain>: expected a libvirt domain definition (`virsh dumpxml NAME`)"
@@ -266,7 +288,10 @@ fn a_document_that_is_not_a_domain_names_its_root() {
 #[test]
 fn values_libvirt_would_refuse_name_the_line_and_element() {
     let cases = [
-        ("<clock offset='utc'>\n<timer name='hpet' present='maybe'/></clock>", "line 4: <timer name='hpet' present='maybe'>: present='maybe': expected 'yes' or 'no'"),
+        (
+            "<clock offset='utc'>\n<timer name='hpet' present='maybe'/></clock>",
+            "line 4: <timer name='hpet' present='maybe'>: present='maybe': expected 'yes' or 'no'",
+        ),
         ("<memory unit='XB'>1</memory>", "line 3: <memory unit='XB'>1</memory>: unit='XB': expected one of"),
         ("<vcpu>two</vcpu>", "line 3: <vcpu>two</vcpu>: \"two\" is not a whole number"),
         ("<vcpu>0</vcpu>", "0 vCPUs"),
@@ -274,7 +299,9 @@ fn values_libvirt_would_refuse_name_the_line_and_element() {
         ("<clock><timer name='tsc' frequency='fast'/></clock>", "frequency='fast' is not a whole number"),
     ];
     for (body, expected) in cases {
-        let err = import(&format!("<domain type='kvm'>\n<name>t</name>\n{body}\n</domain>"), "t.xml", None, &HOST).unwrap_err().to_string();
+        let err = import(&format!("<domain type='kvm'>\n<name>t</name>\n{body}\n</domain>"), "t.xml", None, &HOST)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("libvirt domain t.xml: line "), "{err}");
         assert!(err.contains(expected), "{body}: {err}");
     }
