@@ -79,6 +79,8 @@ pub enum LibvirtError {
     NotADomain { origin: String, line: u32, found: String },
     #[error("libvirt domain {origin}: line {line}: {element}: {message}")]
     BadValue { origin: String, line: u32, element: String, message: String },
+    #[error("--name {name:?}: a scenario name is letters, digits, '-', '_' or '.'")]
+    BadName { name: String },
     #[error("libvirt domain {origin}: the scenario it maps to does not validate ({message}); this is a bug of the importer")]
     Unmappable { origin: String, message: String },
 }
@@ -87,6 +89,9 @@ pub enum LibvirtError {
 /// errors; `name` overrides the scenario name (else the domain's, made
 /// safe for run ids).
 pub fn import(text: &str, origin: &str, name: Option<&str>, host: &HostLimits) -> Result<Import, LibvirtError> {
+    if let Some(n) = name.filter(|n| !super::is_name(n)) {
+        return Err(LibvirtError::BadName { name: n.to_owned() });
+    }
     let doc = roxmltree::Document::parse(text).map_err(|e| {
         let pos = e.pos();
         let message = e.to_string();

@@ -253,6 +253,8 @@ fn the_name_can_be_given_and_is_otherwise_made_safe() {
     assert_eq!(import(text, "d.xml", None, &HOST).unwrap().scenario.name, "my-vm-1");
     assert_eq!(import(text, "d.xml", Some("mine"), &HOST).unwrap().scenario.name, "mine");
     assert_eq!(import("<domain/>", "d.xml", None, &HOST).unwrap().scenario.name, "imported");
+    let err = import(text, "d.xml", Some("my vm"), &HOST).unwrap_err().to_string();
+    assert_eq!(err, "--name \"my vm\": a scenario name is letters, digits, '-', '_' or '.'");
 }
 
 #[test]
