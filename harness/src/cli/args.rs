@@ -262,6 +262,22 @@ pub enum ScenarioCommand {
     },
     /// The fully expanded matrix (every run, with its id, in run order) and the timeline.
     Show { scenario: String },
+    /// Write a scenario from a libvirt domain definition (`virsh dumpxml`):
+    /// its clock offset and timers, vCPUs, memory, CPU model, kernel
+    /// parameters (a clocksource= there is the one measured); the file's
+    /// comments say what each element became, and what could not be mapped
+    /// (also on stderr).
+    ImportLibvirt {
+        /// The domain XML.
+        #[arg(value_name = "DOMAIN.xml")]
+        domain: std::path::PathBuf,
+        /// Write the scenario here instead of to stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+        /// The scenario's name (default: the domain's <name>).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

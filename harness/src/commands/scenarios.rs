@@ -1,11 +1,13 @@
-//! `clockstorm scenario list|validate|show`.
+//! `clockstorm scenario list|validate|show|import-libvirt`.
 
 use crate::cli::args::ScenarioCommand;
 use crate::duration::format_duration;
 use crate::error::Error;
 use crate::exit_code;
 use crate::faults;
+use crate::scenario::libvirt::{self, HostLimits, LibvirtError};
 use crate::scenario::{self, matrix, parse, SHIPPED};
+use std::path::Path;
 
 pub fn run(cmd: &ScenarioCommand) -> Result<u8, Error> {
     match cmd {
@@ -32,8 +34,38 @@ pub fn run(cmd: &ScenarioCommand) -> Result<u8, Error> {
             }
         }
         ScenarioCommand::Show { scenario } => print!("{}", show(scenario)?),
+        ScenarioCommand::ImportLibvirt { domain, output, name } => import_libvirt(domain, output.as_deref(), name.as_deref())?,
     }
     Ok(exit_code::SUCCESS)
+}
+
+/// Reads the domain, maps it (scenario::libvirt), writes the scenario to
+/// `output` or stdout, and lists on stderr what could not be mapped.
+fn import_libvirt(domain: &Path, output: Option<&Path>, name: Option<&str>) -> Result<(), Error> {
+    let text = std::fs::read_to_string(domain)
+        .map_err(|source| LibvirtError::Read { path: domain.to_owned(), source })
+        .map_err(scenario::ScenarioError::from)?;
+    let origin = domain.display().to_string();
+    let import = libvirt::import(&text, &origin, name, &HostLimits::of_this_host()).map_err(scenario::ScenarioError::from)?;
+    let written = libvirt::render(&import);
+    match output {
+        Some(path) => {
+            std::fs::write(path, &written).map_err(|source| Error::OutputNotWritable { path: path.to_owned(), source })?;
+            eprintln!("clockstorm: wrote scenario {} ({}) from {origin}", path.display(), import.scenario.name);
+        }
+        None => print!("{written}"),
+    }
+    let not_mapped: Vec<_> = import.not_mapped().collect();
+    eprintln!("clockstorm: not mapped ({}):", not_mapped.len());
+    for n in not_mapped {
+        if let libvirt::NoteKind::NotMapped { why } = &n.kind {
+            eprintln!("  {}: {why}", libvirt::head(n));
+        }
+    }
+    for w in &import.warnings {
+        eprintln!("clockstorm: warning: {w}");
+    }
+    Ok(())
 }
 
 /// Every run the scenario would make, in the order it would make them, and

@@ -5,6 +5,7 @@
 pub use crate::duration;
 mod extras;
 mod guest;
+pub mod libvirt;
 pub mod matrix;
 mod probe;
 mod shipped;
@@ -83,6 +84,9 @@ pub enum ScenarioError {
     Invalid { path: String, key: String, message: String },
     #[error("no scenario file or shipped scenario named {name:?} (shipped: {available})")]
     UnknownName { name: String, available: String },
+    /// `scenario import-libvirt`: the domain could not be read.
+    #[error(transparent)]
+    Libvirt(#[from] libvirt::LibvirtError),
 }
 
 /// Where a scenario came from, and its text (hashed into the manifest).

@@ -13,6 +13,7 @@ mod hostile;
 mod interrupt;
 mod kernels;
 mod kill;
+mod libvirt;
 mod probe;
 mod reports;
 mod scenarios;
