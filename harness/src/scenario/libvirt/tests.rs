@@ -62,7 +62,7 @@ fn virt_install_linux_defaults_rtc_catchup_pit_delay_no_hpet() {
     );
     assert_eq!(i.scenario.clocksources, vec![Clocksource::Tsc, Clocksource::AcpiPm, Clocksource::KvmClock], "no hpet: its HPET is off");
     assert!(i.clocksource_rule.contains("no hpet"), "{}", i.clocksource_rule);
-    assert_eq!((i.scenario.guest.vcpus, i.scenario.guest.memory_mib), (2, 64), "<memory>65536</memory> is KiB");
+    assert_eq!((i.scenario.guest.vcpus, i.scenario.guest.memory_mib), (2, 128), "<memory>65536</memory> is 64 MiB, raised to the 128 MiB a guest needs");
     assert_eq!((i.scenario.guest.machine.as_str(), i.scenario.guest.cpu_model.as_str()), ("q35", "auto"));
     for key in ["<clock offset='utc'>", "<timer name='rtc'", "<timer name='pit'", "<timer name='hpet'"] {
         assert!(exact(note(&i, key)), "{key}: {:?}", note(&i, key));
@@ -215,12 +215,12 @@ fn offsets_libvirt_computes_at_start_are_approximate() {
 }
 
 #[test]
-fn memory_units_round_up_to_mebibytes_and_the_floor_is_64() {
+fn memory_units_round_up_to_mebibytes_and_the_floor_is_128() {
     for (memory, mib) in [
         ("<memory unit='GiB'>2</memory>", 2048),
         ("<memory unit='G'>1</memory>", 1024),
         ("<memory unit='MB'>1000</memory>", 954),
-        ("<memory unit='bytes'>1048577</memory>", 64),
+        ("<memory unit='bytes'>1048577</memory>", 128),
         ("<memory>524288</memory>", 512),
         ("<memory unit='k'>131072</memory>", 128),
     ] {
