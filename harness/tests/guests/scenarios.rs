@@ -114,3 +114,30 @@ fn kernel_ci_agrees_with_each_kernels_profile(dir: &std::path::Path, m: &clockst
         assert!(g.message.contains("stepped back") && g.message.contains("the model expects"), "{g:?}");
     }
 }
+
+/// A VM as virt-install defines it, imported and run on a real guest: its
+/// timers (no HPET, RTC catch-up) and size (2 vCPUs) reach QEMU.
+#[test]
+fn a_virt_install_domain_imported_from_libvirt_runs_on_a_real_guest() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("linux2020.toml");
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/libvirt/virt-install-linux2020.xml");
+    let o = std::process::Command::new(BIN).args(["scenario", "import-libvirt", fixture, "-o"]).arg(&scenario).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let (out, o) = clockstorm(&["run", scenario.to_str().unwrap(), "--clocksource", "acpi_pm", "--duration", "2s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let recs = records(&records_path(out.path(), "linux2020-acpi_pm"));
+    let argv = recs
+        .iter()
+        .find_map(|r| match &r.body {
+            clockstorm_protocol::RecordBody::Harness(clockstorm_protocol::HarnessEvent::RunStarted { qemu_argv, .. }) => Some(qemu_argv.join(" ")),
+            _ => None,
+        })
+        .expect("the run recorded its QEMU command line");
+    for want in ["hpet=off", "driftfix=slew", "-smp 2", "-m 128"] {
+        assert!(argv.contains(want), "{want} not in {argv}");
+    }
+    let s = &summaries(out.path())[0];
+    assert_eq!(s.status, "completed", "{s:#?}");
+    assert_eq!(s.clocksource_in_guest.as_deref(), Some("acpi_pm"), "{s:#?}");
+}
