@@ -35,7 +35,7 @@ pub struct VcpuThread {
 
 /// One line from QEMU, classified.
 #[derive(Debug)]
-pub(super) enum Message {
+pub enum Message {
     /// `{"QMP": {...}}`, sent once on connect.
     Greeting(Value),
     /// `{"return": ..., "id": ...}`.
@@ -62,8 +62,9 @@ fn protocol(what: &str, problem: &str, line: &str) -> QmpError {
     QmpError::Protocol { what: format!("{what}: {problem}"), line: excerpt(line) }
 }
 
-/// Parses one line (without its terminator) received during `what`.
-pub(super) fn parse_line(line: &str, what: &str) -> Result<Message, QmpError> {
+/// Parses one line (without its terminator) received during `what`. Public
+/// for the fuzz targets (`clockstorm::fuzzing`); the client is its one user.
+pub fn parse_line(line: &str, what: &str) -> Result<Message, QmpError> {
     let value: Value = serde_json::from_str(line).map_err(|e| protocol(what, &format!("not JSON ({e})"), line))?;
     let Value::Object(mut obj) = value else {
         return Err(protocol(what, "not a JSON object", line));
@@ -79,8 +80,12 @@ pub(super) fn parse_line(line: &str, what: &str) -> Result<Message, QmpError> {
         let (Some(seconds), Some(micros)) = (seconds, micros) else {
             return Err(protocol(what, "event timestamp lacks integer seconds/microseconds", line));
         };
+        // Checked: a timestamp far outside i64 µs is a bad line, not an overflow.
+        let Some(timestamp_us) = seconds.checked_mul(1_000_000).and_then(|us| us.checked_add(micros)) else {
+            return Err(protocol(what, "event timestamp out of range", line));
+        };
         let data = obj.remove("data").unwrap_or(Value::Null);
-        return Ok(Message::Event(QmpEvent { name, timestamp_us: seconds * 1_000_000 + micros, data }));
+        return Ok(Message::Event(QmpEvent { name, timestamp_us, data }));
     }
     let id = obj.remove("id");
     if let Some(value) = obj.remove("return") {
@@ -96,9 +101,37 @@ pub(super) fn parse_line(line: &str, what: &str) -> Result<Message, QmpError> {
     Err(protocol(what, "neither greeting, event, return nor error", line))
 }
 
+/// What the client keeps of QEMU's greeting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Greeting {
+    /// `(major, minor, micro)`.
+    pub version: (u64, u64, u64),
+    /// The distribution build, trimmed; empty for upstream builds.
+    pub package: String,
+    pub capabilities: Vec<String>,
+}
+
+/// Reads the `QMP` member of the greeting: `{"version": {"qemu": {"major":
+/// .., "minor": .., "micro": ..}, "package": ..}, "capabilities": [..]}`.
+pub fn parse_greeting(greeting: &Value) -> Result<Greeting, QmpError> {
+    let qemu = &greeting["version"]["qemu"];
+    let num = |k: &str| qemu.get(k).and_then(Value::as_u64);
+    let (Some(major), Some(minor), Some(micro)) = (num("major"), num("minor"), num("micro")) else {
+        return Err(QmpError::Protocol { what: "QMP greeting: no version.qemu.major/minor/micro".into(), line: excerpt(&greeting.to_string()) });
+    };
+    Ok(Greeting {
+        version: (major, minor, micro),
+        package: greeting["version"]["package"].as_str().unwrap_or_default().trim().to_string(),
+        capabilities: greeting["capabilities"]
+            .as_array()
+            .map(|caps| caps.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default(),
+    })
+}
+
 /// Reads a `query-cpus-fast` return value (QEMU 7.2: an array of objects with
 /// `cpu-index`, `thread-id`, `qom-path`, `target`, `props`).
-pub(super) fn parse_cpus_fast(value: &Value) -> Result<Vec<VcpuThread>, QmpError> {
+pub fn parse_cpus_fast(value: &Value) -> Result<Vec<VcpuThread>, QmpError> {
     let bad = |problem: &str| QmpError::Protocol { what: format!("query-cpus-fast reply: {problem}"), line: excerpt(&value.to_string()) };
     let cpus = value.as_array().ok_or_else(|| bad("not an array"))?;
     cpus.iter()
@@ -113,7 +146,7 @@ pub(super) fn parse_cpus_fast(value: &Value) -> Result<Vec<VcpuThread>, QmpError
 }
 
 /// Reads a `query-status` return value: `(status, running)`.
-pub(super) fn parse_status(value: &Value) -> Result<(String, bool), QmpError> {
+pub fn parse_status(value: &Value) -> Result<(String, bool), QmpError> {
     let status = value.get("status").and_then(Value::as_str);
     let running = value.get("running").and_then(Value::as_bool);
     match (status, running) {

@@ -19,7 +19,7 @@ mod qemu_tests;
 mod tests;
 
 pub use error::QmpError;
-pub use message::{QmpEvent, VcpuThread};
+pub use message::{parse_cpus_fast, parse_greeting, parse_line, parse_status, Greeting, Message, QmpEvent, VcpuThread};
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read};
@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use message::{excerpt, Message};
+use message::excerpt;
 
 /// Default limit on one command's round trip (send to reply). The commands
 /// the harness uses (`stop`, `cont`, `query-status`, `query-cpus-fast`,
@@ -163,17 +163,8 @@ impl Qmp {
                 Some(other) => return Err(QmpError::Protocol { what: format!("{GREETING}: expected greeting"), line: excerpt(&format!("{other:?}")) }),
             }
         };
-        let qemu = &greeting["version"]["qemu"];
-        let num = |k: &str| qemu.get(k).and_then(Value::as_u64);
-        match (num("major"), num("minor"), num("micro")) {
-            (Some(major), Some(minor), Some(micro)) => qmp.version = (major, minor, micro),
-            _ => return Err(QmpError::Protocol { what: format!("{GREETING}: no version.qemu.major/minor/micro"), line: excerpt(&greeting.to_string()) }),
-        }
-        qmp.package = greeting["version"]["package"].as_str().unwrap_or_default().trim().to_string();
-        qmp.capabilities = greeting["capabilities"]
-            .as_array()
-            .map(|caps| caps.iter().filter_map(Value::as_str).map(str::to_string).collect())
-            .unwrap_or_default();
+        let greeting = message::parse_greeting(&greeting)?;
+        (qmp.version, qmp.package, qmp.capabilities) = (greeting.version, greeting.package, greeting.capabilities);
 
         let returned = qmp.execute_until("qmp_capabilities", None, deadline)?;
         if returned != json!({}) {

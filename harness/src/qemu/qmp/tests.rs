@@ -444,3 +444,17 @@ fn excerpt_truncates_on_char_boundary() {
     assert!(short.len() < 400 && short.ends_with("(800 bytes)"), "{short}");
     assert_eq!(message::excerpt("abc"), "abc");
 }
+
+/// Found writing the `qmp_message` fuzz target: an event timestamp whose
+/// seconds times 10^6 overflow i64 panicked in a debug build (wrapped in a
+/// release build) instead of being a protocol error.
+#[test]
+fn an_event_timestamp_out_of_range_is_a_protocol_error_not_an_overflow() {
+    let line = r#"{"event":"STOP","timestamp":{"seconds":9223372036854775807,"microseconds":0}}"#;
+    let err = parse_line(line, "test").unwrap_err();
+    assert!(err.to_string().contains("out of range"), "{err}");
+    let line = r#"{"event":"STOP","timestamp":{"seconds":9223372036854,"microseconds":9223372036854775807}}"#;
+    assert!(parse_line(line, "test").is_err());
+    let ok = r#"{"event":"STOP","timestamp":{"seconds":1700000000,"microseconds":5}}"#;
+    assert!(matches!(parse_line(ok, "test"), Ok(Message::Event(e)) if e.timestamp_us == 1_700_000_000_000_005));
+}
