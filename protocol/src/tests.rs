@@ -255,3 +255,14 @@ fn records_round_trip() {
         assert_eq!(serde_json::from_str::<RunRecord>(&s).unwrap(), r);
     }
 }
+
+/// Found by the `guest_protocol` fuzz target (fuzz/regressions/guest_protocol/):
+/// serde_json's default float parser can be 1 ULP off, so a read cost the
+/// probe sent came back another number once written again (the workspace
+/// now enables serde_json's `float_roundtrip`).
+#[test]
+fn floats_read_back_exactly_as_written() {
+    let read: f64 = serde_json::from_str("194.3733333333333333333333333333333333333333333333333333333333333398").unwrap();
+    let written = serde_json::to_string(&read).unwrap();
+    assert_eq!(serde_json::from_str::<f64>(&written).unwrap().to_bits(), read.to_bits(), "{written}");
+}
