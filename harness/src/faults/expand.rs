@@ -39,11 +39,21 @@ pub enum TimelineError {
     Overlap { a: usize, a_kind: FaultKindName, a_start: String, b: usize, b_kind: FaultKindName, b_start: String },
     #[error("fault {index} ({kind}) ends at {end}, after the measurement ({duration}): lengthen the duration")]
     PastEnd { index: usize, kind: FaultKindName, end: String, duration: String },
+    #[error("the faults repeat {events} times in all, more than the {max} a timeline holds")]
+    TooMany { events: u64, max: usize },
 }
+
+/// Most events of one timeline (all specs' repetitions together), so that
+/// expanding stays cheap whatever the specs say (see `spec::MAX_COUNT`).
+pub const MAX_EVENTS: usize = super::spec::MAX_COUNT as usize;
 
 /// Expands `specs` with `seed`; checks that events do not overlap and end
 /// within `measure` (the probe's duration).
 pub fn expand(specs: &[FaultSpec], seed: u64, measure: Duration) -> Result<Vec<FaultEvent>, TimelineError> {
+    let total: u64 = specs.iter().map(|s| u64::from(s.count)).sum();
+    if total > MAX_EVENTS as u64 {
+        return Err(TimelineError::TooMany { events: total, max: MAX_EVENTS });
+    }
     let mut events = Vec::new();
     for (spec_index, spec) in specs.iter().enumerate() {
         for rep in 0..spec.count {
@@ -137,6 +147,17 @@ mod tests {
         assert_eq!(err.to_string(), "fault 0 (freeze at 1s) and fault 1 (pause at 3s) overlap: faults run one at a time");
         let err = expand(&specs(&["freeze:8s+5s"]), 0, Duration::from_secs(10)).unwrap_err();
         assert_eq!(err.to_string(), "fault 0 (freeze) ends at 13s, after the measurement (10s): lengthen the duration");
+    }
+
+    /// Found by the `fault_spec` fuzz target (fuzz/regressions/fault_spec/):
+    /// `count=6297115` took 10 s and 800 MB to expand before the check that
+    /// the faults fit the measurement refused it.
+    #[test]
+    fn a_timeline_of_more_than_max_events_is_refused_before_expanding() {
+        let many = specs(&["freeze:1s+1s,count=6000,period=2s", "pause:0s+0s,count=6000"]);
+        let err = expand(&many, 0, Duration::from_secs(86_400)).unwrap_err();
+        assert_eq!(err, TimelineError::TooMany { events: 12_000, max: MAX_EVENTS });
+        assert!(expand(&specs(&["pause:0s+0s,count=10000"]), 0, Duration::from_secs(1)).is_ok());
     }
 
     #[test]

@@ -92,6 +92,12 @@ pub struct FaultParseError {
     pub message: String,
 }
 
+/// Most repetitions of one fault. Every repetition is an event of the
+/// expanded timeline, built before the run: an unbounded count let one short
+/// spec take seconds and gigabytes to expand (found by the `fault_spec` fuzz
+/// target). A day-long run with a fault every 10 s stays under it.
+pub const MAX_COUNT: u32 = 10_000;
+
 /// Parses `KIND:START+DURATION[,KEY=VALUE...]`. Pure.
 pub fn parse_fault(text: &str) -> Result<FaultSpec, FaultParseError> {
     let err = |message: String| FaultParseError { text: text.to_owned(), message };
@@ -125,7 +131,11 @@ pub fn parse_fault(text: &str) -> Result<FaultSpec, FaultParseError> {
         v.map(|v| parse_duration(v).map_err(|m| err(format!("{key}: {m}")))).transpose().map(Option::unwrap_or_default)
     };
     let count = match take("count") {
-        Some(v) => v.parse::<u32>().ok().filter(|&c| c >= 1).ok_or_else(|| err(format!("count: {v:?} is not a whole number >= 1")))?,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|c| (1..=MAX_COUNT).contains(c))
+            .ok_or_else(|| err(format!("count: {v:?} is not a whole number from 1 to {MAX_COUNT}")))?,
         None => 1,
     };
     let period = dur("period", take("period"))?;

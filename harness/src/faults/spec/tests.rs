@@ -45,3 +45,12 @@ fn the_typed_name_is_the_one_serde_and_the_parser_use() {
         assert_eq!(text.split(':').next(), Some(kind.name().as_str()));
     }
 }
+
+/// Found by the `fault_spec` fuzz target: a count of millions was accepted
+/// and its expansion took seconds (see `expand::MAX_EVENTS`).
+#[test]
+fn a_count_above_max_count_is_refused_when_parsed() {
+    let err = parse_fault("freeze:13s+1s,count=6297115,period=3s,jitter=5038s").unwrap_err();
+    assert!(err.message.contains("from 1 to 10000"), "{err}");
+    assert_eq!(parse_fault("freeze:0s+1s,count=10000,period=1s").unwrap().count, MAX_COUNT);
+}
