@@ -177,6 +177,42 @@ fn validate(s: &Scenario, origin: &str) -> Result<(), ScenarioError> {
     if !is_name(&s.name) {
         return invalid("name", format!("{:?} must be non-empty letters, digits, '-', '_' or '.'", s.name));
     }
+    if let Err((key, message)) = check_matrix(s) {
+        return invalid(key, message);
+    }
+    Ok(())
+}
+
+/// Most runs of one matrix. The plan lists every run before the first
+/// starts, and each boots a guest for seconds at least: 10000 runs are days.
+pub const MAX_RUNS: u64 = 10_000;
+
+/// Checks that the matrix has at most [`MAX_RUNS`] runs and gives each run
+/// its own id (ids name the result directories); on failure, the scenario
+/// key to blame and why. The `scenario_toml` fuzz target found two kernels
+/// with one file name giving two runs one id (a kernel and a variant whose
+/// dotted names add up alike do too); writing it showed that a few KiB of
+/// kernels and variants made a matrix of millions of runs, built in full.
+pub fn check_matrix(s: &Scenario) -> Result<(), (&'static str, String)> {
+    let variants = s.effective_variants().len() as u64;
+    let runs = [s.guest.kernels.len() as u64, variants, s.clocksources.len() as u64, u64::from(s.repetitions)]
+        .iter()
+        .fold(1u64, |a, &n| a.saturating_mul(n));
+    if runs > MAX_RUNS {
+        let message = format!("kernels × variants × clocksources × repetitions is {runs} runs, more than the {MAX_RUNS} a matrix may have");
+        return Err(("guest.kernels", message));
+    }
+    let mut seen = std::collections::HashMap::new();
+    for run in matrix::expand(s) {
+        if let Some(other) = seen.insert(run.id.clone(), (run.kernel.clone(), run.variant.name.clone())) {
+            let key = if other.1 == run.variant.name { "guest.kernels" } else { "variants" };
+            let message = format!(
+                "kernel {:?} with variant {:?} and kernel {:?} with variant {:?} would both be run {:?}: rename one",
+                other.0, other.1, run.kernel, run.variant.name, run.id
+            );
+            return Err((key, message));
+        }
+    }
     Ok(())
 }
 

@@ -52,3 +52,29 @@ fn the_probes_own_limits_name_the_scenario_key() {
     let err = parse(&format!("{base}poll_interval = \"5ms\"\n"), "my.toml").unwrap_err().to_string();
     assert_eq!(err, "scenario my.toml: key probe.poll_interval: 5 is below 10");
 }
+
+/// Found by the `scenario_toml` fuzz target (fuzz/regressions/scenario_toml/):
+/// two kernels of the same name made two runs with one id, and so one
+/// result directory.
+#[test]
+fn runs_that_would_share_an_id_are_refused() {
+    let head = "name = \"x\"\ndescription = \"d\"\nclocksources = [\"tsc\"]\n";
+    let err = parse(&format!("{head}[guest]\nkernels = [\"a/k\", \"b/k\"]\n"), "t.toml").unwrap_err().to_string();
+    assert!(err.contains("key guest.kernels") && err.contains("\"x-tsc.k\""), "{err}");
+    let err = parse(&format!("{head}[guest]\nkernels = [\"k\", \"k\"]\n"), "t.toml").unwrap_err().to_string();
+    assert!(err.contains("key guest.kernels"), "{err}");
+    // A dotted kernel and a dotted variant can add up to the same id too.
+    let text = format!("{head}[guest]\nkernels = [\"a\", \"a.b\"]\n[[variants]]\nname = \"b.c\"\n[[variants]]\nname = \"c\"\n");
+    let err = parse(&text, "t.toml").unwrap_err().to_string();
+    assert!(err.contains("key variants") && err.contains("\"x-tsc.a.b.c\""), "{err}");
+}
+
+/// Found writing that target: a few KiB of kernels, variants and
+/// repetitions made a matrix of millions of runs, built in full.
+#[test]
+fn a_matrix_of_more_than_max_runs_is_refused() {
+    let kernels: Vec<String> = (0..11).map(|i| format!("\"k{i}\"")).collect();
+    let text = format!("name = \"x\"\ndescription = \"d\"\nclocksources = [\"tsc\"]\nrepetitions = 1000\n[guest]\nkernels = [{}]\n", kernels.join(","));
+    let err = parse(&text, "t.toml").unwrap_err().to_string();
+    assert!(err.contains("11000 runs, more than the 10000"), "{err}");
+}

@@ -105,6 +105,9 @@ pub fn with_overrides(scenario: &Scenario, args: &RunArgs) -> Result<Scenario, E
         }
         s.repetitions = r;
     }
+    if let Err((_, message)) = scenario::check_matrix(&s) {
+        return Err(Error::BadFlag { flag: if args.repetitions.is_some() { "repetitions" } else { "clocksource" }, message });
+    }
     Ok(s)
 }
 
