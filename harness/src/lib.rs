@@ -17,6 +17,7 @@ pub mod error;
 pub mod event_stream;
 pub mod exit_code;
 pub mod faults;
+pub mod fuzzing;
 pub mod guardian;
 pub mod host;
 pub mod initramfs;

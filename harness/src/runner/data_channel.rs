@@ -112,6 +112,36 @@ pub fn spawn_reader(stream: UnixStream, events: Sender<Event>) -> std::io::Resul
     Ok((Reader { handle, backlog }, writer))
 }
 
+/// Everything the reader thread sends for `input` arriving on the channel,
+/// in order, the queued events unwrapped (their backlog credit given back
+/// at once), the last being `DataClosed`. For the guest-protocol fuzz
+/// target (`clockstorm::fuzzing`), which runs the real reader this way.
+pub fn read_channel(input: &[u8]) -> std::io::Result<Vec<Event>> {
+    let (host, mut guest) = UnixStream::pair()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (reader, _writer) = spawn_reader(host, tx)?;
+    // Written from its own thread while this one drains the events: a
+    // reader waiting on a full backlog then never blocks the writer.
+    let input = input.to_vec();
+    let writing = std::thread::spawn(move || guest.write_all(&input));
+    let mut out = Vec::new();
+    while let Ok(e) = rx.recv() {
+        let closed = matches!(e, Event::DataClosed);
+        out.push(match e {
+            Event::Data(_credit, inner) => *inner,
+            other => other,
+        });
+        if closed {
+            break;
+        }
+    }
+    // A reader that ended early (the first line was not a hello) leaves the
+    // writer to fail on a closed socket: not an error here.
+    let _ = writing.join();
+    reader.join().map_err(|_| std::io::Error::other("the data channel reader panicked"))?;
+    Ok(out)
+}
+
 /// The reader thread's state.
 struct ChannelReader {
     writer: HostWriter,

@@ -17,6 +17,7 @@ use crate::backend::{BackendError, VmBackend};
 pub use crate::plan::{KernelSetup, RunSpec};
 use crate::qemu::accel::Accel;
 use crate::results::{ResultsDir, WriteError};
+pub use data_channel::read_channel;
 pub use guest_run::{probe_config, DONE_GRACE, POWEROFF_TIMEOUT, QMP_CONNECT_TIMEOUT};
 pub use run_state::CLOCK_STOP_GIVE_UP;
 
