@@ -30,11 +30,14 @@ fi
 # takes that long on 64 KiB is superlinear.
 for t in "${targets[@]}"; do
   echo "fuzz: $t for ${seconds} s"
+  set +e
   cargo +nightly fuzz run -s none "$t" "fuzz/corpus/$t" -- \
     -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 2>&1 |
-    grep -E '^(stat::|==|SUMMARY|Done)|panicked|Test unit written' || true
-  if [ -n "$(ls -A "fuzz/artifacts/$t" 2>/dev/null)" ]; then
-    echo "fuzz: $t: failing inputs in fuzz/artifacts/$t/" >&2
+    grep -E '^(stat::|==|SUMMARY|Done|error)|panicked|Test unit written'
+  status=${PIPESTATUS[0]}
+  set -e
+  if [ "$status" -ne 0 ]; then
+    echo "fuzz: $t failed (exit $status); a failing input, if one was found, is in fuzz/artifacts/$t/" >&2
     exit 1
   fi
 done
