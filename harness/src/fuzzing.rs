@@ -12,8 +12,8 @@ use std::time::Duration;
 use clockstorm_protocol::{decode_guest, decode_host, encode_line, RunRecord};
 use clockstorm_reports::kernel_events::{group, parse_message, Parser, MAX_MATCH_LEN};
 
-use crate::qemu::qmp::{self, Message};
 use crate::event_stream::Event;
+use crate::qemu::qmp::{self, Message};
 
 /// A target's body: one input, checked.
 pub type Target = fn(&[u8]);
