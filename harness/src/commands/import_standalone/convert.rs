@@ -50,12 +50,12 @@ pub const HOST_TIMES_UNREFERENCED: &str = "the guest's own CLOCK_REALTIME: the p
 pub fn convert(source: &Source<'_>, text: &str) -> Result<ImportedRun, ImportError> {
     let file = || source.file.to_owned();
     let (messages, notes) = decode(source.file, text)?;
-    let Some((_, GuestMessage::Hello(hello))) = messages.first().cloned() else {
+    let Some(GuestMessage::Hello(hello)) = messages.first().cloned() else {
         return Err(ImportError::Empty { file: file() });
     };
     let clocksource = Clocksource::from_kernel_name(&hello.clocksource.current)
         .ok_or_else(|| ImportError::Clocksource { file: file(), name: hello.clocksource.current.clone() })?;
-    let msgs: Vec<GuestMessage> = messages.into_iter().map(|(_, m)| m).collect();
+    let msgs = messages;
     let host_ns = host_times(&msgs);
     let referenced = msgs.iter().any(|m| matches!(m, GuestMessage::Exchange(_)));
     let start = host_ns.first().copied().unwrap_or(0);
@@ -133,10 +133,10 @@ fn machine_info(source: &Source<'_>, hello: &Hello) -> MachineInfo {
     }
 }
 
-/// The messages with their line numbers, and notes. The first must be a
+/// The messages, and notes. The first must be a
 /// hello of this protocol version; only the last line may be torn (what a
 /// probe stopped mid-write leaves), and only if it lacks its newline.
-fn decode(file: &str, text: &str) -> Result<(Vec<(usize, GuestMessage)>, Vec<String>), ImportError> {
+fn decode(file: &str, text: &str) -> Result<(Vec<GuestMessage>, Vec<String>), ImportError> {
     let mut messages = Vec::new();
     let mut notes = Vec::new();
     let lines: Vec<(usize, &str)> = text.split('\n').enumerate().map(|(i, l)| (i + 1, l)).filter(|(_, l)| !l.trim().is_empty()).collect();
@@ -146,7 +146,7 @@ fn decode(file: &str, text: &str) -> Result<(Vec<(usize, GuestMessage)>, Vec<Str
         if messages.is_empty() {
             match check_hello_version(line) {
                 Ok(hello) => {
-                    messages.push((number, GuestMessage::Hello(hello)));
+                    messages.push(GuestMessage::Hello(hello));
                     continue;
                 }
                 Err(e @ DecodeError::VersionMismatch { .. }) => {
@@ -156,7 +156,7 @@ fn decode(file: &str, text: &str) -> Result<(Vec<(usize, GuestMessage)>, Vec<Str
             }
         }
         match decode_guest(line) {
-            Ok(msg) => messages.push((number, msg)),
+            Ok(msg) => messages.push(msg),
             Err(_) if torn_allowed && Some(number) == last => {
                 notes.push(format!("{file}:{number}: the last line is cut short (the probe stopped mid-write) and was left out"))
             }
