@@ -29,8 +29,9 @@ pub fn build(runs: &[ImportedRun], files: &[String], sha256: String, command_lin
         kernel_release: "unknown".into(),
         clocksource: "unknown".into(),
         cpu_model: match &reference.name {
-            Some(name) => format!("the reference host {name}, not inspected (import with --reference-here on it to describe it)"),
-            None => "no host: the probes ran without a reference server".into(),
+            Some(name) if referenced => format!("the reference host {name}, not inspected (import with --reference-here on it to describe it)"),
+            _ if referenced => "the reference host, unnamed and not inspected (give --reference-host or --reference-here)".into(),
+            _ => "no host: the probes ran without a reference server".into(),
         },
         cpu_flags: Vec::new(),
         cpus: 0,
@@ -52,8 +53,21 @@ pub fn build(runs: &[ImportedRun], files: &[String], sha256: String, command_lin
         runs: runs.iter().map(|r| r.run.clone()).collect(),
         standalone: Some(StandaloneInfo {
             reference_host: if referenced { reference.name.or_else(|| Some("unnamed (give --reference-host)".into())) } else { None },
-            host_times: if referenced { HOST_TIMES_REFERENCED } else { HOST_TIMES_UNREFERENCED }.into(),
+            host_times: host_times(runs),
             machines: runs.iter().map(|r| r.machine.clone()).collect(),
         }),
+    }
+}
+
+/// How the host times were had, over all runs (each run's `imported` record says it for that run).
+fn host_times(runs: &[ImportedRun]) -> String {
+    let without: Vec<&str> = runs.iter().filter(|r| !r.referenced).map(|r| r.run.id.as_str()).collect();
+    match without.len() {
+        0 => HOST_TIMES_REFERENCED.into(),
+        n if n == runs.len() => HOST_TIMES_UNREFERENCED.into(),
+        _ => format!(
+            "runs {} had no reference, their host times are the guest's own CLOCK_REALTIME; the others: {HOST_TIMES_REFERENCED}",
+            without.join(", ")
+        ),
     }
 }

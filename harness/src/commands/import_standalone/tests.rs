@@ -144,3 +144,28 @@ fn records_round_trip_through_the_record_reader() {
         assert_eq!(&RunRecord::from_line(line.as_bytes()).unwrap(), r, "{line}");
     }
 }
+
+#[test]
+fn without_a_reference_the_manifest_names_no_host_and_says_whose_clock_the_times_are() {
+    // The probe's output with every exchange-related line left out.
+    let text: String = PROBE
+        .lines()
+        .filter(|l| !l.contains("\"type\":\"exchange\"") && !l.contains("\"type\":\"synced\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let lone = import(&text).unwrap();
+    assert!(!lone.referenced);
+    let reference = || Reference { name: Some("ref1".into()), here: None };
+    let m = build_manifest(std::slice::from_ref(&lone), &["vm1.jsonl".into()], String::new(), vec![], reference());
+    let info = m.standalone.unwrap();
+    assert_eq!(info.reference_host, None);
+    assert!(info.host_times.starts_with("the guest's own CLOCK_REALTIME"), "{}", info.host_times);
+    assert!(m.host.cpu_model.starts_with("no host"), "{}", m.host.cpu_model);
+    // One VM with a reference, one without: each is said.
+    let mut with = import(PROBE).unwrap();
+    with.run.id = "vm2".into();
+    let m = build_manifest(&[lone, with], &[], String::new(), vec![], reference());
+    let info = m.standalone.unwrap();
+    assert_eq!(info.reference_host.as_deref(), Some("ref1"));
+    assert!(info.host_times.starts_with("runs vm1 had no reference"), "{}", info.host_times);
+}
