@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 pub enum Accel {
     Kvm,
     Tcg,
+    /// No QEMU of clockstorm's: `guest-probe --standalone` ran on a machine
+    /// (a real VM, a bare host) whose virtualisation clockstorm did not set
+    /// up and cannot name (`clockstorm import-standalone`).
+    Standalone,
 }
 
 impl Accel {
@@ -20,6 +24,8 @@ impl Accel {
         match self {
             Accel::Kvm => "kvm",
             Accel::Tcg => "tcg",
+            // Never handed to QEMU (no backend resolves to it); the name reports show.
+            Accel::Standalone => "standalone",
         }
     }
 }

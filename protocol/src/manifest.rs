@@ -30,6 +30,47 @@ pub struct Manifest {
     pub finished_at_unix_ms: Option<u64>,
     /// In the order they ran (shuffled from the seed).
     pub runs: Vec<ManifestRun>,
+    /// Set when the runs are `guest-probe --standalone` outputs imported by
+    /// `clockstorm import-standalone`: which machine each ran on and what
+    /// answered its exchanges. `qemu`, `kernels` and `host` then say that
+    /// no QEMU of clockstorm's was involved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standalone: Option<StandaloneInfo>,
+}
+
+/// Where standalone probe runs ran, and how honest their host times are.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct StandaloneInfo {
+    /// The host of `clockstorm reference-server` (as `--reference-host` named
+    /// it); None: the probe ran without a reference, so no exchange exists.
+    pub reference_host: Option<String>,
+    /// How the records' host timestamps were obtained, in words: no harness
+    /// stamped the probe's lines as they arrived.
+    pub host_times: String,
+    /// One per run, in manifest order.
+    pub machines: Vec<MachineInfo>,
+}
+
+/// The machine one standalone probe ran on, as its hello described it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct MachineInfo {
+    pub run_id: String,
+    /// The machine's name (`--machine`, else the probe output's file name):
+    /// the probe does not report its hostname.
+    pub name: String,
+    /// The probe output it was imported from.
+    pub probe_output: String,
+    pub probe_version: String,
+    pub kernel_release: String,
+    pub clocksource: String,
+    pub clocksources_available: Vec<String>,
+    pub vcpus: u32,
+    pub tsc_flags: Vec<String>,
+    pub hz: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

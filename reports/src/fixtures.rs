@@ -42,6 +42,7 @@ pub fn manifest(runs: Vec<ManifestRun>) -> Manifest {
         started_at_unix_ms: 1_764_000_000_000,
         finished_at_unix_ms: Some(1_764_000_060_000),
         runs,
+        standalone: None,
     }
 }
 

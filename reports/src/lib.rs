@@ -21,6 +21,7 @@ pub mod markdown;
 pub mod model;
 pub mod predict;
 pub mod series;
+pub mod standalone;
 pub mod stats;
 pub mod summary;
 pub mod terminal;

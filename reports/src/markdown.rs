@@ -16,6 +16,12 @@ pub fn render(r: &Report) -> String {
         p.seed,
         crate::format::iso8601_utc(p.started_at_unix_ms)
     ));
+    if let Some(info) = &p.standalone {
+        for line in crate::standalone::lines(info) {
+            out.push_str(&format!("- {line}\n"));
+        }
+        out.push('\n');
+    }
     out.push_str(&render_decision(r));
     out.push_str(
         "| run | status | max gap | back steps | tick backlog | offset to host | max \\|offset\\| | read cost |\n|---|---|---|---|---|---|---|---|\n",

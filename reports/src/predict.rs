@@ -104,7 +104,7 @@ pub fn predict(kind: FaultKindName, duration_ns: f64, clocksource: Clocksource, 
             Some(w) => freeze_on_a_wrapping_counter(duration_ns, w, rule),
         }),
         (FaultKindName::Pause, Accel::Tcg) => Some(Prediction::Lost(duration_ns)),
-        (FaultKindName::Pause, Accel::Kvm) | (FaultKindName::Starve, _) | (FaultKindName::Command, _) => None,
+        (FaultKindName::Pause, Accel::Kvm | Accel::Standalone) | (FaultKindName::Starve, _) | (FaultKindName::Command, _) => None,
     }
 }
 

@@ -32,7 +32,8 @@ impl VmBackend for QemuBackend {
     fn hello_timeout(&self) -> Duration {
         match self.accel {
             Accel::Kvm => HELLO_TIMEOUT_KVM,
-            Accel::Tcg => HELLO_TIMEOUT_TCG,
+            // Standalone never reaches a QEMU backend (nothing resolves to it).
+            Accel::Tcg | Accel::Standalone => HELLO_TIMEOUT_TCG,
         }
     }
 
@@ -64,7 +65,7 @@ impl VmBackend for QemuBackend {
                 "the guest did not say hello within {timeout:?} under KVM; /dev/kvm may not be able to run guests here \
                  (e.g. a nested or paravirtual KVM): try --accel tcg"
             ),
-            Accel::Tcg => format!("the guest did not say hello within {timeout:?}"),
+            Accel::Tcg | Accel::Standalone => format!("the guest did not say hello within {timeout:?}"),
         }
     }
 }

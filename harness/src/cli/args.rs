@@ -70,6 +70,27 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:7420")]
         listen: String,
     },
+    /// Turn `guest-probe --standalone` outputs (real VMs, their exchanges
+    /// answered by `reference-server`) into a results directory that
+    /// `report` renders like any run: one run per file.
+    ImportStandalone {
+        /// What `guest-probe --standalone --out FILE` wrote, one per machine.
+        #[arg(required = true, value_name = "PROBE_OUTPUT")]
+        files: Vec<PathBuf>,
+        /// The results directory to create.
+        #[arg(long)]
+        out: PathBuf,
+        /// The machine's name (one file only; else each file's name before its first dot).
+        #[arg(long)]
+        machine: Option<String>,
+        /// The host `reference-server` ran on, as the provenance should name it.
+        #[arg(long, value_name = "NAME")]
+        reference_host: Option<String>,
+        /// The reference server ran on this machine: describe it (kernel,
+        /// clocksource, CPU) as the run's host.
+        #[arg(long)]
+        reference_here: bool,
+    },
     /// The fake backend's guest process (a testing aid, started by `run --backend fake`).
     #[command(hide = true)]
     FakeGuest(crate::backend::fake_guest::FakeGuestArgs),

@@ -129,6 +129,7 @@ mod tests {
                     outcome: None,
                 })
                 .collect(),
+            standalone: None,
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod characterize;
 pub mod events;
+pub mod import_standalone;
 pub mod kernel;
 pub mod merge;
 pub mod reference_server;
@@ -36,6 +37,16 @@ pub fn main_with(argv: Vec<String>) -> u8 {
         args::Command::Report { dir, format, baseline } => report::run(dir, *format, baseline.as_deref()),
         args::Command::Events { file, json, all } => events::run(file.as_deref(), *json, *all),
         args::Command::ReferenceServer { listen } => reference_server::run(listen),
+        args::Command::ImportStandalone { files, out, machine, reference_host, reference_here } => import_standalone::run(
+            &import_standalone::ImportArgs {
+                files,
+                out,
+                machine: machine.as_deref(),
+                reference_host: reference_host.as_deref(),
+                reference_here: *reference_here,
+            },
+            &argv,
+        ),
         args::Command::FakeGuest(fake) => Ok(crate::backend::fake_guest::run(fake)),
         args::Command::Soak(soak) => soak::run(soak),
         args::Command::Guardian { harness_pid, log } => Ok(crate::guardian::run(*harness_pid, log.as_deref())),

@@ -33,7 +33,14 @@ fn render(report: &Report, format: ReportFormat) -> String {
     use clockstorm_reports::{html, junit, markdown, terminal};
     match format {
         ReportFormat::Terminal => {
-            let mut out = terminal::render_decision(report);
+            let mut out = String::new();
+            // Runs clockstorm did not start say where they ran (the other
+            // formats carry it in their provenance).
+            if let Some(info) = &report.provenance.standalone {
+                clockstorm_reports::standalone::lines(info).iter().for_each(|l| out.push_str(&format!("{l}\n")));
+                out.push('\n');
+            }
+            out.push_str(&terminal::render_decision(report));
             out.push('\n');
             out.push_str(&terminal::render(&report.runs));
             out.push('\n');

@@ -23,7 +23,7 @@ pub enum AccelChoice {
 pub fn default_cpu_model(accel: Accel) -> &'static str {
     match accel {
         Accel::Kvm => "host",
-        Accel::Tcg => "max",
+        Accel::Tcg | Accel::Standalone => "max",
     }
 }
 

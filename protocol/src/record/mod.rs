@@ -110,6 +110,17 @@ pub enum HarnessEvent {
     ChannelHealth(ChannelHealth),
     /// Last line of every complete record file.
     RunFinished(RunOutcome),
+    /// Second line of a record file `clockstorm import-standalone` made from
+    /// a `guest-probe --standalone` output: no harness stamped these lines
+    /// as they arrived, so their host times are estimates (see `host_times`)
+    /// and `host_monotonic_ns` is 0 (unknown). Readers leave out the figures
+    /// that need arrival times (wall time, overhead, boot to hello).
+    Imported {
+        /// The probe output the records come from.
+        probe_output: String,
+        /// How `host_realtime_ns` was obtained, in words.
+        host_times: String,
+    },
 }
 
 /// What one fault did, as measured on the host.

@@ -134,6 +134,10 @@ fn provenance(r: &Report) -> String {
         })
         .collect();
     rows.push(("guest kernels", if kernels.is_empty() { "–".into() } else { kernels.join("<br>") }));
+    if let Some(info) = &p.standalone {
+        let lines: Vec<String> = crate::standalone::lines(info).iter().map(|l| esc(l)).collect();
+        rows.push(("standalone", lines.join("<br>")));
+    }
     rows.push(("command line", code(&p.command_line.join(" "))));
     rows.push(("started", crate::format::iso8601_utc(p.started_at_unix_ms)));
     rows.push((

@@ -165,6 +165,9 @@ pub struct Summarizer {
     kernel: Vec<KernelEvent>,
     /// (host realtime when reported, old, new) per clocksource change.
     switches: Vec<(i64, String, String)>,
+    /// The records were imported from a standalone probe's output: their
+    /// host times are estimates, not arrival stamps.
+    imported: bool,
 }
 
 impl Default for Summarizer {
@@ -196,6 +199,7 @@ impl Summarizer {
             stops: crate::liveness::StopDetector::new(),
             kernel: Vec::new(),
             switches: Vec::new(),
+            imported: false,
         }
     }
 
@@ -217,6 +221,7 @@ impl Summarizer {
                 HarnessEvent::FaultEnded(e) => self.effects.push(e),
                 HarnessEvent::RunFinished(outcome) => apply_outcome(s, &outcome),
                 HarnessEvent::ChannelHealth(h) => s.channel = Some(h),
+                HarnessEvent::Imported { .. } => self.imported = true,
                 _ => {}
             },
             RecordBody::Guest(g) => match g {
@@ -297,6 +302,14 @@ impl Summarizer {
     /// The run's summary and its plot series.
     pub fn finish(mut self) -> (RunSummary, RunSeries) {
         let mut s = self.s;
+        if self.imported {
+            // No harness saw these lines arrive: there is no host wall time of
+            // the run, so no overhead either (the import's estimates would
+            // only echo the guest's own clock back).
+            s.wall_ms = None;
+            s.overhead_ms = None;
+            s.boot_to_hello_ms = None;
+        }
         if self.window_ns > 0 {
             // Per vCPU: windows of different vCPUs overlap in time.
             s.sampler_reads_per_s = Some(s.samples as f64 / (self.window_ns as f64 / 1e9) * self.vcpus.unwrap_or(1) as f64);

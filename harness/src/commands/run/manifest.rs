@@ -47,6 +47,7 @@ pub fn initial(plan: &RunPlan, host: &HostResources, specs: &[RunSpec]) -> Manif
                 outcome: None,
             })
             .collect(),
+        standalone: None,
     }
 }
 
