@@ -14,5 +14,6 @@ mod guests;
 mod integrity;
 mod probe;
 mod scenarios;
+mod standalone;
 #[path = "../support/mod.rs"]
 mod support;

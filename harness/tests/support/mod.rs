@@ -171,3 +171,21 @@ pub fn sigkill_mid_fault(backend: &[&str], fault: &str) {
     assert!(!out.path().join(".clockstorm-reserve").exists(), "the space reserve is left: {what}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("clockstorm guardian: the harness"), "{what}");
 }
+
+/// The static probe `ci/build.sh` builds; it also runs on this host.
+pub fn static_probe() -> PathBuf {
+    let bin = PathBuf::from(BIN);
+    let target = bin.ancestors().nth(2).unwrap();
+    let probe = target.join("x86_64-unknown-linux-gnu/probe/guest-probe");
+    assert!(probe.is_file(), "{} missing: run ci/build.sh", probe.display());
+    probe
+}
+
+/// Kills a child when dropped (the reference server).
+pub struct KillOnDrop(pub std::process::Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
