@@ -14,11 +14,18 @@ fn characterize(kernel: &str, from: &str, to: &str) -> ClockProfile {
         clockstorm(&["characterize", "--kernel", kernel, "--from", from, "--to", to, "--freezes-per-guest", "3", "--max-guests", "2", "--no-save"]);
     assert_eq!(o.status.code(), Some(0), "every boundary resolved: {}", text(&o));
     let profile: ClockProfile = serde_json::from_str(&std::fs::read_to_string(out.path().join("profile.json")).unwrap()).unwrap();
-    // Every freeze up to a stop got its outcome; the evidence is kept.
+    // Every freeze up to a stop got its outcome; the evidence is kept. In the
+    // stop regime a 6.12 guest sometimes goes silent instead (no beacon
+    // answered after the freeze): a finding its run names, after which that
+    // guest's freezes have no outcome.
     let stop = profile.observations.iter().position(|o| o.outcome == Some(FreezeOutcome::ClockStopped));
+    let silent = |guest: u32| summaries(&out.path().join(format!("guest-{guest}"))).iter().any(|s| s.status == "silent");
     for (i, o) in profile.observations.iter().enumerate() {
         let after_a_stop = stop.is_some_and(|s| i > s && o.guest == profile.observations[s].guest);
-        assert!(o.outcome.is_some() || after_a_stop, "{o:#?}");
+        let went_silent = o.outcome.is_none()
+            && silent(o.guest)
+            && profile.observations.iter().filter(|l| l.guest == o.guest && l.fault > o.fault).all(|l| l.outcome.is_none());
+        assert!(o.outcome.is_some() || after_a_stop || went_silent, "{o:#?}");
     }
     assert!(out.path().join("guest-1/manifest.json").is_file() && out.path().join("guest-1.toml").is_file());
     assert_eq!((profile.measured_by.backend.as_str(), profile.measured_by.guests), ("qemu", 2));
