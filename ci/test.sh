@@ -17,9 +17,7 @@ fi
 cargo nextest run --workspace --no-run
 t0=$(date +%s)
 cargo nextest run --workspace -E 'not binary(guests)'
-# Doc tests: only clockstorm-reports has any; `--workspace --doc` would
-# rebuild the harness for none (~20 s). Add a crate here when it gets one.
-cargo test -p clockstorm-reports --doc
+cargo test --workspace --doc
 t1=$(date +%s)
 cargo nextest run -p clockstorm --test guests -j 1
 t2=$(date +%s)
