@@ -25,7 +25,7 @@ pub fn main_as_pid1() -> ! {
 
 fn run_as_init() -> Result<()> {
     let config = read_config()?;
-    load_modules(&config.modules)?;
+    crate::modules::load(&config.modules)?;
     let mut ch = Channel::open(&config.data_device)?;
     let result = crate::run::measure(&config, &mut ch);
     if let Err(e) = &result {
@@ -42,21 +42,6 @@ fn read_config() -> Result<ProbeConfig> {
         bail!("config is for protocol version {}, this probe speaks {PROTOCOL_VERSION}", config.protocol_version);
     }
     Ok(config)
-}
-
-fn load_modules(modules: &[String]) -> Result<()> {
-    for path in modules {
-        let file = std::fs::File::open(path).with_context(|| format!("opening module {path}"))?;
-        // SAFETY: finit_module reads the module from a valid open fd; the params string is a valid empty C string.
-        let rc = unsafe { libc::syscall(libc::SYS_finit_module, std::os::fd::AsRawFd::as_raw_fd(&file), c"".as_ptr(), 0) };
-        if rc != 0 {
-            let err = std::io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EEXIST) {
-                return Err(err).with_context(|| format!("loading module {path}"));
-            }
-        }
-    }
-    Ok(())
 }
 
 fn mount_basics() -> Result<()> {

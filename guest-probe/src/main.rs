@@ -15,6 +15,8 @@ mod exchange;
 mod init;
 mod kmsg;
 mod link;
+mod modules;
+mod net;
 mod outbox;
 mod procfs;
 mod ptp;
@@ -24,6 +26,7 @@ mod sched;
 mod standalone;
 mod sysinfo;
 mod ticks;
+mod time_service;
 
 use std::process::ExitCode;
 

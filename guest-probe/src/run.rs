@@ -109,9 +109,24 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
         .context("starting the samplers")
         .map(|samplers| threads.extend(samplers))
         .and_then(|()| spawn_background(config, &clocksource.current, &shared, &outbox, link, &mut threads));
+    // A service that cannot start is said, not fatal: the run measures the
+    // guest without it, as it does without one.
+    let service = match (&config.time_service, &started) {
+        (Some(launch), Ok(())) => match crate::time_service::start(launch, &outbox) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                link.send(&degraded("time-service", format!("{}: {e:#}", launch.name)))?;
+                None
+            }
+        },
+        _ => None,
+    };
     let mut totals = Totals::default();
     let duration = Duration::from_millis(config.duration_ms);
     let result = started.and_then(|()| channel_loop(config, duration, link, &rx, &mut seq, &mut totals, ptp_device.as_deref(), &shared));
+    if let Some(s) = service {
+        s.stop();
+    }
     shared.stop.store(true, Ordering::Relaxed);
     for t in threads {
         let _ = t.join();

@@ -88,6 +88,7 @@ pub fn default_config() -> ProbeConfig {
         benchmark_phase_ms: None,
         data_device: DataDevice::IsaSerial { path: String::new() },
         modules: Vec::new(),
+        time_service: None,
     }
 }
 

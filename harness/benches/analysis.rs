@@ -108,6 +108,7 @@ fn write_results(root: &std::path::Path, per_run: u64) -> (Manifest, u64) {
             repetition: 0,
             dir,
             outcome: Some(RunOutcome::Completed { wall_ms: 1, requested_ms: 1 }),
+            time_service: None,
         });
     }
     let manifest: Manifest = serde_json::from_value(serde_json::json!({

@@ -45,6 +45,8 @@ pub enum Error {
     FakeGuestMissing { reason: String },
     #[error(transparent)]
     Write(#[from] crate::results::WriteError),
+    #[error(transparent)]
+    TimeService(#[from] crate::time_service::TimeServiceError),
 }
 
 impl Error {
@@ -59,6 +61,8 @@ impl Error {
             Error::OutputNotWritable { .. } | Error::Signals(_) | Error::Guardian(_) | Error::Run(_) => exit_code::ENVIRONMENT,
             Error::KernelPathMissing { .. } => exit_code::USAGE,
             Error::FakeGuestMissing { .. } | Error::Write(_) => exit_code::ENVIRONMENT,
+            Error::TimeService(t) if t.is_bad_user_input() => exit_code::USAGE,
+            Error::TimeService(_) => exit_code::ENVIRONMENT,
         }
     }
 }

@@ -31,3 +31,4 @@ pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod signals;
+pub mod time_service;

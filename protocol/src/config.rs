@@ -47,7 +47,39 @@ pub struct ProbeConfig {
     /// Kernel modules to load before opening the data channel, in order
     /// (paths inside the initramfs).
     pub modules: Vec<String>,
+    /// A time service to start after the initial sync, on a guest network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_service: Option<TimeServiceLaunch>,
 }
+
+/// How the probe brings up the guest's network and starts a time service
+/// (chronyd) on it. The host's NTP server's port is only known when the run
+/// starts, so it comes on the kernel command line
+/// ([`TIME_SERVER_CMDLINE_KEY`]`=ADDRESS:PORT`), which keeps one initramfs
+/// for every run of a scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeServiceLaunch {
+    /// The service's name in reports, e.g. `chrony`.
+    pub name: String,
+    /// Modules the network device needs, in load order (paths in the initramfs).
+    pub net_modules: Vec<String>,
+    /// The guest's address with prefix length, e.g. `10.0.2.15/24`.
+    pub address: String,
+    /// The service's configuration file inside the guest; the probe appends
+    /// [`TimeServiceLaunch::source_line`] to it.
+    pub config_path: String,
+    /// The line naming the host's server, with `{address}` and `{port}`
+    /// filled in from the kernel command line.
+    pub source_line: String,
+    /// The command (absolute path first); its stderr is forwarded line by line.
+    pub argv: Vec<String>,
+    /// Directories the service expects to exist (state, run, log).
+    pub dirs: Vec<String>,
+}
+
+/// Kernel command line key that carries the host's NTP server (`ADDRESS:PORT`).
+pub const TIME_SERVER_CMDLINE_KEY: &str = "clockstorm.ntp";
 
 /// Limits [`ProbeConfig::validate`] enforces, with the reason for each.
 pub mod limits {

@@ -140,4 +140,9 @@ pub struct ManifestRun {
     pub dir: String,
     /// None until the run has finished.
     pub outcome: Option<RunOutcome>,
+    /// The guest's time service and its configuration, e.g. `chrony
+    /// (packaged default configuration + `makestep 0.1 -1`), chronyd
+    /// (chrony) version 4.3`; None: none ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_service: Option<String>,
 }

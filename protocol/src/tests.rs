@@ -154,6 +154,7 @@ fn config_rejects_unknown_keys() {
         benchmark_phase_ms: None,
         data_device: DataDevice::IsaSerial { path: "/dev/ttyS1".into() },
         modules: vec![],
+        time_service: None,
     };
     assert_eq!(cfg.validate(), Ok(()));
     let impossible = ProbeConfig { tick_rate_hz: 1_000_000, ..cfg.clone() };
@@ -188,6 +189,7 @@ fn config_errors_name_the_field_as_serde_does() {
         benchmark_phase_ms: None,
         data_device: DataDevice::IsaSerial { path: "/dev/ttyS1".into() },
         modules: vec![],
+        time_service: None,
     };
     let json = serde_json::to_value(&cfg).unwrap();
     let broken = [

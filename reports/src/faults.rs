@@ -48,6 +48,10 @@ pub struct FaultSummary {
     /// exchanges); None: never, within the run (a guest that lost time
     /// stays behind unless something steps its clock), or no exchanges.
     pub recovery_s: Option<f64>,
+    /// How the offset came back, read from the exchanges, with the time
+    /// service's log beside; only for runs with a time service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correction: Option<crate::correction::Correction>,
     /// Stretches in which the guest's clock stood still, first seen during
     /// the fault or in the [`KERNEL_REACTION_NS`] after it (see `liveness`).
     #[serde(default)]
@@ -204,6 +208,8 @@ pub struct FaultInputs<'a> {
     pub sampler_gaps: &'a [(i64, u64)],
     pub timer_stalls: &'a [clockstorm_protocol::TimerStall],
     pub clock_stops: &'a [crate::liveness::ClockStop],
+    /// (host realtime, line) of the time service's log; empty: no service.
+    pub service_lines: &'a [(i64, String)],
 }
 
 /// What [`attribute`] reads of one sampler window.
@@ -283,6 +289,22 @@ pub fn attribute(input: &FaultInputs) -> Vec<FaultSummary> {
                     .map(|((t, k), _)| FaultKernelEvent { after_start_s: (t - e.began_realtime_ns) as f64 / 1e9, event: k.clone() })
                     .collect(),
                 recovery_s: recovery_s(&exchanges, e.began_realtime_ns, e.ended_realtime_ns),
+                correction: (!input.service_lines.is_empty())
+                    .then(|| recovery(&exchanges, e.began_realtime_ns, e.ended_realtime_ns))
+                    .flatten()
+                    .map(|r| {
+                        let until_ns = input.effects.iter().map(|f| f.began_realtime_ns).filter(|&t| t > e.ended_realtime_ns).min().unwrap_or(i64::MAX);
+                        crate::correction::correction(&crate::correction::CorrectionInputs {
+                            exchanges: &exchanges,
+                            began_ns: e.began_realtime_ns,
+                            ended_ns: e.ended_realtime_ns,
+                            centre_ns: r.centre_ns,
+                            band_ns: r.band_ns,
+                            recovered_at_ns: r.recovered_at_ns,
+                            service_lines: input.service_lines,
+                            until_ns,
+                        })
+                    }),
                 clock_stops: input
                     .clock_stops
                     .iter()
@@ -333,19 +355,36 @@ fn exchanges_between_neighbours(exchanges: &[Exchange], effects: &[FaultEffect],
     exchanges.iter().filter(|x| x.t2_ns > after && x.t2_ns < before).copied().collect()
 }
 
-/// See [`FaultSummary::recovery_s`]. The band is centred on the tightest of
-/// the exchanges before the fault; its half-width is their spread plus that
-/// exchange's uncertainty, at least [`RECOVERY_BAND_MIN_NS`].
+/// See [`FaultSummary::recovery_s`].
 pub fn recovery_s(exchanges: &[Exchange], began: i64, ended: i64) -> Option<f64> {
+    recovery(exchanges, began, ended)?.recovered_at_ns.map(|t| (t - ended) as f64 / 1e9)
+}
+
+/// The band the offset must come back to, and where it did for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recovery {
+    pub centre_ns: i64,
+    pub band_ns: i64,
+    /// Host realtime of the first exchange from which every later one (to
+    /// the next fault) is inside the band, at least [`RECOVERY_EXCHANGES`]
+    /// of them; None: never.
+    pub recovered_at_ns: Option<i64>,
+}
+
+/// The band is centred on the tightest of the exchanges before the fault;
+/// its half-width is their spread plus that exchange's uncertainty, at
+/// least [`RECOVERY_BAND_MIN_NS`]. None without exchanges before it.
+pub fn recovery(exchanges: &[Exchange], began: i64, ended: i64) -> Option<Recovery> {
     let before: Vec<&Exchange> = exchanges.iter().filter(|e| e.t2_ns < began).rev().take(BRACKET_EXCHANGES).collect();
     let centre = before.iter().min_by_key(|e| e.uncertainty_ns)?;
     let spread = before.iter().map(|e| (e.offset_ns - centre.offset_ns).abs()).max().unwrap_or(0);
     let half_width = (spread + centre.uncertainty_ns).max(RECOVERY_BAND_MIN_NS);
     let after: Vec<&Exchange> = exchanges.iter().filter(|e| e.t2_ns > ended).collect();
     let inside = |e: &Exchange| (e.offset_ns - centre.offset_ns).abs() <= half_width + e.uncertainty_ns;
-    (0..after.len())
-        .find(|&i| after[i..].iter().take(RECOVERY_EXCHANGES).all(|e| inside(e)))
-        .map(|i| (after[i].t2_ns - ended) as f64 / 1e9)
+    // Back and staying: after the last exchange outside the band.
+    let first_for_good = after.iter().rposition(|e| !inside(e)).map_or(0, |i| i + 1);
+    let recovered_at_ns = (after.len() - first_for_good >= RECOVERY_EXCHANGES).then(|| after[first_for_good].t2_ns);
+    Some(Recovery { centre_ns: centre.offset_ns, band_ns: half_width, recovered_at_ns })
 }
 
 /// (lost, uncertainty) across a fault from `began` to `ended` (host
@@ -579,6 +618,7 @@ mod tests {
             sampler_gaps: &[],
             timer_stalls: &[],
             clock_stops: &[],
+            service_lines: &[],
         });
         assert_eq!(faults[0].lost_ns, None, "{faults:?}");
         assert_eq!(faults[1].lost_ns, None, "nothing between the faults before the second either");
@@ -593,6 +633,7 @@ mod tests {
             sampler_gaps: &[],
             timer_stalls: &[],
             clock_stops: &[],
+            service_lines: &[],
         });
         assert_eq!(faults.iter().map(|f| f.lost_ns).collect::<Vec<_>>(), vec![Some(4_000_000_000), Some(3_000_000_000)]);
     }

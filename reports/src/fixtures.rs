@@ -76,6 +76,7 @@ fn fault(lost_ns: i64, events: Vec<FaultKernelEvent>) -> FaultSummary {
         detail: None,
         kernel_events: events,
         recovery_s: if lost_ns.abs() < 1_000_000 { Some(0.1) } else { None },
+        correction: None,
         // The wrap-losing guest also stood still for part of a wrap after
         // the freeze, and the freeze was charged to an RT task.
         clock_stops: if lost_ns > 1_000_000_000 { vec![stood_still()] } else { Vec::new() },
@@ -189,6 +190,7 @@ pub fn fixture_runs(settings: &[FixtureSetting]) -> (Vec<ManifestRun>, Vec<crate
                 repetition: rep,
                 dir: format!("runs/{id}"),
                 outcome: Some(RunOutcome::Completed { wall_ms: 14_000, requested_ms: 12_000 }),
+                time_service: None,
             });
             let mut s = crate::summarize(&completed_run());
             s.run_id = id.clone();

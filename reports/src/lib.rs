@@ -6,6 +6,7 @@
 pub mod backsteps;
 pub mod bench;
 pub mod channel;
+pub mod correction;
 pub mod csv;
 pub mod decision;
 pub mod drift;

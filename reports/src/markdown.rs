@@ -74,6 +74,14 @@ pub fn render(r: &Report) -> String {
                 let at = at.map(|a| format!("+{a:.1} s")).unwrap_or_default();
                 out.push_str(&format!("|  |  | {at} |  | `{}` | **guest:** {} |  |  |\n", s.run_id, finding.replace('|', "\\|")));
             }
+            if let Some(c) = &f.correction {
+                let service = s.time_service.as_deref().unwrap_or("time service");
+                out.push_str(&format!("|  |  |  |  | `{}` | **measured:** {} |  |  |\n", s.run_id, crate::correction::describe(c, f.recovery_s)));
+                for l in &c.service_lines {
+                    let line = crate::terminal::strip_stamp(&l.line).replace('|', "\\|");
+                    out.push_str(&format!("|  |  | +{:.1} s |  | `{}` | {service}: {line} |  |  |\n", l.after_start_s, s.run_id));
+                }
+            }
         }
     }
     let switches: Vec<_> = r.runs.iter().flat_map(|s| s.switches.iter().map(move |w| (s, w))).collect();

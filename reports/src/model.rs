@@ -191,7 +191,8 @@ impl GroupStats {
 /// The least value `metric` (a name `run_metrics` gives) can take.
 pub fn metric_floor(metric: &str) -> Option<f64> {
     const NON_NEGATIVE: [&str; 5] = ["max gap", "read cost", "offset uncertainty", "max |offset|", "timer latency p99"];
-    NON_NEGATIVE.contains(&metric).then_some(0.0)
+    let per_fault = metric.starts_with("time wrong, fault ") || metric.starts_with("worst offset after fault ");
+    (NON_NEGATIVE.contains(&metric) || per_fault).then_some(0.0)
 }
 
 /// The combination a run belongs to: its id without a `.rN` suffix.
@@ -235,6 +236,14 @@ pub fn run_metrics(run: &RunSummary) -> Vec<RunMetric> {
     push("timer backlog max".into(), "ticks", ticks.and_then(|t| t.timer_expirations).map(|b| b.max), 2.0);
     for f in &run.faults {
         push(format!("time lost, fault {}", f.index), "s", f.lost_ns.map(|l| l as f64 / 1e9), MODEL_TOLERANCE_NS / 1e9);
+        // With a time service: how long the guest stayed wrong, and by how
+        // much at worst. A run whose clock never came back has no figure
+        // here (the fault table says "not back"), so the groups compare
+        // the runs that recovered.
+        if let Some(c) = &f.correction {
+            push(format!("time wrong, fault {}", f.index), "s", f.recovery_s, 0.1);
+            push(format!("worst offset after fault {}", f.index), "ms", c.worst_offset_ns.map(|w| w.abs() as f64 / 1e6), c.band_ns as f64 / 1e6);
+        }
     }
     out
 }

@@ -25,6 +25,7 @@ fn fault(index: usize, kind: FaultKindName, length_ms: u64, lost_ns: i64) -> cra
         detail: None,
         kernel_events: vec![],
         recovery_s: None,
+        correction: None,
         clock_stops: Vec::new(),
         rt_throttled_ns: None,
         backsteps: Vec::new(),

@@ -124,8 +124,23 @@ pub fn render_faults(summaries: &[RunSummary]) -> String {
             let at = at.map(|a| format!(" +{a:.1} s")).unwrap_or_default();
             out.push_str(&format!("{:<49}   guest{at}: {finding}\n", ""));
         }
+        if let Some(c) = &f.correction {
+            let service = s.time_service.as_deref().unwrap_or("time service");
+            out.push_str(&format!("{:<49}   measured: {}\n", "", crate::correction::describe(c, f.recovery_s)));
+            for l in &c.service_lines {
+                out.push_str(&format!("{:<49}   {service} +{:.1} s: {}\n", "", l.after_start_s, strip_stamp(&l.line)));
+            }
+        }
     }
     out
+}
+
+/// A log line without its leading ISO timestamp (the report places it).
+pub fn strip_stamp(line: &str) -> &str {
+    match line.split_once(' ') {
+        Some((stamp, rest)) if stamp.len() >= 19 && stamp.as_bytes()[4] == b'-' && stamp.contains('T') => rest,
+        _ => line,
+    }
 }
 
 /// The run's id without its scenario prefix: the clocksource, then any

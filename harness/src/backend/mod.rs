@@ -13,6 +13,7 @@ pub mod fake;
 pub mod fake_guest;
 pub mod process;
 pub mod qemu;
+pub mod time_server;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -35,6 +36,8 @@ pub struct GuestLaunch<'a> {
     pub data_socket: &'a Path,
     /// Where the guest serves QMP (the pipeline connects).
     pub qmp_socket: &'a Path,
+    /// The host's NTP server's loopback port, when the run has a time service.
+    pub time_server_port: Option<u16>,
 }
 
 /// The process that is the guest.
@@ -60,6 +63,8 @@ pub enum BackendError {
     Io { what: String, source: std::io::Error },
     #[error(transparent)]
     Initramfs(#[from] InitramfsError),
+    #[error("the time service: {0}")]
+    TimeService(String),
 }
 
 /// A way to run guests.

@@ -8,6 +8,8 @@ use super::{BackendError, BackendKind, GuestLaunch, VmBackend, VmCommand};
 use crate::initramfs::{self, Contents};
 use crate::qemu::accel::Accel;
 use crate::qemu::args::{build_args, cpu_arg, kernel_cmdline, machine_arg, timer_args, DataChannelKind, QemuSpec};
+use crate::time_service::chrony::{self, ChronyInstall};
+use crate::time_service::GUEST_SIDE_ADDRESS;
 
 /// Boot to the probe's hello under TCG: ~1.5 s on an idle 2-core machine;
 /// the margin covers a loaded CI host emulating a slow boot.
@@ -22,6 +24,8 @@ pub struct QemuBackend {
     /// The static probe binary's bytes (it becomes `/init`).
     pub probe: Vec<u8>,
     pub initramfs_cache: PathBuf,
+    /// chronyd, when a run has a time service.
+    pub chrony: Option<std::sync::Arc<ChronyInstall>>,
 }
 
 impl VmBackend for QemuBackend {
@@ -40,6 +44,10 @@ impl VmBackend for QemuBackend {
     fn command(&self, launch: &GuestLaunch<'_>) -> Result<VmCommand, BackendError> {
         let spec = launch.spec;
         let initrd = self.build_initramfs(launch)?;
+        let mut params = spec.guest.kernel_params.clone();
+        if let Some(port) = launch.time_server_port {
+            params.insert(0, format!("{}={GUEST_SIDE_ADDRESS}:{port}", clockstorm_protocol::TIME_SERVER_CMDLINE_KEY));
+        }
         let qemu_spec = QemuSpec {
             binary: self.qemu.clone(),
             name: format!("clockstorm-{}", spec.id),
@@ -51,10 +59,11 @@ impl VmBackend for QemuBackend {
             memory_mib: spec.guest.memory_mib,
             kernel: spec.kernel.image.path.clone(),
             initrd,
-            append: kernel_cmdline(Some(spec.clocksource.kernel_name()), &spec.guest.kernel_params),
+            append: kernel_cmdline(Some(spec.clocksource.kernel_name()), &params),
             data_channel: spec.kernel.data_channel,
             data_socket: launch.data_socket.to_owned(),
             qmp_socket: launch.qmp_socket.to_owned(),
+            user_network: launch.time_server_port.is_some(),
         };
         Ok(VmCommand { program: self.qemu.clone(), args: build_args(&qemu_spec) })
     }
@@ -75,7 +84,22 @@ impl QemuBackend {
         let config_json = serde_json::to_vec_pretty(launch.probe_config).expect("config always serializes");
         let kernel = &launch.spec.kernel;
         let modules: &[(String, Vec<u8>)] = if kernel.data_channel == DataChannelKind::Virtio { &kernel.modules } else { &[] };
-        let contents = Contents { probe: &self.probe, config_json: &config_json, modules };
+        let mut all_modules = modules.to_vec();
+        let extra = self.time_service_entries(launch, &mut all_modules)?;
+        let contents = Contents { probe: &self.probe, config_json: &config_json, modules: &all_modules, extra: &extra };
         Ok(initramfs::build_cached(&self.initramfs_cache, &contents)?)
+    }
+
+    /// chronyd, its libraries and configuration, and the network's modules
+    /// (added to `modules`), when the run has a time service.
+    fn time_service_entries(&self, launch: &GuestLaunch<'_>, modules: &mut Vec<(String, Vec<u8>)>) -> Result<Vec<initramfs::Entry>, BackendError> {
+        let setting = &launch.spec.guest.time_service;
+        let (true, Some(install)) = (setting.enabled(), &self.chrony) else { return Ok(Vec::new()) };
+        let as_backend = |e: crate::time_service::TimeServiceError| BackendError::TimeService(e.to_string());
+        if let Ok(net) = &launch.spec.kernel.net_modules {
+            modules.extend(net.iter().cloned());
+        }
+        let config = chrony::guest_config(install, setting.config.as_deref(), &setting.directives).map_err(as_backend)?;
+        chrony::guest_entries(install, &config).map_err(as_backend)
     }
 }

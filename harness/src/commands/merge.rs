@@ -127,6 +127,7 @@ mod tests {
                     repetition: 0,
                     dir: format!("runs/{id}"),
                     outcome: None,
+                    time_service: None,
                 })
                 .collect(),
             standalone: None,

@@ -40,7 +40,8 @@ pub fn resolve(name: &str, flag: Option<&Path>, cache: &KernelCache) -> Result<K
 /// A kernel ready to boot: its image and the data channel it gets.
 pub fn setup(name: &str, image: KernelImage, arg: DataChannelArg, clock_rule: Option<ClockRule>) -> Result<Arc<KernelSetup>, Error> {
     let (data_channel, modules) = choose_data_channel(arg, &image)?;
-    Ok(Arc::new(KernelSetup { name: name.to_owned(), image, data_channel, modules, clock_rule }))
+    let net_modules = network_modules(&image, &modules);
+    Ok(Arc::new(KernelSetup { name: name.to_owned(), image, data_channel, modules, net_modules, clock_rule }))
 }
 
 /// Picks the data channel and reads the modules it needs. Virtio-serial is
@@ -66,6 +67,26 @@ fn choose_data_channel(arg: DataChannelArg, kernel: &KernelImage) -> Result<(Dat
 /// (file name, bytes) of kernel modules, in load order.
 pub type Modules = Vec<(String, Vec<u8>)>;
 
+/// The guest network's modules ([`kernel::NETWORK_MODULES`]) not already
+/// among the data channel's, or why there are none: a kernel cached before
+/// they were kept, or one without known modules.
+fn network_modules(image: &KernelImage, data_channel: &Modules) -> Result<Modules, String> {
+    let dir = image.modules_dir.as_ref().ok_or_else(|| format!("no modules are known for {}", image.path.display()))?;
+    let order = kernel::module_load_order(dir, kernel::NETWORK_MODULES)
+        .map_err(|e| format!("{e} (a kernel cached before clockstorm kept the network's modules: fetch it again with `clockstorm kernel fetch`)"))?;
+    let loaded = |name: &str| data_channel.iter().any(|(file, _)| file.ends_with(&format!("-{name}.ko")));
+    order
+        .iter()
+        .filter(|m| !loaded(&m.name))
+        .enumerate()
+        .map(|(i, m)| {
+            std::fs::read(&m.path)
+                .map(|bytes| (format!("net-{i:02}-{}.ko", m.name), bytes))
+                .map_err(|e| format!("reading {}: {e}", m.path.display()))
+        })
+        .collect()
+}
+
 /// Reads the virtio-serial modules (and their dependencies) for the initramfs.
 fn virtio_modules(dir: &Path) -> Result<Modules, Error> {
     let order = kernel::module_load_order(dir, kernel::VIRTIO_CONSOLE_MODULES)?;
@@ -84,7 +105,14 @@ pub fn fake_setup(name: &str, profiles: &[(ClockProfile, String)]) -> Arc<Kernel
     let release = fake_release(name);
     let clock_rule = kernel::profiles::rule_for(profiles, &release, "", true);
     let image = KernelImage { path: name.into(), release, sha256: String::new(), size: 0, origin: kernel::KernelOrigin::Fake, modules_dir: None };
-    Arc::new(KernelSetup { name: name.to_owned(), image, data_channel: DataChannelKind::IsaSerial, modules: Vec::new(), clock_rule })
+    Arc::new(KernelSetup {
+        name: name.to_owned(),
+        image,
+        data_channel: DataChannelKind::IsaSerial,
+        modules: Vec::new(),
+        net_modules: Err("a fake kernel".into()),
+        clock_rule,
+    })
 }
 
 /// The release a fake guest's kernel `name` reports.

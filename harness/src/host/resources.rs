@@ -15,6 +15,8 @@ use crate::kernel::{profiles, KernelCache};
 use crate::plan::{BackendKind, HostRequest, KernelSetup};
 use crate::probe_binary;
 use crate::qemu::accel::{self, Accel};
+use crate::time_service::chrony::{self, ChronyInstall};
+use crate::time_service::{TimeServiceError, TimeServiceSetting};
 
 /// What the host gives a plan.
 pub struct HostResources {
@@ -24,6 +26,8 @@ pub struct HostResources {
     pub kernels: BTreeMap<String, Arc<KernelSetup>>,
     /// The QEMU binary (None with the fake backend).
     pub qemu: Option<PathBuf>,
+    /// chronyd, when a run has a time service.
+    pub chrony: Option<Arc<ChronyInstall>>,
 }
 
 /// Resolves `req` on this host.
@@ -36,7 +40,7 @@ pub fn resolve(req: &HostRequest) -> Result<HostResources, Error> {
             let kernels = req.kernels.iter().map(|name| (name.clone(), kernels::fake_setup(name, &profiles))).collect();
             let exe = std::env::current_exe().map_err(|e| Error::FakeGuestMissing { reason: e.to_string() })?;
             let backend = FakeBackend { exe, model: req.fake_model.clone() };
-            Ok(HostResources { backend: Box::new(backend), accel, kernels, qemu: None })
+            Ok(HostResources { backend: Box::new(backend), accel, kernels, qemu: None, chrony: None })
         }
         BackendKind::Qemu => {
             let cache = KernelCache::default_location()?;
@@ -55,8 +59,40 @@ pub fn resolve(req: &HostRequest) -> Result<HostResources, Error> {
             )?;
             let probe = probe_binary::load(&probe_path)?;
             let initramfs_cache = cache.root().parent().map(|p| p.join("initramfs")).unwrap_or_default();
-            let backend = QemuBackend { qemu: qemu.clone(), accel, probe, initramfs_cache };
-            Ok(HostResources { backend: Box::new(backend), accel, kernels, qemu: Some(qemu) })
+            let chrony = time_service(&req.time_services, &kernels, cache.root().parent())?.map(Arc::new);
+            let backend = QemuBackend { qemu: qemu.clone(), accel, probe, initramfs_cache, chrony: chrony.clone() };
+            Ok(HostResources { backend: Box::new(backend), accel, kernels, qemu: Some(qemu), chrony })
         }
     }
+}
+
+/// chronyd when a run has a time service: found, every configuration the
+/// runs use accepted by chrony itself, every kernel able to bring up the
+/// guest network. Before any guest boots, so a bad configuration costs no run.
+fn time_service(
+    settings: &[TimeServiceSetting],
+    kernels: &BTreeMap<String, Arc<KernelSetup>>,
+    cache_root: Option<&std::path::Path>,
+) -> Result<Option<ChronyInstall>, Error> {
+    if settings.is_empty() {
+        return Ok(None);
+    }
+    let install = chrony::locate(std::env::var_os(chrony::ENV_VAR).as_deref(), cache_root)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("clockstorm-chrony-check-")
+        .tempdir()
+        .map_err(|source| TimeServiceError::Run { what: "creating a private temp dir".into(), source })?;
+    for s in settings {
+        let text = chrony::guest_config(&install, s.config.as_deref(), &s.directives)?;
+        chrony::check_config(&install, &text, scratch.path()).map_err(|e| match e {
+            TimeServiceError::Rejected { message } => TimeServiceError::Rejected { message: format!("{} ({message})", s.describe()) },
+            other => other,
+        })?;
+    }
+    for k in kernels.values() {
+        if let Err(reason) = &k.net_modules {
+            return Err(TimeServiceError::NoNetwork { kernel: k.name.clone(), reason: reason.clone() }.into());
+        }
+    }
+    Ok(Some(install))
 }

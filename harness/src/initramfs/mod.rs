@@ -33,6 +33,9 @@ pub struct Contents<'a> {
     pub config_json: &'a [u8],
     /// (file name, bytes) in load order; they land in [`MODULE_DIR_IN_GUEST`].
     pub modules: &'a [(String, Vec<u8>)],
+    /// Anything else the run's guest needs (the time service's files),
+    /// after the rest, parents before children.
+    pub extra: &'a [Entry],
 }
 
 /// Path of module `name` inside the guest.
@@ -58,6 +61,7 @@ pub fn entries(contents: &Contents) -> Vec<Entry> {
         let path = module_path_in_guest(name);
         entries.push(Entry::File { path: path.trim_start_matches('/').into(), mode: 0o644, data: data.clone() });
     }
+    entries.extend(contents.extra.iter().cloned());
     entries
 }
 
@@ -111,13 +115,13 @@ mod tests {
     fn same_inputs_give_the_same_cached_file_and_different_inputs_another() {
         let dir = tempfile::tempdir().unwrap();
         let modules = vec![("virtio.ko".to_string(), vec![7u8; 10])];
-        let a = Contents { probe: b"\x7fELF probe", config_json: b"{}", modules: &modules };
+        let a = Contents { probe: b"\x7fELF probe", config_json: b"{}", modules: &modules, extra: &[] };
         let p1 = build_cached(dir.path(), &a).unwrap();
         let bytes1 = fs::read(&p1).unwrap();
         let p2 = build_cached(dir.path(), &a).unwrap();
         assert_eq!(p1, p2);
         assert_eq!(fs::read(&p2).unwrap(), bytes1);
-        let b = Contents { probe: b"\x7fELF probe", config_json: b"{\"x\":1}", modules: &modules };
+        let b = Contents { probe: b"\x7fELF probe", config_json: b"{\"x\":1}", modules: &modules, extra: &[] };
         assert_ne!(build_cached(dir.path(), &b).unwrap(), p1);
         let text = String::from_utf8_lossy(&bytes1);
         for name in ["init\0", "clockstorm/config.json\0", "clockstorm/modules/virtio.ko\0", "dev/console\0"] {
@@ -128,17 +132,17 @@ mod tests {
     #[test]
     fn the_cache_keeps_only_the_most_recently_used_archives() {
         let dir = tempfile::tempdir().unwrap();
-        let first = build_cached(dir.path(), &Contents { probe: b"p", config_json: b"0", modules: &[] }).unwrap();
+        let first = build_cached(dir.path(), &Contents { probe: b"p", config_json: b"0", modules: &[], extra: &[] }).unwrap();
         let mut second = None;
         for i in 1..=MAX_CACHED_ARCHIVES + 3 {
             std::thread::sleep(std::time::Duration::from_millis(2));
             let config = i.to_string();
-            let path = build_cached(dir.path(), &Contents { probe: b"p", config_json: config.as_bytes(), modules: &[] }).unwrap();
+            let path = build_cached(dir.path(), &Contents { probe: b"p", config_json: config.as_bytes(), modules: &[], extra: &[] }).unwrap();
             second.get_or_insert(path);
             if i == MAX_CACHED_ARCHIVES {
                 // Reusing the first archive keeps it alive.
                 std::thread::sleep(std::time::Duration::from_millis(2));
-                build_cached(dir.path(), &Contents { probe: b"p", config_json: b"0", modules: &[] }).unwrap();
+                build_cached(dir.path(), &Contents { probe: b"p", config_json: b"0", modules: &[], extra: &[] }).unwrap();
             }
         }
         let count = fs::read_dir(dir.path()).unwrap().count();

@@ -42,6 +42,11 @@ pub struct KernelMeta {
     pub size: u64,
     /// When the entry was fetched, Unix seconds.
     pub fetched_at: u64,
+    /// Whether the entry holds the guest network's modules
+    /// ([`super::NETWORK_MODULES`], for `[guest] time_service`): entries
+    /// fetched before they were kept do not (fetch again).
+    #[serde(default)]
+    pub network_modules: bool,
 }
 
 fn cloud() -> String {
@@ -252,6 +257,7 @@ pub(crate) fn write_test_entry(root: &Path, name: &str, release: &str) -> Cached
         sha256,
         size,
         fetched_at: 1,
+        network_modules: false,
     };
     fs::write(dir.join("meta.json"), serde_json::to_string_pretty(&meta).unwrap()).unwrap();
     CachedKernel { dir, meta }

@@ -6,7 +6,7 @@
 //! vectors, never through a shell.
 
 use super::cache::validate_entry_name;
-use super::modules::{module_load_order, VIRTIO_CONSOLE_MODULES};
+use super::modules::{module_load_order, ModuleFile, NETWORK_MODULES, VIRTIO_CONSOLE_MODULES};
 use super::{read_release, sha256_file, CachedKernel, KernelCache, KernelError, KernelMeta};
 use std::ffi::OsString;
 use std::fs;
@@ -126,6 +126,7 @@ pub fn fetch_debian_kernel(cache: &KernelCache, suite: &str, flavour: &str, mirr
         sha256: String::new(),
         size: 0,
         fetched_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        network_modules: false,
     };
     install_entry(cache, meta, &vmlinuz, &pkg_modules)
 }
@@ -142,7 +143,17 @@ fn install_entry(cache: &KernelCache, mut meta: KernelMeta, vmlinuz: &Path, pkg_
     (meta.sha256, meta.size) = sha256_file(&dest)?;
 
     let mods = s.join("modules");
-    for m in module_load_order(pkg_modules, VIRTIO_CONSOLE_MODULES)? {
+    let mut kept = module_load_order(pkg_modules, VIRTIO_CONSOLE_MODULES)?;
+    // The network's modules are kept where they can be: a kernel without
+    // them still boots every run that needs no time service.
+    match network_modules(pkg_modules) {
+        Ok(net) => {
+            meta.network_modules = true;
+            kept.extend(net.into_iter().filter(|m| !kept.iter().any(|k| k.name == m.name)).collect::<Vec<_>>());
+        }
+        Err(e) => eprintln!("clockstorm: {}: the guest network's modules are not kept ({e}); runs with a time service cannot use it", meta.name),
+    }
+    for m in kept {
         let rel = m.path.strip_prefix(pkg_modules).unwrap_or(&m.path);
         let to = mods.join(rel);
         if let Some(parent) = to.parent() {
@@ -181,6 +192,22 @@ fn install_entry(cache: &KernelCache, mut meta: KernelMeta, vmlinuz: &Path, pkg_
         cache.set_default(&meta.name)?;
     }
     cache.get(&meta.name)
+}
+
+/// [`NETWORK_MODULES`] and their dependencies. Newer packages compress
+/// their modules with xz (7.x; 6.12 too): each one needed is unpacked
+/// beside itself (`xz -dk`), as the kernel would load it, and the order
+/// resolved again; the rest of the package stays as it is.
+fn network_modules(pkg_modules: &Path) -> Result<Vec<ModuleFile>, KernelError> {
+    for _ in 0..64 {
+        match module_load_order(pkg_modules, NETWORK_MODULES) {
+            Err(KernelError::CompressedModule { path }) if path.extension().is_some_and(|x| x == "xz") => {
+                run(Command::new("xz").arg("-dk").arg("--").arg(&path), "install xz-utils")?;
+            }
+            other => return other,
+        }
+    }
+    Err(KernelError::UnexpectedOutput { command: "xz -dk".into(), reason: "more than 64 compressed modules for the network".into() })
 }
 
 fn copy(from: &Path, to: &Path) -> Result<(), KernelError> {
@@ -422,6 +449,7 @@ mod tests {
             sha256: String::new(),
             size: 0,
             fetched_at: 0,
+            network_modules: false,
         };
         let k = install_entry(&cache, meta.clone(), &vmlinuz, &pkg).unwrap();
         k.verify().unwrap();

@@ -22,7 +22,7 @@ pub use error::KernelError;
 pub use fetch::{
     fetch_debian_kernel, parse_deb_filename, parse_image_depends, split_packages, DEFAULT_FLAVOUR, DEFAULT_MIRROR, DEFAULT_SUITE, FLAVOURS, KEYRING,
 };
-pub use modules::{module_load_order, parse_modinfo_depends, ModuleFile, VIRTIO_CONSOLE_MODULES};
+pub use modules::{module_load_order, parse_modinfo_depends, ModuleFile, NETWORK_MODULES, VIRTIO_CONSOLE_MODULES};
 
 use serde::Serialize;
 use std::fmt;

@@ -19,6 +19,10 @@ use std::path::{Path, PathBuf};
 /// Debian's bookworm cloud kernel) no virtio device is ever probed.
 pub const VIRTIO_CONSOLE_MODULES: &[&str] = &["virtio_pci", "virtio_console"];
 
+/// Modules the guest network needs (`[guest] time_service`: QEMU's
+/// virtio-net-pci device); `virtio_pci` as for [`VIRTIO_CONSOLE_MODULES`].
+pub const NETWORK_MODULES: &[&str] = &["virtio_pci", "virtio_net"];
+
 /// A module file to load, in load order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModuleFile {

@@ -98,6 +98,8 @@ pub struct HostRequest {
     pub kernel: Option<PathBuf>,
     /// The scenario's kernel names (after `--kernel`), each once.
     pub kernels: Vec<String>,
+    /// The time services the runs use (enabled ones), each once.
+    pub time_services: Vec<crate::time_service::TimeServiceSetting>,
 }
 
 /// A kernel of the matrix, ready to boot.
@@ -109,6 +111,9 @@ pub struct KernelSetup {
     pub data_channel: DataChannelKind,
     /// (file name, bytes) of kernel modules the data channel needs, in load order.
     pub modules: Vec<(String, Vec<u8>)>,
+    /// (file name, bytes) of the modules the guest network needs, in load
+    /// order, or why this kernel has none (`[guest] time_service`).
+    pub net_modules: Result<Vec<(String, Vec<u8>)>, String>,
     /// The rule of this build's measured clock profile (kernel::profiles),
     /// for the report's model; None: the model uses the generic rule.
     pub clock_rule: Option<clockstorm_protocol::ClockRule>,
@@ -150,6 +155,9 @@ impl RunPlan {
             .map(|m| {
                 let mut guest = s.guest.clone();
                 guest.kernel_params.extend(m.variant.kernel_params.iter().cloned());
+                if let Some(t) = &m.variant.time_service {
+                    guest.time_service = t.clone();
+                }
                 RunSpec {
                     id: m.id.clone(),
                     clocksource: m.clocksource,

@@ -37,6 +37,8 @@ const EXIT_GRACE: Duration = Duration::from_secs(2);
 /// How long the guest has to serve QMP after it started: QEMU opens the
 /// socket while parsing its command line, well before the guest boots.
 pub const QMP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The host NTP server's log, in the run's directory.
+pub const TIME_SERVER_LOG: &str = "time-server.log";
 
 /// Runs one guest; the outcome is also the record file's last line.
 pub fn run_guest(ctx: &RunContext, spec: &RunSpec, files: &RunFiles, host_cpus: Option<&[usize]>) -> Result<RunOutcome, RunError> {
@@ -65,7 +67,33 @@ pub fn probe_config(spec: &RunSpec) -> ProbeConfig {
     };
     let mut config = spec.probe.probe_config(&spec.id, Some(spec.clocksource.kernel_name()), data_device, modules);
     config.benchmark_phase_ms = spec.benchmark_phase.map(|p| p.as_millis() as u64);
+    config.time_service = time_service_launch(spec);
     config
+}
+
+/// How the probe starts the run's time service, if it has one. The files
+/// it names are the ones the backend puts into the initramfs.
+fn time_service_launch(spec: &RunSpec) -> Option<clockstorm_protocol::TimeServiceLaunch> {
+    use crate::time_service::{chrony, GUEST_ADDRESS};
+    let setting = &spec.guest.time_service;
+    if !setting.enabled() {
+        return None;
+    }
+    let net_modules = spec
+        .kernel
+        .net_modules
+        .as_ref()
+        .map(|m| m.iter().map(|(name, _)| module_path_in_guest(name)).collect())
+        .unwrap_or_default();
+    Some(clockstorm_protocol::TimeServiceLaunch {
+        name: setting.kind.to_string(),
+        net_modules,
+        address: GUEST_ADDRESS.into(),
+        config_path: chrony::CONFIG_IN_GUEST.into(),
+        source_line: format!("{} {}", chrony::SOURCE_LINE, setting.server_options).trim_end().to_owned(),
+        argv: chrony::guest_argv(),
+        dirs: chrony::GUEST_DIRS.iter().map(|d| d.to_string()).collect(),
+    })
 }
 
 fn boot_and_measure(
@@ -83,7 +111,22 @@ fn boot_and_measure(
         .map_err(|source| RunError::Io { what: format!("writing the owner of {}", private.path().display()), source })?;
     let (data_socket, qmp_socket) = (private.path().join("data.sock"), private.path().join("qmp.sock"));
     let config = probe_config(spec);
-    let launch = GuestLaunch { spec, probe_config: &config, private_dir: private.path(), data_socket: &data_socket, qmp_socket: &qmp_socket };
+    // The host's NTP server first: the guest's service asks it right after the sync.
+    let time_server = match (&ctx.time_service, spec.guest.time_service.enabled()) {
+        (Some(install), true) => Some(
+            crate::backend::time_server::TimeServer::start(install, private.path(), &files.dir().join(TIME_SERVER_LOG))
+                .map_err(|e| RunError::TimeServer(e.to_string()))?,
+        ),
+        _ => None,
+    };
+    let launch = GuestLaunch {
+        spec,
+        probe_config: &config,
+        private_dir: private.path(),
+        data_socket: &data_socket,
+        qmp_socket: &qmp_socket,
+        time_server_port: time_server.as_ref().map(|s| s.port),
+    };
     let command = ctx.backend.command(&launch)?;
     let records_path = records.path().to_owned();
     records

@@ -32,6 +32,8 @@ pub struct RunContext<'a> {
     /// Whether the user asked the runs to stop (Ctrl-C): the CLI passes
     /// `signals::interrupted`; a test can pass its own flag.
     pub stop_requested: fn() -> bool,
+    /// chronyd for the host's NTP server, when a run has a time service.
+    pub time_service: Option<std::sync::Arc<crate::time_service::chrony::ChronyInstall>>,
 }
 
 /// Errors that stop a run from being attempted or recorded at all (a guest
@@ -46,6 +48,8 @@ pub enum RunError {
     Backend(#[from] BackendError),
     #[error(transparent)]
     Results(#[from] WriteError),
+    #[error("{0}")]
+    TimeServer(String),
     /// A run's results could not be written mid-run (a full disk): the run
     /// was ended, its guest torn down; what was written before is kept.
     #[error("{0}; the run was ended and its guest torn down; everything written before it is kept (`clockstorm report` reads it)")]

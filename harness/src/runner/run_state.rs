@@ -48,6 +48,7 @@ pub fn thread_of(msg: &GuestMessage) -> String {
         GuestMessage::TickWindow(_) | GuestMessage::TimerStall(_) => "timer".into(),
         GuestMessage::KernelCounters(_) | GuestMessage::ClocksourceChanged(_) => "poller".into(),
         GuestMessage::KernelLog(_) => "kmsg".into(),
+        GuestMessage::ServiceLog(_) => "time-service".into(),
         _ => "channel".into(),
     }
 }
@@ -66,6 +67,7 @@ fn kind_of(msg: &GuestMessage) -> &'static str {
         GuestMessage::Beacon(_) => "beacon",
         GuestMessage::KernelCounters(_) => "kernel_counters",
         GuestMessage::KernelLog(_) => "kernel_log",
+        GuestMessage::ServiceLog(_) => "service_log",
         GuestMessage::ClocksourceChanged(_) => "clocksource_changed",
         GuestMessage::ActionResult(_) => "action_result",
         GuestMessage::Benchmark(_) => "benchmark",

@@ -13,6 +13,9 @@ pub struct Variant {
     pub name: String,
     #[serde(default)]
     pub kernel_params: Vec<String>,
+    /// Replaces `[guest] time_service` for this variant's runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_service: Option<crate::time_service::TimeServiceSetting>,
 }
 
 /// `[[actions]]`: something the probe does inside the guest at a point of

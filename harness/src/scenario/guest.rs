@@ -21,6 +21,9 @@ pub struct GuestSettings {
     /// QEMU CPU model; "auto" is `max` under TCG and `host` under KVM.
     pub cpu_model: String,
     pub timers: TimerHardware,
+    /// The time service the guest runs (`"none"`: nothing corrects its clock).
+    #[serde(skip_serializing_if = "crate::time_service::TimeServiceSetting::is_default")]
+    pub time_service: crate::time_service::TimeServiceSetting,
 }
 
 impl Default for GuestSettings {
@@ -33,6 +36,7 @@ impl Default for GuestSettings {
             machine: "q35".into(),
             cpu_model: "auto".into(),
             timers: TimerHardware::default(),
+            time_service: Default::default(),
         }
     }
 }

@@ -66,7 +66,7 @@ impl Scenario {
     /// The variants to run: the declared ones, or "default".
     pub fn effective_variants(&self) -> Vec<Variant> {
         if self.variants.is_empty() {
-            vec![Variant { name: "default".into(), kernel_params: Vec::new() }]
+            vec![Variant { name: "default".into(), kernel_params: Vec::new(), time_service: None }]
         } else {
             self.variants.clone()
         }
@@ -102,7 +102,7 @@ pub fn load(arg: &str) -> Result<LoadedScenario, ScenarioError> {
     let path = Path::new(arg);
     if path.is_file() || arg.ends_with(".toml") {
         let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { path: path.to_owned(), source })?;
-        return parse(&text, &path.display().to_string());
+        return parse_beside(&text, &path.display().to_string(), path.parent());
     }
     match shipped(arg) {
         Some(text) => parse(text, &format!("shipped scenario {arg}")),
@@ -110,12 +110,44 @@ pub fn load(arg: &str) -> Result<LoadedScenario, ScenarioError> {
     }
 }
 
-/// Parses and validates scenario text; `origin` names it in errors.
+/// Parses and validates scenario text; `origin` names it in errors. Files
+/// it names (`time_service.config_file`) are relative to the working directory.
 pub fn parse(text: &str, origin: &str) -> Result<LoadedScenario, ScenarioError> {
-    let scenario: Scenario =
+    parse_beside(text, origin, None)
+}
+
+/// [`parse`] for a scenario file in `dir`: the files it names are beside it.
+pub fn parse_beside(text: &str, origin: &str, dir: Option<&Path>) -> Result<LoadedScenario, ScenarioError> {
+    let mut scenario: Scenario =
         toml::from_str(text).map_err(|e| ScenarioError::Parse { path: origin.to_owned(), message: e.to_string().trim_end().to_owned() })?;
+    read_time_service_files(&mut scenario, origin, dir)?;
     validate(&scenario, origin)?;
     Ok(LoadedScenario { scenario, origin: origin.to_owned(), text: text.to_owned() })
+}
+
+/// Reads each `time_service.config_file` into its `config`, so the plan,
+/// the manifest and every run see the text the guest gets.
+fn read_time_service_files(s: &mut Scenario, origin: &str, dir: Option<&Path>) -> Result<(), ScenarioError> {
+    let mut settings = vec![("guest.time_service.config_file".to_owned(), &mut s.guest.time_service)];
+    for (i, v) in s.variants.iter_mut().enumerate() {
+        if let Some(t) = v.time_service.as_mut() {
+            settings.push((format!("variants[{i}].time_service.config_file"), t));
+        }
+    }
+    for (key, t) in settings {
+        let Some(file) = &t.config_file else { continue };
+        let path = match dir {
+            Some(d) if file.is_relative() => d.join(file),
+            _ => file.clone(),
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| ScenarioError::Invalid {
+            path: origin.to_owned(),
+            key: key.clone(),
+            message: format!("reading {}: {e}", path.display()),
+        })?;
+        t.config = Some(text);
+    }
+    Ok(())
 }
 
 fn validate(s: &Scenario, origin: &str) -> Result<(), ScenarioError> {

@@ -96,6 +96,7 @@ impl ProbeSettings {
             benchmark_phase_ms: None,
             data_device,
             modules,
+            time_service: None,
         }
     }
 }

@@ -6,6 +6,7 @@ mod kernel;
 mod liveness;
 mod sampling;
 mod ticks;
+mod time_service;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,7 @@ pub use kernel::*;
 pub use liveness::*;
 pub use sampling::*;
 pub use ticks::*;
+pub use time_service::*;
 
 /// Everything the probe sends to the host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +49,8 @@ pub enum GuestMessage {
     KernelCounters(KernelCounters),
     /// A line from /dev/kmsg.
     KernelLog(KernelLog),
+    /// A line of the time service's log (`[guest] time_service`).
+    ServiceLog(ServiceLog),
     /// The current clocksource changed.
     ClocksourceChanged(ClocksourceChange),
     /// The result of an action the host asked for.

@@ -41,6 +41,7 @@ fn missing() -> Report {
             repetition: rep,
             dir: format!("runs/{id}"),
             outcome: Some(RunOutcome::Skipped { reason: reason.into() }),
+            time_service: None,
         });
         let mut s = crate::summarize(&[]);
         s.run_id = id;

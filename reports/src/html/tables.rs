@@ -212,6 +212,15 @@ pub fn faults(r: &Report) -> String {
             let at = at.map(|a| format!("+{a:.1} s ")).unwrap_or_default();
             format!("{at}<strong>guest</strong>: {}", esc(&finding))
         }));
+        if let Some(c) = &f.correction {
+            let service = s.time_service.as_deref().unwrap_or("time service");
+            events.push(format!("<strong>measured</strong>: {}", esc(&crate::correction::describe(c, f.recovery_s))));
+            events.extend(
+                c.service_lines
+                    .iter()
+                    .map(|l| format!("+{:.1} s {}: {}", l.after_start_s, code(service), esc(crate::terminal::strip_stamp(&l.line)))),
+            );
+        }
         out.push_str(&row(
             "",
             &[

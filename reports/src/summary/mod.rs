@@ -84,6 +84,12 @@ pub struct RunSummary {
     pub kernel_events: Vec<crate::kernel_events::KernelEvent>,
     /// In-guest actions and their results ("set_clocksource acpi_pm: ok, now acpi_pm").
     pub actions: Vec<String>,
+    /// The time service that ran in the guest (by its log), e.g. `chrony`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_service: Option<String>,
+    /// Lines its log had.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub time_service_lines: u64,
     /// ns per clock_gettime(CLOCK_MONOTONIC) in the probe's calibration loop.
     pub read_cost_ns: Option<f64>,
     pub rdtsc_cost_ns: Option<f64>,
@@ -165,6 +171,8 @@ pub struct Summarizer {
     kernel: Vec<KernelEvent>,
     /// (host realtime when reported, old, new) per clocksource change.
     switches: Vec<(i64, String, String)>,
+    /// (host realtime of arrival, line) of the time service's log.
+    service_lines: Vec<(i64, String)>,
     /// The records were imported from a standalone probe's output: their
     /// host times are estimates, not arrival stamps.
     imported: bool,
@@ -199,6 +207,7 @@ impl Summarizer {
             stops: crate::liveness::StopDetector::new(),
             kernel: Vec::new(),
             switches: Vec::new(),
+            service_lines: Vec::new(),
             imported: false,
         }
     }
@@ -283,6 +292,10 @@ impl Summarizer {
                     self.kernel_line_at.entry(k.ts_us).or_insert((r.host_realtime_ns, k.read_realtime_ns));
                     self.kernel.extend(self.parser.push_message(Some(k.ts_us), &k.message));
                 }
+                GuestMessage::ServiceLog(l) => {
+                    s.time_service.get_or_insert(l.service);
+                    self.service_lines.push((r.host_realtime_ns, l.line));
+                }
                 GuestMessage::ActionResult(a) => {
                     s.actions.push(format!("{:?}: {}, now {}", a.action, a.error.as_deref().unwrap_or("ok"), a.clocksource_after))
                 }
@@ -352,7 +365,9 @@ impl Summarizer {
             sampler_gaps: &self.sampler_gaps,
             timer_stalls: &self.timer_stalls,
             clock_stops: &s.clock_stops,
+            service_lines: &self.service_lines,
         });
+        s.time_service_lines = self.service_lines.len() as u64;
         // A guest that lost time measured that much longer in host time (its
         // duration runs on its own clock): that is not the harness's overhead.
         let lost_ms: i64 = s.faults.iter().filter_map(|f| f.lost_ns).map(|l| l.max(0) / 1_000_000).sum();
@@ -419,6 +434,8 @@ fn empty_summary() -> RunSummary {
         offset_uncertainty_min_ns: None,
         offset_uncertainty_p99_ns: None,
         exchanges_lost: 0,
+        time_service: None,
+        time_service_lines: 0,
         drift_ppm: None,
         hz: None,
         ticks: None,
@@ -502,3 +519,7 @@ pub fn median(values: &mut [i64]) -> Option<i64> {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}

@@ -59,6 +59,7 @@ fn config(duration_ms: u64) -> ProbeConfig {
         benchmark_phase_ms: None,
         data_device: DataDevice::IsaSerial { path: "/dev/ttyS1".into() },
         modules: vec![],
+        time_service: None,
     }
 }
 

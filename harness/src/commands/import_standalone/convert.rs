@@ -110,6 +110,7 @@ pub fn convert(source: &Source<'_>, text: &str) -> Result<ImportedRun, ImportErr
             repetition: 0,
             dir: crate::results::ResultsDir::run_dir_name(source.run_id),
             outcome: Some(outcome),
+            time_service: None,
         },
         machine: machine_info(source, &hello),
         records,

@@ -45,6 +45,10 @@ pub fn initial(plan: &RunPlan, host: &HostResources, specs: &[RunSpec]) -> Manif
                 repetition: s.repetition,
                 dir: ResultsDir::run_dir_name(&s.id),
                 outcome: None,
+                time_service: s.guest.time_service.enabled().then(|| {
+                    let version = host.chrony.as_ref().map(|c| format!(", {}", c.version)).unwrap_or_default();
+                    format!("{}{version}", s.guest.time_service.describe())
+                }),
             })
             .collect(),
         standalone: None,

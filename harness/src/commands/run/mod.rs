@@ -88,6 +88,7 @@ fn execute(plan: &RunPlan, host: &HostResources) -> Result<(ResultsDir, Manifest
         accel: host.accel,
         cgroup_root: faults::cgroup::DEFAULT_ROOT.into(),
         stop_requested: signals::interrupted,
+        time_service: host.chrony.clone(),
     };
     let run_result = runner::run_all(&ctx, &pending, &results, &mut manifest, plan.jobs);
     results.release_reserve();

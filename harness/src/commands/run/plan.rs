@@ -45,6 +45,20 @@ pub fn plan(args: &RunArgs, benchmark_phase: Option<Duration>, argv: &[String]) 
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(format!("{}-{}", scenario.name, utc_compact(unix_ms_now() / 1000))));
     let resume = if args.resume { Some(earlier_manifest(&out, &loaded, &scenario, shard)?) } else { None };
+    // The time services of the runs (the guest's, or a variant's), each once.
+    let mut time_services: Vec<crate::time_service::TimeServiceSetting> = Vec::new();
+    for run in &runs {
+        let t = run.variant.time_service.as_ref().unwrap_or(&scenario.guest.time_service);
+        if t.enabled() && !time_services.contains(t) {
+            time_services.push(t.clone());
+        }
+    }
+    if args.backend == BackendKind::Fake && !time_services.is_empty() {
+        return Err(Error::BadFlag {
+            flag: "backend",
+            message: "the fake backend cannot run a time service (the scenario's time_service): use --backend qemu".into(),
+        });
+    }
     let mut kernels: Vec<String> = Vec::new();
     for k in &scenario.guest.kernels {
         if !kernels.contains(k) {
@@ -62,6 +76,7 @@ pub fn plan(args: &RunArgs, benchmark_phase: Option<Duration>, argv: &[String]) 
             probe: args.probe.clone(),
             kernel: args.kernel.clone(),
             kernels,
+            time_services,
         },
         loaded,
         scenario,

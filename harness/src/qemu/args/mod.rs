@@ -51,6 +51,10 @@ pub struct QemuSpec {
     pub data_socket: PathBuf,
     /// Unix socket QEMU serves QMP on.
     pub qmp_socket: PathBuf,
+    /// A user-mode network (no root, no host interface) with a virtio-net
+    /// card, on which the guest reaches the host's loopback as 10.0.2.2
+    /// (the time service's NTP server).
+    pub user_network: bool,
 }
 
 /// The kernel command line: console on the first UART, the clocksource under
@@ -125,12 +129,25 @@ pub fn build_args(spec: &QemuSpec) -> Vec<OsString> {
     push(&["-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console"]);
     args.extend(spec.timer_args.iter().map(OsString::from));
     args.extend(data_channel_args(spec));
+    if spec.user_network {
+        push_net(&mut args);
+    }
     args.push("-qmp".into());
     args.push(socket_arg("unix:", &spec.qmp_socket, ",server=on,wait=off"));
     args.extend(["-kernel".into(), spec.kernel.clone().into_os_string()]);
     args.extend(["-initrd".into(), spec.initrd.clone().into_os_string()]);
     args.extend(["-append".into(), OsString::from(&spec.append)]);
     args
+}
+
+/// QEMU's user-mode network ("slirp"): outbound only, nothing listens on
+/// the host; `restrict=off` because the guest must reach the host's loopback.
+fn push_net(args: &mut Vec<OsString>) {
+    args.extend(
+        ["-netdev", "user,id=clockstorm-net,restrict=off", "-device", "virtio-net-pci,netdev=clockstorm-net"]
+            .iter()
+            .map(OsString::from),
+    );
 }
 
 fn data_channel_args(spec: &QemuSpec) -> Vec<OsString> {

@@ -16,7 +16,18 @@ fn spec(channel: DataChannelKind, accel: Accel) -> QemuSpec {
         data_channel: channel,
         data_socket: "/tmp/x/data.sock".into(),
         qmp_socket: "/tmp/x/qmp.sock".into(),
+        user_network: false,
     }
+}
+
+#[test]
+fn the_time_service_gets_a_user_mode_network_and_nothing_else_does() {
+    let plain = joined(&build_args(&spec(DataChannelKind::Virtio, Accel::Tcg)));
+    assert!(!plain.contains("-netdev"), "{plain}");
+    let mut s = spec(DataChannelKind::Virtio, Accel::Tcg);
+    s.user_network = true;
+    let with = joined(&build_args(&s));
+    assert!(with.contains("-netdev user,id=clockstorm-net,restrict=off -device virtio-net-pci,netdev=clockstorm-net"), "{with}");
 }
 
 fn joined(args: &[OsString]) -> String {
