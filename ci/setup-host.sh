@@ -43,4 +43,7 @@ fi
 # The default guest kernel (bookworm's 6.1) first, then 5.10 and 6.12 for
 # kernel matrices.
 ci/fetch-kernels.sh
+# chrony, unpacked (not installed) into the cache, for scenarios with a
+# time service in the guest; a host that cannot get it still runs the rest.
+ci/fetch-chrony.sh || echo "setup-host: warning: chrony could not be unpacked; scenarios with [guest] time_service will say so" >&2
 "${CLOCKSTORM_BIN:-target/release/clockstorm}" kernel list

@@ -9,6 +9,7 @@
 pub mod analysis;
 pub mod backend;
 pub mod backlog;
+pub mod build_info;
 pub mod cli;
 pub mod clocksource;
 pub mod commands;
@@ -23,6 +24,7 @@ pub mod host;
 pub mod initramfs;
 pub mod kernel;
 pub mod leftovers;
+pub mod output;
 pub mod plan;
 pub mod probe_binary;
 pub mod qemu;

@@ -31,6 +31,9 @@ pub fn install() -> std::io::Result<()> {
                 for _ in signals.forever() {
                     if SIGNALS_SEEN.fetch_add(1, Ordering::SeqCst) == 0 {
                         INTERRUPTED.store(true, Ordering::SeqCst);
+                        // Not inside a live progress status (the second
+                        // Ctrl-C takes no lock: it must kill at once).
+                        crate::output::sink::clear_live();
                         eprintln!("clockstorm: interrupted; stopping the current guest and keeping results (Ctrl-C again to kill now)");
                     } else {
                         kill_all_child_groups();

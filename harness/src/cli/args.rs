@@ -8,8 +8,14 @@ use clap::{Args, Parser, Subcommand};
 use crate::qemu::accel::AccelChoice;
 
 #[derive(Debug, Parser)]
-#[command(name = "clockstorm", version, about = "Boot QEMU/KVM guests per clocksource, freeze them, and measure what their clocks do")]
+#[command(name = "clockstorm", version = crate::build_info::VERSION, about = "Boot QEMU/KVM guests per clocksource, freeze them, and measure what their clocks do")]
 pub struct Cli {
+    /// Errors, warnings and the final result only: no progress.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// More detail: every phase of every guest (repeatable).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -36,6 +42,7 @@ pub enum Command {
     /// Render the report of an existing results directory.
     Report {
         dir: PathBuf,
+        /// What to write: `json` is the versioned report model, as report.json.
         #[arg(long, value_enum, default_value = "terminal")]
         format: ReportFormat,
         /// An earlier results directory of the same scenario: fail (exit 4)
@@ -51,14 +58,21 @@ pub enum Command {
         /// The shards' results directories.
         #[arg(required = true)]
         shards: Vec<PathBuf>,
+        /// Refuse (exit 2) shards of different builds (commit, dirty tree,
+        /// release) instead of merging them with a warning.
+        #[arg(long)]
+        refuse_mixed_builds: bool,
     },
     /// Print the clock events (watchdog, clocksource, lockups, RCU stalls…)
     /// found in a console log, dmesg output or /var/log/messages.
     Events {
         /// Log file; `-` or nothing reads standard input.
         file: Option<String>,
-        /// One JSON object per event (JSON Lines).
-        #[arg(long)]
+        /// `json`: one JSON object per event (JSON Lines).
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
+        /// The same as `--format json` (deprecated).
+        #[arg(long, hide = true)]
         json: bool,
         /// Also print the lines that are not clock events.
         #[arg(long)]
@@ -90,6 +104,19 @@ pub enum Command {
         /// clocksource, CPU) as the run's host.
         #[arg(long)]
         reference_here: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), made from this command line's definition:
+    /// `clockstorm man > clockstorm.1`, or one page per subcommand into a directory.
+    #[command(hide = true)]
+    Man {
+        /// Write clockstorm.1 and a page per subcommand (clockstorm-run.1, …) here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// The fake backend's guest process (a testing aid, started by `run --backend fake`).
     #[command(hide = true)]
@@ -145,8 +172,11 @@ pub struct RunArgs {
     /// A fault on the timeline, KIND:START+DURATION[,KEY=VALUE...], instead of
     /// the scenario's; repeatable. E.g. freeze:3s+6s, pause:15s+3s,
     /// starve:2s+10s,duty=80, vcpu-freeze:4s+2s, command:5s+0s,argv=PROG;ARG.
-    #[arg(long = "fault", value_name = "FAULT")]
+    #[arg(long = "fault", value_name = "FAULT", conflicts_with = "no_faults")]
     pub faults: Vec<String>,
+    /// Run the scenario without its faults (only measure).
+    #[arg(long)]
+    pub no_faults: bool,
     /// Let `command` faults run host commands.
     #[arg(long)]
     pub allow_commands: bool,
@@ -269,20 +299,38 @@ pub enum ReportFormat {
     Csv,
 }
 
+/// `--format` of the commands that list (`kernel list`, `scenario …`, `events`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    /// For people: aligned columns.
+    Text,
+    /// For programs: JSON (JSON Lines for `events`).
+    Json,
+}
+
 /// `--data-channel` values.
 pub use crate::qemu::args::DataChannelChoice as DataChannelArg;
 
 #[derive(Debug, Subcommand)]
 pub enum ScenarioCommand {
     /// The shipped scenarios, one line each.
-    List,
+    List {
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
+    },
     /// Check scenario files; every error names the file, line, key and value.
     Validate {
         #[arg(required = true)]
         files: Vec<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
     },
     /// The fully expanded matrix (every run, with its id, in run order) and the timeline.
-    Show { scenario: String },
+    Show {
+        scenario: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
+    },
     /// Write a scenario from a libvirt domain definition (`virsh dumpxml`):
     /// its clock offset and timers, vCPUs, memory, CPU model, kernel
     /// parameters (a clocksource= there is the one measured); the file's
@@ -304,7 +352,10 @@ pub enum ScenarioCommand {
 #[derive(Debug, Subcommand)]
 pub enum KernelCommand {
     /// Show the cached guest kernels (name, release, size, sha256).
-    List,
+    List {
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
+    },
     /// Download a Debian kernel into the cache (apt, private state), as the
     /// entry debian-SUITE-FLAVOUR-amd64.
     Fetch {

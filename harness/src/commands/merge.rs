@@ -1,6 +1,12 @@
 //! `clockstorm merge --out DIR SHARD...`: joins the results directories of
 //! the shards of one matrix into one, refusing shards of different
-//! scenarios, seeds or clockstorm versions.
+//! scenarios or seeds. Shards of different builds (another commit, a dirty
+//! tree, another release) are merged with a warning, on stderr and in the
+//! merged manifest's `clockstorm_version`, unless `--refuse-mixed-builds`:
+//! each run's records describe themselves and this build analyses them
+//! all alike, and a CI pipeline that re-ran one shard after a push still
+//! wants its results merged; what differs is how the runs were measured,
+//! which the reader of the report must be told.
 
 use std::path::{Path, PathBuf};
 
@@ -10,9 +16,16 @@ use clockstorm_reports::gates::GateResult;
 use crate::error::Error;
 use crate::results::ResultsDir;
 
-pub fn run(out: &Path, shards: &[PathBuf]) -> Result<u8, Error> {
+pub fn run(out: &Path, shards: &[PathBuf], refuse_mixed_builds: bool) -> Result<u8, Error> {
     let manifests = shards.iter().map(|d| read_manifest(d)).collect::<Result<Vec<_>, _>>()?;
-    let merged = merge_manifests(&manifests, shards)?;
+    let mut merged = merge_manifests(&manifests, shards)?;
+    if let Some(mixed) = mixed_builds(&manifests, shards) {
+        if refuse_mixed_builds {
+            return Err(Error::BadArgument { what: "SHARDS", message: format!("{}: --refuse-mixed-builds", mixed.sentence) });
+        }
+        crate::output::warn(&format!("{}; merged anyway (the merged manifest's clockstorm_version lists them)", mixed.sentence));
+        merged.clockstorm_version = mixed.recorded;
+    }
     let results = ResultsDir::create(out).map_err(|source| Error::OutputNotWritable { path: out.to_owned(), source })?;
     for (manifest, dir) in manifests.iter().zip(shards) {
         for run in &manifest.runs {
@@ -61,9 +74,6 @@ pub fn merge_manifests(manifests: &[Manifest], dirs: &[PathBuf]) -> Result<Manif
         if m.seed != first.seed {
             return Err(differs("seed", &first.seed.to_string(), &m.seed.to_string()));
         }
-        if m.clockstorm_version != first.clockstorm_version {
-            return Err(differs("clockstorm version", &first.clockstorm_version, &m.clockstorm_version));
-        }
         for run in &m.runs {
             if merged.runs.iter().any(|r| r.id == run.id) {
                 return Err(Error::BadResultsDir { path: dir.clone(), message: format!("run {} appears in more than one shard", run.id) });
@@ -80,6 +90,39 @@ pub fn merge_manifests(manifests: &[Manifest], dirs: &[PathBuf]) -> Result<Manif
     }
     merged.runs.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(merged)
+}
+
+/// Shards of more than one build, named for stderr and for the merged
+/// manifest.
+#[derive(Debug, PartialEq)]
+pub struct MixedBuilds {
+    /// `shards come from different builds: shard-a 0.1.0 (abc1234 …), shard-b …`.
+    pub sentence: String,
+    /// `mixed builds: 0.1.0 (abc1234 …) in shard-a; …`: the merged manifest's version.
+    pub recorded: String,
+}
+
+/// Whether the shards come from different builds, or from builds that do
+/// not name their commit (so nobody can tell). Pure.
+pub fn mixed_builds(manifests: &[Manifest], dirs: &[PathBuf]) -> Option<MixedBuilds> {
+    let versions: Vec<&str> = manifests.iter().map(|m| m.clockstorm_version.as_str()).collect();
+    let differ = versions.iter().any(|v| *v != versions[0]);
+    let unnamed = manifests.len() > 1 && versions.iter().any(|v| !crate::build_info::names_a_commit(v));
+    if !differ && !unnamed {
+        return None;
+    }
+    let each = |sep: &str| dirs.iter().zip(&versions).map(|(d, v)| format!("{}{sep}{v}", d.display())).collect::<Vec<_>>().join(", ");
+    let sentence = if differ {
+        format!("shards come from different builds: {}", each(" "))
+    } else {
+        format!("the shards' builds do not name their commit ({}): whether they are one build cannot be told", versions[0])
+    };
+    let recorded = if differ {
+        format!("mixed builds: {}", dirs.iter().zip(&versions).map(|(d, v)| format!("{v} in {}", d.display())).collect::<Vec<_>>().join("; "))
+    } else {
+        versions[0].to_owned()
+    };
+    Some(MixedBuilds { sentence, recorded })
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
@@ -161,5 +204,22 @@ mod tests {
         assert_eq!((e.exit_code(), e.to_string()), (exit_code::USAGE, "SHARDS: name at least one results directory".to_owned()));
         let merged = merge_manifests(&[manifest(1, &["y"]), manifest(1, &["x"])], &dirs).unwrap();
         assert_eq!(merged.runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["x", "y"]);
+    }
+
+    #[test]
+    fn shards_of_different_builds_merge_and_are_named() {
+        let dirs = [PathBuf::from("shard-a"), PathBuf::from("shard-b")];
+        let build = |v: &str, id: &str| Manifest { clockstorm_version: v.into(), ..manifest(1, &[id]) };
+        let same = [build("0.1.0 (abc1234 2026-12-01)", "x"), build("0.1.0 (abc1234 2026-12-01)", "y")];
+        assert_eq!(mixed_builds(&same, &dirs), None);
+        let mixed = [build("0.1.0 (abc1234 2026-12-01)", "x"), build("0.1.0 (def5678-dirty 2026-12-02)", "y")];
+        assert!(merge_manifests(&mixed, &dirs).is_ok(), "a different build is no reason to refuse");
+        let m = mixed_builds(&mixed, &dirs).unwrap();
+        assert_eq!(m.sentence, "shards come from different builds: shard-a 0.1.0 (abc1234 2026-12-01), shard-b 0.1.0 (def5678-dirty 2026-12-02)");
+        assert_eq!(m.recorded, "mixed builds: 0.1.0 (abc1234 2026-12-01) in shard-a; 0.1.0 (def5678-dirty 2026-12-02) in shard-b");
+        // Manifests of builds before the commit was recorded, or outside git: nobody can tell.
+        let old = [build("0.1.0", "x"), build("0.1.0", "y")];
+        assert!(mixed_builds(&old, &dirs).unwrap().sentence.contains("cannot be told"));
+        assert_eq!(mixed_builds(&old[..1], &dirs[..1]), None, "one shard is one build");
     }
 }

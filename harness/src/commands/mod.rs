@@ -2,6 +2,7 @@
 //! plan, runs it, and returns the documented exit code.
 
 pub mod characterize;
+pub mod completions;
 pub mod events;
 pub mod import_standalone;
 pub mod kernel;
@@ -27,15 +28,23 @@ pub fn main_with(argv: Vec<String>) -> u8 {
             return if e.use_stderr() { exit_code::USAGE } else { exit_code::SUCCESS };
         }
     };
+    crate::output::set_verbosity(crate::output::verbosity_of(cli.quiet, cli.verbose));
     let result = match &cli.command {
         args::Command::Run(run) => run::run(run, &argv, None),
         args::Command::Bench(bench) => run::bench(bench, &argv),
         args::Command::Kernel(k) => kernel::run(k),
         args::Command::Characterize(c) => characterize::run(c, &argv),
         args::Command::Scenario(cmd) => scenarios::run(cmd),
-        args::Command::Merge { out, shards } => merge::run(out, shards),
+        args::Command::Merge { out, shards, refuse_mixed_builds } => merge::run(out, shards, *refuse_mixed_builds),
         args::Command::Report { dir, format, baseline } => report::run(dir, *format, baseline.as_deref()),
-        args::Command::Events { file, json, all } => events::run(file.as_deref(), *json, *all),
+        args::Command::Events { file, format, json, all } => {
+            if *json {
+                crate::output::warn("--json is deprecated: use --format json");
+            }
+            events::run(file.as_deref(), *json || *format == args::ListFormat::Json, *all)
+        }
+        args::Command::Completions { shell } => completions::completions(*shell),
+        args::Command::Man { dir } => completions::man(dir.as_deref()),
         args::Command::ReferenceServer { listen } => reference_server::run(listen),
         args::Command::ImportStandalone { files, out, machine, reference_host, reference_here } => import_standalone::run(
             &import_standalone::ImportArgs {

@@ -1,6 +1,6 @@
 //! `clockstorm scenario list|validate|show|import-libvirt`.
 
-use crate::cli::args::ScenarioCommand;
+use crate::cli::args::{ListFormat, ScenarioCommand};
 use crate::duration::format_duration;
 use crate::error::Error;
 use crate::exit_code;
@@ -11,29 +11,45 @@ use std::path::Path;
 
 pub fn run(cmd: &ScenarioCommand) -> Result<u8, Error> {
     match cmd {
-        ScenarioCommand::List => {
+        ScenarioCommand::List { format } => {
+            let mut listed = Vec::new();
             for (name, text) in SHIPPED {
                 let loaded = parse(text, &format!("shipped scenario {name}"))?;
-                println!("{name:<14} {}", loaded.scenario.description);
+                match format {
+                    ListFormat::Text => println!("{name:<14} {}", loaded.scenario.description),
+                    ListFormat::Json => listed.push(serde_json::json!({ "name": name, "description": loaded.scenario.description })),
+                }
+            }
+            if *format == ListFormat::Json {
+                println!("{}", pretty(&serde_json::Value::Array(listed)));
             }
         }
-        ScenarioCommand::Validate { files } => {
+        ScenarioCommand::Validate { files, format } => {
             // Every file is checked; the first error is the exit code.
             let mut first_error = None;
+            let mut checked = Vec::new();
             for f in files {
-                match scenario::load(f) {
-                    Ok(l) => println!("ok      {f} ({} runs)", matrix::expand(&l.scenario).len()),
-                    Err(e) => {
-                        println!("invalid {e}");
+                match (scenario::load(f), format) {
+                    (Ok(l), ListFormat::Text) => println!("ok      {f} ({} runs)", matrix::expand(&l.scenario).len()),
+                    (Ok(l), ListFormat::Json) => checked.push(serde_json::json!({ "file": f, "valid": true, "runs": matrix::expand(&l.scenario).len() })),
+                    (Err(e), format) => {
+                        match format {
+                            ListFormat::Text => println!("invalid {e}"),
+                            ListFormat::Json => checked.push(serde_json::json!({ "file": f, "valid": false, "error": e.to_string() })),
+                        }
                         first_error.get_or_insert(e);
                     }
                 }
+            }
+            if *format == ListFormat::Json {
+                println!("{}", pretty(&serde_json::Value::Array(checked)));
             }
             if let Some(e) = first_error {
                 return Ok(Error::from(e).exit_code());
             }
         }
-        ScenarioCommand::Show { scenario } => print!("{}", show(scenario)?),
+        ScenarioCommand::Show { scenario, format: ListFormat::Text } => print!("{}", show(scenario)?),
+        ScenarioCommand::Show { scenario, format: ListFormat::Json } => println!("{}", pretty(&show_json(scenario)?)),
         ScenarioCommand::ImportLibvirt { domain, output, name } => import_libvirt(domain, output.as_deref(), name.as_deref())?,
     }
     Ok(exit_code::SUCCESS)
@@ -66,6 +82,43 @@ fn import_libvirt(domain: &Path, output: Option<&Path>, name: Option<&str>) -> R
         eprintln!("clockstorm: warning: {w}");
     }
     Ok(())
+}
+
+fn pretty(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).expect("JSON values serialize")
+}
+
+/// `scenario show --format json`: what `show` says, as data: the scenario
+/// as loaded (every key, defaults filled in), its runs in run order and its
+/// fault timeline. Pure apart from loading the file.
+pub fn show_json(arg: &str) -> Result<serde_json::Value, Error> {
+    let l = scenario::load(arg)?;
+    let s = &l.scenario;
+    let runs: Vec<serde_json::Value> = matrix::shuffled(matrix::expand(s), s.seed)
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "id": r.id, "kernel": r.kernel, "variant": r.variant.name,
+                "clocksource": r.clocksource.kernel_name(), "repetition": r.repetition,
+            })
+        })
+        .collect();
+    let faults: Vec<serde_json::Value> = faults::expand(&s.faults, s.seed, s.probe.duration)
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "index": e.index, "kind": e.kind.name(),
+                "start_ms": e.start.as_millis() as u64, "duration_ms": e.duration.as_millis() as u64,
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "origin": l.origin,
+        "scenario": serde_json::to_value(s).unwrap_or_default(),
+        "runs": runs,
+        "faults": faults,
+    }))
 }
 
 /// Every run the scenario would make, in the order it would make them, and

@@ -53,7 +53,7 @@ pub fn sweep(roots: &Roots) -> Vec<Finding> {
 /// [`sweep`] on the host, a line on stderr per finding.
 pub fn sweep_host() {
     for f in sweep(&Roots::host()) {
-        eprintln!("clockstorm: an earlier run left {} behind: {}", f.what, f.done);
+        crate::output::note(&format!("an earlier run left {} behind: {}", f.what, f.done));
     }
 }
 

@@ -20,6 +20,7 @@ use crate::backend::GuestLaunch;
 use crate::event_stream::Event;
 use crate::faults::{spawn_timeline, FaultContext, TimelineHandle};
 use crate::initramfs::module_path_in_guest;
+use crate::output::progress::{self, Update};
 use crate::qemu::args::{DataChannelKind, VIRTIO_PORT_NAME};
 use crate::qemu::qmp::Qmp;
 use crate::results::RunFiles;
@@ -183,6 +184,7 @@ fn boot_and_measure(
     };
     let outcome = guest.run_loop();
     let LiveGuest { mut faults, mut state, .. } = guest;
+    ctx.progress.send(Update::Phase { id: spec.id.clone(), phase: progress::Phase::TearingDown });
 
     // Teardown in order: faults lifted, the guest, then the socket, then the reader threads.
     if let Some(mut timeline) = faults.timeline.take() {
@@ -197,7 +199,10 @@ fn boot_and_measure(
     // Messages that arrived between the loop's end and teardown.
     drain(&rx, records, &mut state);
     if let Some(h) = state.channel.as_ref().filter(|h| !h.degraded().is_empty()) {
-        eprintln!("clockstorm:   {}: the data channel was degraded ({}): {}", spec.id, h.degraded().join(", "), clockstorm_reports::channel::sentence(h));
+        ctx.progress.send(Update::Note {
+            id: spec.id.clone(),
+            text: format!("the data channel was degraded ({}): {}", h.degraded().join(", "), clockstorm_reports::channel::sentence(h)),
+        });
     }
     // A results write failed: the guest is down, the run ends here.
     if let Some(e) = records.take_failure() {
@@ -238,8 +243,9 @@ impl LiveGuest<'_> {
             if let Some(e) = self.records.failure() {
                 return failed(format!("the run's results could not be written: {e}"), self.tail);
             }
+            self.ctx.progress.tick();
             match self.rx.recv_timeout(LOOP_TICK) {
-                Ok(event) => match self.state.dispatch(event, self.records) {
+                Ok(event) => match self.dispatch(event) {
                     Step::Nothing => {}
                     Step::StartFaults => {
                         self.faults.origin = Some(Instant::now());
@@ -248,12 +254,10 @@ impl LiveGuest<'_> {
                         }
                     }
                     Step::Fail(reason) => return failed(reason, self.tail),
-                    Step::ClockStopped(stop) => eprintln!("clockstorm:   {}: the guest's clock stopped: {}", self.spec.id, stop.evidence()),
-                    Step::ClockResumed(stop) => eprintln!(
-                        "clockstorm:   {}: the guest's clock moves again after standing still for {:.2} s",
-                        self.spec.id,
-                        stop.stopped_ns() as f64 / 1e9
-                    ),
+                    Step::ClockStopped(stop) => self.note(format!("the guest's clock stopped: {}", stop.evidence())),
+                    Step::ClockResumed(stop) => {
+                        self.note(format!("the guest's clock moves again after standing still for {:.2} s", stop.stopped_ns() as f64 / 1e9))
+                    }
                 },
                 Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {}
             }
@@ -271,6 +275,21 @@ impl LiveGuest<'_> {
         }
     }
 
+    /// Records `event` (through the one dispatcher) and tells the progress
+    /// what it means for the run.
+    fn dispatch(&mut self, event: Event) -> Step {
+        let update = progress::update_of(&self.spec.id, &event);
+        let step = self.state.dispatch(event, self.records);
+        if let Some(u) = update {
+            self.ctx.progress.send(u);
+        }
+        step
+    }
+
+    fn note(&self, text: String) {
+        self.ctx.progress.send(Update::Note { id: self.spec.id.clone(), text });
+    }
+
     /// After the guest exited: what its console and data channel still
     /// hold, up to their ends (the sentinel may be the console's last line,
     /// and a loaded host may take a while to schedule the readers), or at
@@ -279,7 +298,7 @@ impl LiveGuest<'_> {
         let deadline = Instant::now() + EXIT_GRACE;
         while !(self.state.console_closed && self.state.data_closed) && Instant::now() < deadline {
             if let Ok(event) = self.rx.recv_timeout(LOOP_TICK) {
-                let _ = self.state.dispatch(event, self.records);
+                let _ = self.dispatch(event);
             }
         }
         drain(self.rx, self.records, &mut self.state);
@@ -323,7 +342,7 @@ fn requested(spec: &RunSpec) -> Duration {
 /// How long the probe measures after its hello: the duration, plus the
 /// benchmark's five phases when there is one, plus every fault's length (a
 /// pause stops the guest's clocks, so its measuring stretches by the pause).
-fn expected_measuring(spec: &RunSpec) -> Duration {
+pub(super) fn expected_measuring(spec: &RunSpec) -> Duration {
     let faults: Duration = spec.faults.iter().map(|f| f.duration).sum();
     requested(spec) + faults
 }

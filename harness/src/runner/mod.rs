@@ -14,6 +14,8 @@ use clockstorm_protocol::{Manifest, RunOutcome};
 
 use crate::backend::process::GuardError;
 use crate::backend::{BackendError, VmBackend};
+use crate::output::progress::{PlannedRun, Update};
+use crate::output::sink::Progress;
 pub use crate::plan::{KernelSetup, RunSpec};
 use crate::qemu::accel::Accel;
 use crate::results::{ResultsDir, WriteError};
@@ -34,6 +36,8 @@ pub struct RunContext<'a> {
     pub stop_requested: fn() -> bool,
     /// chronyd for the host's NTP server, when a run has a time service.
     pub time_service: Option<std::sync::Arc<crate::time_service::chrony::ChronyInstall>>,
+    /// Where the runs' progress goes (stderr, live on a terminal).
+    pub progress: &'a Progress,
 }
 
 /// Errors that stop a run from being attempted or recorded at all (a guest
@@ -63,6 +67,11 @@ pub enum RunError {
 pub fn run_all(ctx: &RunContext, specs: &[RunSpec], results: &ResultsDir, manifest: &mut Manifest, jobs: usize) -> Result<(), RunError> {
     let jobs = jobs.clamp(1, specs.len().max(1));
     let groups = if jobs > 1 { Some(partition_cpus(&host_cpus(), jobs)) } else { None };
+    let planned = specs
+        .iter()
+        .map(|s| PlannedRun { id: s.id.clone(), measuring: s.skip.is_none().then(|| guest_run::expected_measuring(s)), faults: s.faults.len() })
+        .collect();
+    ctx.progress.send(Update::Matrix { runs: planned, jobs });
     let next = std::sync::atomic::AtomicUsize::new(0);
     let manifest = std::sync::Mutex::new(manifest);
     let worker = |slot: usize| -> Result<(), RunError> {
@@ -73,8 +82,8 @@ pub fn run_all(ctx: &RunContext, specs: &[RunSpec], results: &ResultsDir, manife
             if (ctx.stop_requested)() {
                 return Ok(());
             }
-            let pinned = cpus.map(|c| format!(" on host CPUs {c:?}")).unwrap_or_default();
-            eprintln!("clockstorm: [{}/{}] {} ({}){pinned}", i + 1, specs.len(), spec.id, spec.clocksource);
+            ctx.progress
+                .send(Update::Started { id: spec.id.clone(), clocksource: spec.clocksource.to_string(), pinned: cpus.map(|c| format!("{c:?}")) });
             let outcome = match guest_run::run_guest(ctx, spec, &results.run(&spec.id), cpus) {
                 Ok(outcome) => outcome,
                 Err(e) => {
@@ -82,7 +91,7 @@ pub fn run_all(ctx: &RunContext, specs: &[RunSpec], results: &ResultsDir, manife
                     return Err(e);
                 }
             };
-            report_progress(&outcome);
+            ctx.progress.send(Update::Finished { id: spec.id.clone(), outcome: outcome.clone() });
             let mut m = manifest.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(run) = m.runs.iter_mut().find(|r| r.id == spec.id) {
                 run.outcome = Some(outcome);
@@ -166,37 +175,6 @@ pub fn oversubscription(jobs: usize, vcpus: u32, host_cpus: usize) -> Option<Str
              they will disturb each other's timing; fault scenarios measure timing, so the default is --jobs 1"
         )
     })
-}
-
-fn report_progress(outcome: &RunOutcome) {
-    match outcome {
-        RunOutcome::Failed { reason, console_tail } => {
-            eprintln!("clockstorm:   failed: {reason}");
-            if !console_tail.is_empty() {
-                eprintln!("clockstorm:   last console lines:");
-                for line in console_tail.iter().rev().take(10).rev() {
-                    eprintln!("    | {line}");
-                }
-            }
-        }
-        RunOutcome::Skipped { reason } => eprintln!("clockstorm:   skipped: {reason}"),
-        RunOutcome::ClocksourceNotHonored { got, .. } => eprintln!("clockstorm:   clocksource not honored: got {got}"),
-        RunOutcome::ClockStopped { clock, stopped_ms, evidence, .. } => eprintln!(
-            "clockstorm:   the guest's CLOCK_{} stopped advancing and had not recovered after {:.1} s; run ended, its records kept: {evidence}",
-            clock.to_uppercase(),
-            *stopped_ms as f64 / 1e3
-        ),
-        RunOutcome::Silent { silent_ms, last_seen, .. } => {
-            eprintln!("clockstorm:   the guest went silent: no message from the probe for {:.1} s outside faults; last heard:", *silent_ms as f64 / 1e3);
-            for t in last_seen {
-                match (&t.last, t.ago_ms) {
-                    (Some(what), Some(ago)) => eprintln!("    {}: {what}, {:.1} s before", t.thread, ago as f64 / 1e3),
-                    _ => eprintln!("    {}: never", t.thread),
-                }
-            }
-        }
-        other => eprintln!("clockstorm:   {}", other.label()),
-    }
 }
 
 #[cfg(test)]

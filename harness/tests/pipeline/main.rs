@@ -7,6 +7,7 @@
 
 mod bad_input;
 mod characterize;
+mod cli;
 mod fake;
 mod faults;
 mod hostile;

@@ -75,6 +75,29 @@ fn shard_and_merge_give_the_same_runs_as_one_run() {
         .unwrap();
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("has scenario sha256 0000"), "{}", text(&refused));
+    // A shard of another build is merged, with a warning and the builds in
+    // the merged manifest; --refuse-mixed-builds refuses it.
+    let other_build = tempfile::tempdir().unwrap();
+    let mut m = manifest(shards[1].path());
+    assert!(m.clockstorm_version.starts_with(&format!("{} (", env!("CARGO_PKG_VERSION"))), "the manifest names the build: {}", m.clockstorm_version);
+    m.clockstorm_version = "0.0.9 (0000000 2026-01-01)".into();
+    std::fs::write(other_build.path().join("manifest.json"), serde_json::to_string(&m).unwrap()).unwrap();
+    let merge = |out: &str, extra: &[&str]| {
+        Command::new(BIN)
+            .args(["merge", "--out"])
+            .arg(merged.path().join(out))
+            .args(extra)
+            .arg(shards[0].path())
+            .arg(other_build.path())
+            .output()
+            .unwrap()
+    };
+    let mixed = merge("mixed", &[]);
+    assert_eq!(mixed.status.code(), Some(0), "{}", text(&mixed));
+    assert!(String::from_utf8_lossy(&mixed.stderr).contains("warning: shards come from different builds"), "{}", text(&mixed));
+    assert!(manifest(&merged.path().join("mixed")).clockstorm_version.starts_with("mixed builds: "));
+    let refused = merge("refused", &["--refuse-mixed-builds"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     // A directory without a manifest is refused, naming the file.
     let missing = Command::new(BIN)
         .args(["merge", "--out"])

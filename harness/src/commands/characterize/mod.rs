@@ -263,6 +263,7 @@ fn guest_run(args: &CharacterizeArgs, plan: &Plan, n: u32, lengths: &[u64]) -> R
         qemu: args.qemu.clone(),
         probe: args.probe.clone(),
         faults: Vec::new(),
+        no_faults: false,
         allow_commands: false,
         shard: None,
         resume: false,

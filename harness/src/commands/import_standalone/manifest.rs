@@ -38,7 +38,7 @@ pub fn build(runs: &[ImportedRun], files: &[String], sha256: String, command_lin
     });
     Manifest {
         manifest_version: MANIFEST_VERSION,
-        clockstorm_version: env!("CARGO_PKG_VERSION").into(),
+        clockstorm_version: crate::build_info::VERSION.into(),
         command_line,
         scenario: ScenarioInfo { name: SCENARIO.into(), origin: format!("guest-probe --standalone output: {}", files.join(", ")), sha256 },
         seed: 0,

@@ -24,7 +24,7 @@ pub fn initial(plan: &RunPlan, host: &HostResources, specs: &[RunSpec]) -> Manif
     };
     Manifest {
         manifest_version: MANIFEST_VERSION,
-        clockstorm_version: env!("CARGO_PKG_VERSION").into(),
+        clockstorm_version: crate::build_info::VERSION.into(),
         command_line: plan.command_line.clone(),
         scenario: ScenarioInfo { name: plan.scenario.name.clone(), origin: plan.loaded.origin.clone(), sha256: scenario_sha256(&plan.loaded.text) },
         seed: plan.scenario.seed,

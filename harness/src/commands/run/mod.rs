@@ -68,8 +68,8 @@ fn execute(plan: &RunPlan, host: &HostResources) -> Result<(ResultsDir, Manifest
     let _reserve_watch = guardian::watch(guardian::Item::RemoveFile { path: results.root().join(crate::results::RESERVE_FILE) });
     signals::install().map_err(Error::Signals)?;
 
-    eprintln!(
-        "clockstorm: scenario {} ({}), {} run(s){}, {} backend, accel {}, kernel(s) {}, results in {}",
+    crate::output::note(&format!(
+        "scenario {} ({}), {} run(s){}, {} backend, accel {}, kernel(s) {}, results in {}",
         plan.scenario.name,
         plan.loaded.origin,
         to_run.len(),
@@ -78,19 +78,22 @@ fn execute(plan: &RunPlan, host: &HostResources) -> Result<(ResultsDir, Manifest
         host.accel,
         host.kernels.values().map(|k| format!("{} ({})", k.image.release, k.image.origin)).collect::<Vec<_>>().join(", "),
         results.root().display()
-    );
+    ));
     let pending: Vec<_> = specs.into_iter().filter(|s| to_run.contains(&s.id)).collect();
     if let Some(warning) = runner::oversubscription(plan.jobs.min(pending.len()), plan.scenario.guest.vcpus, runner::host_cpus().len()) {
-        eprintln!("clockstorm: warning: {warning}");
+        crate::output::warn(&warning);
     }
+    let progress = crate::output::sink::Progress::for_stderr();
     let ctx = RunContext {
         backend: host.backend.as_ref(),
         accel: host.accel,
         cgroup_root: faults::cgroup::DEFAULT_ROOT.into(),
         stop_requested: signals::interrupted,
         time_service: host.chrony.clone(),
+        progress: &progress,
     };
     let run_result = runner::run_all(&ctx, &pending, &results, &mut manifest, plan.jobs);
+    progress.finish();
     results.release_reserve();
     manifest.finished_at_unix_ms = Some(unix_ms_now());
     let written = results.write_manifest(&manifest);

@@ -110,6 +110,9 @@ pub fn with_overrides(scenario: &Scenario, args: &RunArgs) -> Result<Scenario, E
     if !args.faults.is_empty() {
         s.faults = args.faults.iter().map(|f| parse_fault(f)).collect::<Result<Vec<_>, _>>()?;
     }
+    if args.no_faults {
+        s.faults.clear();
+    }
     if let Some(k) = &args.kernel {
         // --kernel replaces the scenario's kernels: one kernel, named by its path.
         s.guest.kernels = vec![k.display().to_string()];
@@ -128,7 +131,7 @@ pub fn with_overrides(scenario: &Scenario, args: &RunArgs) -> Result<Scenario, E
 
 /// The fault timeline, expanded and checked against the measurement.
 pub fn fault_events(s: &Scenario, args: &RunArgs) -> Result<Vec<FaultEvent>, Error> {
-    let events = faults::expand(&s.faults, s.seed, s.probe.duration).map_err(|e| Error::BadFlag { flag: "fault", message: e.to_string() })?;
+    let events = faults::expand(&s.faults, s.seed, s.probe.duration).map_err(|e| timeline_error(&e, s, args))?;
     if !args.allow_commands && events.iter().any(|e| matches!(e.kind, FaultKind::Command { .. })) {
         return Err(Error::BadFlag { flag: "fault", message: "command faults run host commands: add --allow-commands".into() });
     }
@@ -136,6 +139,27 @@ pub fn fault_events(s: &Scenario, args: &RunArgs) -> Result<Vec<FaultEvent>, Err
         return Err(Error::BadFlag { flag: "duration", message: format!("an action at {:?} falls after the measurement", a.at) });
     }
     Ok(events)
+}
+
+/// A timeline the command line broke, with the ways out: a fault past
+/// the end came from `--fault` (move it, or lengthen the duration) or,
+/// when the scenario's own faults no longer fit, from `--duration`
+/// (lengthen it, or measure without the faults).
+fn timeline_error(e: &faults::expand::TimelineError, s: &Scenario, args: &RunArgs) -> Error {
+    let faults::expand::TimelineError::PastEnd { index, kind, end, duration } = e else {
+        return Error::BadFlag { flag: "fault", message: e.to_string() };
+    };
+    if !args.faults.is_empty() {
+        return Error::BadFlag { flag: "fault", message: format!("{e}, or start the fault earlier") };
+    }
+    Error::BadFlag {
+        flag: "duration",
+        message: format!(
+            "fault {index} ({kind}) of scenario {} ends at {end}, after the measurement ({duration}): lengthen the duration (--duration {end} or more), \
+             or measure without the scenario's faults (--no-faults, or a scenario without faults such as `idle`)",
+            s.name
+        ),
+    }
 }
 
 /// A kernel named by path must exist: the user's typo is bad input, found
