@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepares a Debian/Ubuntu host for clockstorm, idempotently:
+# Prepares a Debian/Ubuntu host for running clockstorm, idempotently:
 #   1. installs QEMU and the few packages the build and the kernel fetch need;
 #   2. builds the harness and the static guest probe (ci/build.sh);
 #   3. fetches Debian's cloud kernels (bookworm 6.1, the default; bullseye
@@ -9,12 +9,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# qemu-system-x86: the guests. debian-archive-keyring: verifies the kernel
-# package (also on Ubuntu). libc6-dev + gcc: the static glibc probe.
-# dpkg-deb (in dpkg) unpacks the kernel package. chromium: the test that
-# opens the HTML report in a real headless browser (on Ubuntu the package
-# installs the snap; CLOCKSTORM_CHROMIUM can name another browser binary).
-packages=(qemu-system-x86 debian-archive-keyring libc6-dev gcc chromium)
+# What running needs, nothing more (the test command adds what the tests
+# need: ci/setup-tests.sh). qemu-system-x86: the guests.
+# debian-archive-keyring: verifies the kernel package (also on Ubuntu).
+# libc6-dev + gcc: the static glibc probe. dpkg-deb (in dpkg) unpacks the
+# kernel package. CLOCKSTORM_EXTRA_PACKAGES: more, from ci/setup-tests.sh.
+packages=(qemu-system-x86 debian-archive-keyring libc6-dev gcc)
+read -r -a extra <<<"${CLOCKSTORM_EXTRA_PACKAGES:-}"
+packages+=("${extra[@]}")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,12 +8,8 @@
 # nothing beside them, since they measure timing. Each stage prints its time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The harness unoptimized, as the tests build it (see ci/build.sh).
-CLOCKSTORM_PROFILE=dev ci/setup-host.sh
-if ! cargo nextest --version >/dev/null 2>&1; then
-  echo "test: installing cargo-nextest from crates.io"
-  cargo install cargo-nextest --locked
-fi
+# What running needs plus what only the tests need (browser, linters, nextest).
+ci/setup-tests.sh
 cargo nextest run --workspace --no-run
 t0=$(date +%s)
 cargo nextest run --workspace -E 'not binary(guests)'

@@ -148,7 +148,10 @@ fn sample_window(
         still.reset();
     }
     let read = || now_ns(id) as u64;
-    acc.start(index, cpu, clock, monotonic_ns());
+    let start = monotonic_ns();
+    if let Some(gap_ns) = acc.start(index, cpu, clock, start) {
+        outbox.send(Producer::Sampler, GuestMessage::Gap(Gap { cpu, at_ns: start, gap_ns }));
+    }
     let gap_event = |acc: &WindowAccumulator, at: u64| {
         let at_ns = if clock == ClockId::Monotonic { at } else { monotonic_ns() };
         let gap_ns = acc.last_gap();

@@ -18,6 +18,11 @@ pub struct WindowAccumulator {
     last_slow: u64,
     first_tsc: Option<(u64, u64)>,
     last_tsc: Option<(u64, u64)>,
+    /// CLOCK_MONOTONIC where the previous window closed.
+    last_end_mono: Option<u64>,
+    /// The hole between the previous window's close and this one's start
+    /// (its length, and CLOCK_MONOTONIC where it ended).
+    hole: Option<(u64, u64)>,
 }
 
 impl WindowAccumulator {
@@ -32,17 +37,29 @@ impl WindowAccumulator {
             last_slow: 0,
             first_tsc: None,
             last_tsc: None,
+            last_end_mono: None,
+            hole: None,
         }
     }
 
     /// Starts window `index` at CLOCK_MONOTONIC `mono`, reusing the buffers.
-    pub fn start(&mut self, index: u64, cpu: u32, clock: ClockId, mono: u64) {
+    ///
+    /// The time since the previous window closed (sending it, and on one
+    /// vCPU the channel thread that the send wakes and that preempts the
+    /// sampler) is a stretch with no reads too: a freeze that lands there
+    /// would otherwise vanish from every window (seen once in CI: a 1.5 s
+    /// SIGSTOP freeze with a largest gap of 3.5 ms). It counts toward this
+    /// window's largest gap, measured on CLOCK_MONOTONIC whatever clock the
+    /// window reads. Returns the hole's length when it is a gap event.
+    pub fn start(&mut self, index: u64, cpu: u32, clock: ClockId, mono: u64) -> Option<u64> {
         self.window = Window { index, cpu, clock: Some(clock), start_ns: mono, end_ns: mono, ..Window::default() };
         self.deltas.clear();
         self.max_delta = 0;
         self.fast_limit = 0;
         self.first_tsc = None;
         self.last_tsc = None;
+        self.hole = self.last_end_mono.take().map(|end| (mono.saturating_sub(end), mono));
+        self.hole.map(|(len, _)| len).filter(|&len| len > self.gap_event_ns)
     }
 
     /// Records the read `now` that followed the read `prev` of the same
@@ -144,6 +161,12 @@ impl WindowAccumulator {
         };
         w.max_gap_ns = max;
         w.max_gap_at_ns = gap_at_mono(w.max_gap_at_ns);
+        if let Some((len, at)) = self.hole.take().filter(|&(len, _)| len > max) {
+            // The reads' histogram keeps read-to-read intervals only.
+            w.max_gap_ns = len;
+            w.max_gap_at_ns = at;
+        }
+        self.last_end_mono = Some(mono);
         if let (Some((t0, c0)), Some((t1, c1))) = (self.first_tsc, self.last_tsc) {
             w.tsc_ticks = t1.wrapping_sub(t0);
             w.clock_elapsed_ns = c1.saturating_sub(c0);
@@ -192,5 +215,25 @@ mod tests {
         let w = acc.finish(20, 0, |at| at);
         assert_eq!((w.samples, w.max_gap_ns, w.delta.p50_ns), (0, 0, 0));
         assert_eq!(w.clock, Some(ClockId::MonotonicRaw));
+    }
+
+    #[test]
+    fn the_hole_between_two_windows_is_a_gap_of_the_second() {
+        let mut acc = WindowAccumulator::new(1_000_000);
+        assert_eq!(acc.start(0, 0, ClockId::Monotonic, 0), None, "the first window has nothing before it");
+        acc.record(0, 500);
+        let first = acc.finish(1_000, 0, |at| at);
+        assert_eq!(first.max_gap_ns, 500);
+        // Frozen for 1.5 s right after the first window closed.
+        assert_eq!(acc.start(1, 0, ClockId::MonotonicRaw, 1_500_001_000), Some(1_500_000_000));
+        acc.record(7_000, 7_300);
+        let second = acc.finish(1_600_000_000, 0, |at| at + 10);
+        assert_eq!((second.max_gap_ns, second.max_gap_at_ns), (1_500_000_000, 1_500_001_000), "on CLOCK_MONOTONIC, not shifted");
+        assert_eq!(second.delta.max_ns, 300, "the histogram keeps read-to-read intervals");
+        // A short hole loses to a longer gap inside the window.
+        acc.start(2, 0, ClockId::Monotonic, 1_600_000_100);
+        acc.record(1_600_000_200, 1_600_002_200);
+        let third = acc.finish(1_700_000_000, 0, |at| at);
+        assert_eq!((third.max_gap_ns, third.max_gap_at_ns), (2_000, 1_600_002_200));
     }
 }

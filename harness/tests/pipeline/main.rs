@@ -7,6 +7,7 @@
 
 mod bad_input;
 mod characterize;
+mod ci_examples;
 mod cli;
 mod fake;
 mod faults;
