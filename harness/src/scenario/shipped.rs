@@ -11,6 +11,7 @@ pub const SHIPPED: &[(&str, &str)] = &[
     ("failover", include_str!("../../../scenarios/failover.toml")),
     ("kernel-ci", include_str!("../../../scenarios/kernel-ci.toml")),
     ("stopped-clock", include_str!("../../../scenarios/stopped-clock.toml")),
+    ("time-service", include_str!("../../../scenarios/time-service.toml")),
 ];
 
 /// The scenario `clockstorm run` uses when none is named.

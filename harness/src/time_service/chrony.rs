@@ -40,17 +40,22 @@ pub struct ChronyInstall {
     pub version: String,
 }
 
-/// The chronyd to use: `$CLOCKSTORM_CHRONYD`, else the package unpacked
-/// in the cache (`<cache_root>/chrony`), else `/usr/sbin/chronyd`.
+/// The chronyd to use: `$CLOCKSTORM_CHRONYD` when set (and then only it: a
+/// binary the user named is never silently replaced by another), else the
+/// package unpacked in the cache (`<cache_root>/chrony`), else
+/// `/usr/sbin/chronyd`.
 pub fn locate(env: Option<&std::ffi::OsStr>, cache_root: Option<&Path>) -> Result<ChronyInstall, TimeServiceError> {
     let mut tried = Vec::new();
-    let candidates: Vec<(PathBuf, Option<PathBuf>)> = env
-        .filter(|v| !v.is_empty())
-        .map(|v| (PathBuf::from(v), None))
-        .into_iter()
-        .chain(cache_root.map(|r| r.join(CACHE_DIR)).map(|root| (root.join(CHRONYD_IN_PACKAGE), Some(root))))
-        .chain(std::iter::once((PathBuf::from("/usr/sbin/chronyd"), Some(PathBuf::from("/")))))
-        .collect();
+    let named = env.filter(|v| !v.is_empty()).map(|v| (PathBuf::from(v), None));
+    let candidates: Vec<(PathBuf, Option<PathBuf>)> = match named {
+        Some(n) => vec![n],
+        None => cache_root
+            .map(|r| r.join(CACHE_DIR))
+            .map(|root| (root.join(CHRONYD_IN_PACKAGE), Some(root)))
+            .into_iter()
+            .chain(std::iter::once((PathBuf::from("/usr/sbin/chronyd"), Some(PathBuf::from("/")))))
+            .collect(),
+    };
     for (chronyd, root) in candidates {
         if !chronyd.is_file() {
             tried.push(chronyd.display().to_string());
@@ -219,12 +224,23 @@ mod tests {
     #[test]
     fn a_missing_chronyd_names_every_place_looked_at() {
         let d = tempfile::tempdir().unwrap();
-        let env = d.path().join("nope");
-        match locate(Some(env.as_os_str()), Some(d.path())) {
-            Err(TimeServiceError::NotFound { tried }) => assert!(tried.contains("nope") && tried.contains("chrony/usr/sbin/chronyd"), "{tried}"),
+        match locate(None, Some(d.path())) {
+            Err(TimeServiceError::NotFound { tried }) => {
+                assert!(tried.contains("chrony/usr/sbin/chronyd, ") && tried.ends_with(", /usr/sbin/chronyd"), "{tried}")
+            }
             // A host with chrony installed finds /usr/sbin/chronyd.
             Ok(found) => assert_eq!(found.chronyd, PathBuf::from("/usr/sbin/chronyd")),
             Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn a_chronyd_named_by_the_environment_is_the_only_one_tried() {
+        let d = tempfile::tempdir().unwrap();
+        let env = d.path().join("nope");
+        match locate(Some(env.as_os_str()), Some(d.path())) {
+            Err(TimeServiceError::NotFound { tried }) => assert_eq!(tried, env.display().to_string()),
+            other => panic!("{other:?}"),
         }
     }
 }

@@ -17,3 +17,4 @@ mod scenarios;
 mod standalone;
 #[path = "../support/mod.rs"]
 mod support;
+mod time_service;

@@ -16,7 +16,7 @@ fn every_shipped_scenario_runs_shortened_on_a_real_guest() {
     let list = Command::new(BIN).args(["scenario", "list"]).output().unwrap();
     assert!(list.status.success(), "{}", text(&list));
     let names: Vec<String> = String::from_utf8_lossy(&list.stdout).lines().filter_map(|l| l.split_whitespace().next().map(str::to_owned)).collect();
-    assert_eq!(names.len(), 8, "{names:?}");
+    assert_eq!(names.len(), 9, "{names:?}");
     // stopped-clock runs whole in integrity.rs, with every assertion about it.
     for name in names.iter().filter(|n| *n != "stopped-clock") {
         let show = Command::new(BIN).args(["scenario", "show", name]).output().unwrap();

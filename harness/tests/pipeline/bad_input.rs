@@ -89,3 +89,55 @@ fn bad_input_exits_2_on_a_machine_without_qemu() {
         assert!(!stderr.contains("QEMU not found"), "{args:?}: {stderr}");
     }
 }
+
+/// A scenario with a time service, written to a private directory.
+fn time_service_scenario(service: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ntp.toml");
+    let text = format!(
+        "name = \"ntp\"\ndescription = \"x\"\nclocksources = [\"tsc\"]\nseed = 1\nfaults = []\n\n[guest]\n{service}\n\n[probe]\nduration = \"2s\"\n"
+    );
+    std::fs::write(&file, text).unwrap();
+    (dir, file)
+}
+
+#[test]
+fn an_unknown_time_service_is_a_usage_error_naming_file_line_and_value() {
+    let (_dir, file) = time_service_scenario("time_service = \"ntpd\"");
+    assert_fails(&["run", file.to_str().unwrap()], USAGE, "ntp.toml");
+    let (_out, o) = clockstorm(&["run", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("line 8") && stderr.contains("ntpd") && stderr.contains("chrony"), "{stderr}");
+}
+
+/// chrony's own verdict on the configuration, before any guest boots (on
+/// the real backend: the check runs the chronyd the guests would get).
+#[test]
+fn a_configuration_chrony_rejects_is_a_usage_error_with_chronys_message() {
+    let (_dir, file) = time_service_scenario("time_service = { kind = \"chrony\", directives = [\"makestep banana\"] }");
+    let (_out, o) = clockstorm(&["run", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(USAGE), "{}", text(&o));
+    assert!(stderr.contains("chrony rejects the configuration") && stderr.contains("makestep"), "{stderr}");
+    assert!(!stderr.contains("[1/"), "no guest may start: {stderr}");
+}
+
+/// A host without chronyd (here: the one named by $CLOCKSTORM_CHRONYD is
+/// not there; the same error lists the cache and /usr/sbin when unset).
+#[test]
+fn a_host_without_chronyd_is_an_environment_error_with_the_fix() {
+    let (_dir, file) = time_service_scenario("time_service = \"chrony\"");
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new(BIN)
+        .args(["run", file.to_str().unwrap(), "--out"])
+        .arg(out.path())
+        .env("CLOCKSTORM_CHRONYD", "/nonexistent/chronyd")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(ENVIRONMENT), "{}", text(&o));
+    assert!(stderr.contains("/nonexistent/chronyd") && stderr.contains("ci/setup-host.sh"), "{stderr}");
+    assert!(!stderr.contains("[1/"), "no guest may start: {stderr}");
+    // Nothing left behind that ran: no run directory.
+    assert!(!out.path().join("runs").exists() || std::fs::read_dir(out.path().join("runs")).unwrap().next().is_none());
+}
