@@ -21,7 +21,10 @@ work=$(mktemp -d -t clockstorm-chrony-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 # apt drops to _apt for downloads; let it write into the private dir.
 chmod 755 "$work"
-(cd "$work" && apt-get download -q=2 "chrony=$version" 2>/dev/null || (cd "$work" && apt-get download "chrony=$version"))
+# Quietly first; on failure again with apt's messages shown.
+if ! (cd "$work" && apt-get download -q=2 "chrony=$version" 2>/dev/null); then
+  (cd "$work" && apt-get download "chrony=$version")
+fi
 rm -rf "$dest.new"
 dpkg-deb -x "$work"/chrony_*.deb "$dest.new"
 echo "$version" >"$dest.new/.version"

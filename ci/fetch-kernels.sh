@@ -6,13 +6,21 @@
 # A release candidate (experimental) or the rt flavour is opt-in:
 #   clockstorm kernel fetch --suite experimental [--flavour rt] Uses apt with a private sources
 # list and state directory: the host's apt configuration is left alone.
-# Already cached suites are skipped; CLOCKSTORM_REFETCH=1 fetches anew.
+# Already cached suites are skipped (unless cached without the network
+# modules); CLOCKSTORM_REFETCH=1 fetches anew.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 clockstorm=${CLOCKSTORM_BIN:-target/release/clockstorm}
-cached=$("$clockstorm" kernel list)
+# One line per cached entry (the JSON list flattened, an entry per line).
+cached=$("$clockstorm" kernel list --format json | tr -d ' \n' | sed 's/},{/}\n{/g')
 for suite in bookworm bullseye trixie trixie-backports; do
-  if [[ ${CLOCKSTORM_REFETCH:-0} == 1 ]] || ! grep -q "^debian-$suite-cloud-amd64 " <<<"$cached"; then
+  entry=$(grep "\"name\":\"debian-$suite-cloud-amd64\"" <<<"$cached" || true)
+  # An entry fetched before the cache kept the guest network's modules
+  # (for a time service in the guest) is fetched anew.
+  if [[ ${CLOCKSTORM_REFETCH:-0} == 1 || -z $entry ]]; then
+    "$clockstorm" kernel fetch --suite "$suite"
+  elif ! grep -q '"network_modules":true' <<<"$entry"; then
+    echo "fetch-kernels: debian-$suite-cloud-amd64 was cached without the network modules: fetching it anew"
     "$clockstorm" kernel fetch --suite "$suite"
   fi
 done

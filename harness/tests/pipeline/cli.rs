@@ -109,3 +109,23 @@ fn progress_off_a_terminal_is_plain_lines() {
         assert!(err.contains(needle), "{needle:?} in:\n{err}");
     }
 }
+
+/// `clockstorm kernel list | head -1`: a closed pipe ends a command that
+/// only prints quietly, as it would any Unix tool (it panicked before).
+#[test]
+fn a_closed_pipe_ends_a_listing_quietly() {
+    use std::io::Read;
+    let mut child = Command::new(BIN)
+        .args(["scenario", "show", "vf-reload", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    use std::os::unix::process::ExitStatusExt;
+    assert!(status.success() || status.signal() == Some(libc::SIGPIPE), "{status:?}: {stderr}");
+}
