@@ -117,6 +117,19 @@ fn run_case(r: &Report, s: &RunSummary, repetitions: bool) -> Case {
         other => Verdict::Error { kind: other.to_owned(), message: if detail.is_empty() { other.to_owned() } else { format!("{other}: {detail}") } },
     };
     let mut out = vec![format!("{}: {}{}", s.run_id, s.status, if detail.is_empty() { String::new() } else { format!(": {detail}") })];
+    // Per fault what it cost and, with a time service, how the clock came
+    // back: the lines a CI engineer reads first in a failed job's output.
+    for f in &s.faults {
+        let lost = match (f.lost_ns, f.lost_uncertainty_ns) {
+            (Some(l), Some(u)) => format!("lost {} ± {}", crate::format::ns(l as f64), crate::format::ns(u as f64)),
+            _ => "time lost not measured".to_owned(),
+        };
+        let mut line = format!("fault {} ({} {} ms at {} ms): {lost}", f.index, f.kind, f.planned_duration_ms, f.planned_start_ms);
+        if let Some(c) = &f.correction {
+            line.push_str(&format!("; {}", crate::correction::describe(c, f.recovery_s)));
+        }
+        out.push(line);
+    }
     let tail = console_tail(run);
     if !tail.is_empty() {
         out.push("last console lines:".into());
