@@ -33,7 +33,7 @@ if ((${#missing[@]})); then
 fi
 
 if ! command -v cargo >/dev/null; then
-  echo "setup-host: cargo not found: install a Rust toolchain (rustup, Rust >= 1.82) and run again" >&2
+  echo "setup-host: cargo not found: install a Rust toolchain (rustup, Rust >= 1.85; the tests need >= 1.88) and run again" >&2
   exit 5
 fi
 

@@ -23,6 +23,7 @@ mod ptp;
 mod run;
 mod sampler;
 mod sched;
+mod shm_reference;
 mod standalone;
 mod sysinfo;
 mod ticks;

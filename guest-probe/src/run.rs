@@ -16,6 +16,7 @@ use crate::exchange::{best_of, exchange};
 use crate::link::Link;
 use crate::outbox::{Inbox, Outbox, OUTBOX_CAPACITY};
 use crate::sampler::{self, clock_id, SamplerSettings, SamplerShared};
+use crate::shm_reference::SharedReference;
 use crate::{actions, counters, kmsg, sched, sysinfo, ticks};
 
 /// Reads per clock in the read-cost calibration loop.
@@ -121,9 +122,20 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
         },
         _ => None,
     };
+    // The shared-memory reference beside the data channel; without it the
+    // run measures over the data channel alone, and says why.
+    let shm = match (config.shm_reference && link.has_reference()).then(|| SharedReference::open(Duration::from_millis(config.exchange_interval_ms))) {
+        Some(Ok(r)) => Some(r),
+        Some(Err(e)) => {
+            link.send(&degraded("shm-reference", format!("{e:#}; exchanges over the data channel only")))?;
+            None
+        }
+        None => None,
+    };
     let mut totals = Totals::default();
     let duration = Duration::from_millis(config.duration_ms);
-    let result = started.and_then(|()| channel_loop(config, duration, link, &rx, &mut seq, &mut totals, ptp_device.as_deref(), &shared));
+    let sources = Sources { ptp: ptp_device.as_deref(), shm: shm.as_ref() };
+    let result = started.and_then(|()| channel_loop(config, duration, link, &rx, &mut seq, &mut totals, sources, &shared));
     if let Some(s) = service {
         s.stop();
     }
@@ -180,7 +192,7 @@ fn benchmark(config: &ProbeConfig, link: &mut dyn Link, seq: &mut u64, phase: Du
     // from here, so it resets itself like the samplers do.
     let started = spawn_background(config, clocksource, &shared, &outbox, link, &mut threads);
     let mut totals = Totals::default();
-    let result = started.and_then(|()| channel_loop(config, phase, link, &rx, seq, &mut totals, None, &shared));
+    let result = started.and_then(|()| channel_loop(config, phase, link, &rx, seq, &mut totals, Sources::default(), &shared));
     shared.stop.store(true, Ordering::Relaxed);
     task_stop.store(true, Ordering::Relaxed);
     for t in threads {
@@ -191,6 +203,15 @@ fn benchmark(config: &ProbeConfig, link: &mut dyn Link, seq: &mut u64, phase: Du
     link.send(&GuestMessage::Benchmark(crate::bench::result(phase, limits, with_probe)))
 }
 
+/// The references the channel loop reads beside the data channel's exchanges.
+#[derive(Default, Clone, Copy)]
+struct Sources<'a> {
+    /// The KVM PTP clock's device, read after each exchange.
+    ptp: Option<&'a std::path::Path>,
+    /// The shared-memory reference, exchanged with before each.
+    shm: Option<&'a SharedReference>,
+}
+
 #[derive(Default)]
 struct Totals {
     samples: u64,
@@ -198,6 +219,8 @@ struct Totals {
     dropped: clockstorm_protocol::Dropped,
     exchanges: u64,
     exchanges_lost: u64,
+    shm_exchanges: u64,
+    shm_exchanges_lost: u64,
 }
 
 /// Exchanges on schedule (and in bursts after gaps), forwards everything the
@@ -212,7 +235,7 @@ fn channel_loop(
     rx: &Inbox,
     seq: &mut u64,
     totals: &mut Totals,
-    ptp: Option<&std::path::Path>,
+    sources: Sources<'_>,
     shared: &SamplerShared,
 ) -> Result<()> {
     let interval = Duration::from_millis(config.exchange_interval_ms);
@@ -220,10 +243,21 @@ fn channel_loop(
     let mut next_exchange = Instant::now();
     let mut burst_left = 0u32;
     let mut pending: Vec<HostMessage> = Vec::new();
-    let mut ptp_dev = ptp;
+    let mut ptp_dev = sources.ptp;
     while Instant::now() < deadline {
         let now = Instant::now();
         if link.has_reference() && (burst_left > 0 || now >= next_exchange) {
+            // Shared memory first: on schedule, where the host spins for it.
+            if let Some(r) = sources.shm {
+                match r.exchange()? {
+                    Some(mut e) => {
+                        e.burst = burst_left > 0;
+                        link.send(&GuestMessage::Exchange(e))?;
+                        totals.shm_exchanges += 1;
+                    }
+                    None => totals.shm_exchanges_lost += 1,
+                }
+            }
             match exchange(link, *seq, &mut pending)? {
                 Some(mut e) => {
                     e.burst = burst_left > 0;
@@ -368,6 +402,8 @@ fn send_done(link: &mut dyn Link, outcome: ProbeOutcome, t: &Totals) -> Result<(
         dropped: t.dropped,
         exchanges: t.exchanges,
         exchanges_lost: t.exchanges_lost,
+        shm_exchanges: t.shm_exchanges,
+        shm_exchanges_lost: t.shm_exchanges_lost,
         peak_rss_kib: sysinfo::peak_rss_kib(),
         cpu_user_ms,
         cpu_system_ms,

@@ -89,6 +89,7 @@ pub fn default_config() -> ProbeConfig {
         data_device: DataDevice::IsaSerial { path: String::new() },
         modules: Vec::new(),
         time_service: None,
+        shm_reference: false,
     }
 }
 

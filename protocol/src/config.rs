@@ -50,6 +50,11 @@ pub struct ProbeConfig {
     /// A time service to start after the initial sync, on a guest network.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_service: Option<TimeServiceLaunch>,
+    /// Look for the shared-memory reference (an ivshmem PCI device) and
+    /// exchange over it beside the data channel; without the device the
+    /// probe says so and goes on with the data channel alone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shm_reference: bool,
 }
 
 /// How the probe brings up the guest's network and starts a time service

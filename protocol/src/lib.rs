@@ -17,6 +17,7 @@ pub mod histogram;
 mod manifest;
 mod messages;
 mod record;
+pub mod shm;
 
 pub use accel::*;
 pub use clock_profile::*;

@@ -83,6 +83,8 @@ fn every_guest_message_round_trips_through_one_line() {
             dropped: Dropped { sampler: 1, ticks: 2, kernel: 3 },
             exchanges: 4,
             exchanges_lost: 0,
+            shm_exchanges: 0,
+            shm_exchanges_lost: 0,
             peak_rss_kib: 900,
             cpu_user_ms: 1,
             cpu_system_ms: 2,
@@ -155,6 +157,7 @@ fn config_rejects_unknown_keys() {
         data_device: DataDevice::IsaSerial { path: "/dev/ttyS1".into() },
         modules: vec![],
         time_service: None,
+        shm_reference: false,
     };
     assert_eq!(cfg.validate(), Ok(()));
     let impossible = ProbeConfig { tick_rate_hz: 1_000_000, ..cfg.clone() };
@@ -190,6 +193,7 @@ fn config_errors_name_the_field_as_serde_does() {
         data_device: DataDevice::IsaSerial { path: "/dev/ttyS1".into() },
         modules: vec![],
         time_service: None,
+        shm_reference: false,
     };
     let json = serde_json::to_value(&cfg).unwrap();
     let broken = [

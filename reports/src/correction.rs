@@ -169,7 +169,7 @@ mod tests {
     const MS: i64 = 1_000_000;
 
     fn ex(t2: i64, offset: i64) -> Exchange {
-        Exchange { seq: 0, t1_ns: t2, t2_ns: t2, t3_ns: t2, offset_ns: offset, uncertainty_ns: 500_000, burst: false }
+        Exchange { seq: 0, t1_ns: t2, t2_ns: t2, t3_ns: t2, offset_ns: offset, uncertainty_ns: 500_000, burst: false, shared_memory: false }
     }
 
     fn inputs<'a>(exchanges: &'a [Exchange], recovered: Option<i64>, lines: &'a [(i64, String)]) -> CorrectionInputs<'a> {

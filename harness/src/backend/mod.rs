@@ -13,6 +13,7 @@ pub mod fake;
 pub mod fake_guest;
 pub mod process;
 pub mod qemu;
+pub mod shm_reference;
 pub mod time_server;
 
 use std::ffi::OsString;
@@ -38,6 +39,8 @@ pub struct GuestLaunch<'a> {
     pub qmp_socket: &'a Path,
     /// The host's NTP server's loopback port, when the run has a time service.
     pub time_server_port: Option<u16>,
+    /// The shared-memory reference's backing file, when the run has one.
+    pub shm_reference: Option<&'a Path>,
 }
 
 /// The process that is the guest.

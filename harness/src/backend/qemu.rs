@@ -1,7 +1,7 @@
 //! The QEMU backend: a real guest, booting a real kernel with the probe as
 //! `/init` in an initramfs built (and cached) per run configuration.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{BackendError, BackendKind, GuestLaunch, VmBackend, VmCommand};
@@ -64,6 +64,7 @@ impl VmBackend for QemuBackend {
             data_socket: launch.data_socket.to_owned(),
             qmp_socket: launch.qmp_socket.to_owned(),
             user_network: launch.time_server_port.is_some(),
+            shm_reference: launch.shm_reference.map(Path::to_path_buf),
         };
         Ok(VmCommand { program: self.qemu.clone(), args: build_args(&qemu_spec) })
     }

@@ -111,7 +111,18 @@ fn boot_and_measure(
     let _private_watch = crate::leftovers::own_private_dir(private.path())
         .map_err(|source| RunError::Io { what: format!("writing the owner of {}", private.path().display()), source })?;
     let (data_socket, qmp_socket) = (private.path().join("data.sock"), private.path().join("qmp.sock"));
-    let config = probe_config(spec);
+    let mut config = probe_config(spec);
+    // The shared-memory reference (QEMU only: the fake guest has no PCI
+    // bus); the probe falls back to the data channel, and says so, without it.
+    let shm_reference = if ctx.backend.kind() == crate::backend::BackendKind::Qemu {
+        Some(
+            crate::backend::shm_reference::SharedReference::start(private.path())
+                .map_err(|source| RunError::Io { what: "setting up the shared-memory reference".into(), source })?,
+        )
+    } else {
+        None
+    };
+    config.shm_reference = shm_reference.is_some();
     // The host's NTP server first: the guest's service asks it right after the sync.
     let time_server = match (&ctx.time_service, spec.guest.time_service.enabled()) {
         (Some(install), true) => Some(
@@ -127,6 +138,7 @@ fn boot_and_measure(
         data_socket: &data_socket,
         qmp_socket: &qmp_socket,
         time_server_port: time_server.as_ref().map(|s| s.port),
+        shm_reference: shm_reference.as_ref().map(|r| r.path.as_path()),
     };
     let command = ctx.backend.command(&launch)?;
     let records_path = records.path().to_owned();

@@ -97,6 +97,7 @@ impl ProbeSettings {
             data_device,
             modules,
             time_service: None,
+            shm_reference: false,
         }
     }
 }

@@ -19,7 +19,7 @@ seed = 1
 faults = ["freeze:3s+5s"]
 
 [probe]
-duration = "15s"
+duration = "12s"
 
 [[variants]]
 name = "chrony"

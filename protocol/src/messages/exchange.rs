@@ -16,6 +16,10 @@ pub struct Exchange {
     /// step across a fault tightly.
     #[serde(default)]
     pub burst: bool,
+    /// Made over the shared-memory reference (ivshmem) rather than the data
+    /// channel: the same three timestamps, a much shorter round trip.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared_memory: bool,
 }
 
 impl Exchange {
@@ -23,7 +27,7 @@ impl Exchange {
     pub fn from_timestamps(seq: u64, t1_ns: i64, t2_ns: i64, t3_ns: i64) -> Self {
         // Halve before adding: realtime stamps near 1.7e18 ns would overflow i64 when summed.
         let midpoint = t1_ns / 2 + t3_ns / 2 + (t1_ns % 2 + t3_ns % 2) / 2;
-        Exchange { seq, t1_ns, t2_ns, t3_ns, offset_ns: t2_ns - midpoint, uncertainty_ns: (t3_ns - t1_ns) / 2, burst: false }
+        Exchange { seq, t1_ns, t2_ns, t3_ns, offset_ns: t2_ns - midpoint, uncertainty_ns: (t3_ns - t1_ns) / 2, burst: false, shared_memory: false }
     }
 }
 

@@ -48,6 +48,12 @@ pub struct Done {
     pub exchanges: u64,
     /// Exchanges the host did not answer in time.
     pub exchanges_lost: u64,
+    /// Exchanges over the shared-memory reference, and those it did not
+    /// answer in time (0 and 0 without one).
+    #[serde(default)]
+    pub shm_exchanges: u64,
+    #[serde(default)]
+    pub shm_exchanges_lost: u64,
     /// Peak resident set size of the probe (VmHWM), in KiB.
     pub peak_rss_kib: u64,
     /// CPU time the probe used, in ms.

@@ -91,6 +91,8 @@ fn exchange(c: &mut Cursor) -> Option<Exchange> {
         offset_ns: c.field(b"offset_ns")?.i64()?,
         uncertainty_ns: c.field(b"uncertainty_ns")?.i64()?,
         burst: c.field(b"burst")?.bool()?,
+        // Written only when true.
+        shared_memory: if c.lit(b",\"shared_memory\":").is_some() { c.bool()? } else { false },
     })
 }
 
@@ -313,6 +315,7 @@ mod tests {
             offset_ns: v.i64(),
             uncertainty_ns: v.i64(),
             burst: v.u64() % 2 == 0,
+            shared_memory: v.u64() % 3 == 0,
         };
         let ticks = TickWindow {
             index: v.u64(),

@@ -12,6 +12,11 @@ use crate::ticks::TickSummary;
 use crate::timebase::Timebase;
 use serde::{Deserialize, Serialize};
 
+/// [`RunSummary::reference`]: exchanges over the ivshmem reference.
+pub const REFERENCE_SHM: &str = "shared memory";
+/// [`RunSummary::reference`]: exchanges over the data channel.
+pub const REFERENCE_CHANNEL: &str = "data channel";
+
 /// The headline figures of one run. Every figure is `None` when the run did
 /// not get far enough to measure it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -56,6 +61,18 @@ pub struct RunSummary {
     pub offset_uncertainty_p99_ns: Option<i64>,
     /// Exchanges the host did not answer in time.
     pub exchanges_lost: u64,
+    /// What the exchanges behind every offset went over: "shared memory"
+    /// (the ivshmem reference) or "data channel".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// With the shared-memory reference: the data channel's exchanges of
+    /// the same run, for comparison (count, median and p99 uncertainty).
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub channel_exchanges: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_offset_uncertainty_median_ns: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_offset_uncertainty_p99_ns: Option<i64>,
     /// Drift of the guest's clock against the host's, in ppm (positive: the
     /// guest runs slow), with its 95 % interval; faults excluded.
     pub drift_ppm: Option<crate::drift::Drift>,
@@ -330,6 +347,20 @@ impl Summarizer {
         self.kernel.extend(self.parser.finish());
         s.soft_lockups = self.kernel.iter().filter(|e| matches!(e.kind(), "soft_lockup" | "rcu_stall")).count() as u64;
         self.kernel.retain(|e| e.is_clock_event() && !e.is_informational());
+        // The shared-memory reference, when the run had one, is the run's
+        // reference for every figure; the data channel's exchanges are kept
+        // only as a comparison.
+        let (shm, channel): (Vec<Exchange>, Vec<Exchange>) = self.exchanges.iter().partition(|e| e.shared_memory);
+        if !shm.is_empty() {
+            s.reference = Some(REFERENCE_SHM.into());
+            let mut u: Vec<i64> = channel.iter().map(|e| e.uncertainty_ns).collect();
+            s.channel_exchanges = channel.len();
+            s.channel_offset_uncertainty_median_ns = median(&mut u);
+            s.channel_offset_uncertainty_p99_ns = quantile_sorted(&u, 0.99);
+            self.exchanges = shm;
+        } else if !channel.is_empty() {
+            s.reference = Some(REFERENCE_CHANNEL.into());
+        }
         let timebase = Timebase::new(&self.exchanges);
         // Events placed on the host's time line where the guest read their
         // first line (through the exchanges' offset), whenever it arrived;
@@ -434,6 +465,10 @@ fn empty_summary() -> RunSummary {
         offset_uncertainty_min_ns: None,
         offset_uncertainty_p99_ns: None,
         exchanges_lost: 0,
+        reference: None,
+        channel_exchanges: 0,
+        channel_offset_uncertainty_median_ns: None,
+        channel_offset_uncertainty_p99_ns: None,
         time_service: None,
         time_service_lines: 0,
         drift_ppm: None,
@@ -519,6 +554,10 @@ pub fn median(values: &mut [i64]) -> Option<i64> {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+fn is_zero_usize(n: &usize) -> bool {
+    *n == 0
+}
 
 fn is_zero(n: &u64) -> bool {
     *n == 0

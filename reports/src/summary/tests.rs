@@ -85,6 +85,8 @@ pub fn completed_run() -> Vec<RunRecord> {
                 dropped: Dropped::default(),
                 exchanges: 3,
                 exchanges_lost: 0,
+                shm_exchanges: 0,
+                shm_exchanges_lost: 0,
                 peak_rss_kib: 2048,
                 cpu_user_ms: 4_000,
                 cpu_system_ms: 900,

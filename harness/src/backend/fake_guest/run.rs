@@ -331,6 +331,8 @@ fn send_done(guest: &Guest, outcome: ProbeOutcome, t: &Totals) {
         dropped: Dropped::default(),
         exchanges: t.exchanges,
         exchanges_lost: t.exchanges_lost,
+        shm_exchanges: 0,
+        shm_exchanges_lost: 0,
         peak_rss_kib: peak_rss_kib(),
         cpu_user_ms,
         cpu_system_ms,

@@ -60,6 +60,7 @@ fn config(duration_ms: u64) -> ProbeConfig {
         data_device: DataDevice::IsaSerial { path: "/dev/ttyS1".into() },
         modules: vec![],
         time_service: None,
+        shm_reference: false,
     }
 }
 

@@ -55,6 +55,9 @@ pub struct QemuSpec {
     /// card, on which the guest reaches the host's loopback as 10.0.2.2
     /// (the time service's NTP server).
     pub user_network: bool,
+    /// The shared-memory reference's backing file (an `ivshmem-plain`
+    /// device on a shared `memory-backend-file`), when the run has one.
+    pub shm_reference: Option<std::path::PathBuf>,
 }
 
 /// The kernel command line: console on the first UART, the clocksource under
@@ -132,6 +135,12 @@ pub fn build_args(spec: &QemuSpec) -> Vec<OsString> {
     if spec.user_network {
         push_net(&mut args);
     }
+    if let Some(path) = &spec.shm_reference {
+        args.push("-object".into());
+        let size = clockstorm_protocol::shm::SHM_BYTES;
+        args.push(socket_arg(&format!("memory-backend-file,id=clockstorm-ref,share=on,size={size},mem-path="), path, ""));
+        args.extend(["-device".into(), format!("ivshmem-plain,memdev=clockstorm-ref,id={SHM_DEVICE_ID}").into()]);
+    }
     args.push("-qmp".into());
     args.push(socket_arg("unix:", &spec.qmp_socket, ",server=on,wait=off"));
     args.extend(["-kernel".into(), spec.kernel.clone().into_os_string()]);
@@ -142,6 +151,9 @@ pub fn build_args(spec: &QemuSpec) -> Vec<OsString> {
 
 /// QEMU's user-mode network ("slirp"): outbound only, nothing listens on
 /// the host; `restrict=off` because the guest must reach the host's loopback.
+/// The ivshmem device's QEMU id.
+pub const SHM_DEVICE_ID: &str = "clockstorm-ref-dev";
+
 fn push_net(args: &mut Vec<OsString>) {
     args.extend(
         ["-netdev", "user,id=clockstorm-net,restrict=off", "-device", "virtio-net-pci,netdev=clockstorm-net"]

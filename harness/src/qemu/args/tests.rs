@@ -17,7 +17,23 @@ fn spec(channel: DataChannelKind, accel: Accel) -> QemuSpec {
         data_socket: "/tmp/x/data.sock".into(),
         qmp_socket: "/tmp/x/qmp.sock".into(),
         user_network: false,
+        shm_reference: None,
     }
+}
+
+#[test]
+fn the_shared_memory_reference_is_an_ivshmem_device_on_the_harness_file() {
+    let plain = joined(&build_args(&spec(DataChannelKind::Virtio, Accel::Tcg)));
+    assert!(!plain.contains("ivshmem"), "{plain}");
+    let mut s = spec(DataChannelKind::Virtio, Accel::Tcg);
+    s.shm_reference = Some("/tmp/x/reference.shm".into());
+    let with = joined(&build_args(&s));
+    assert!(
+        with.contains(
+            "-object memory-backend-file,id=clockstorm-ref,share=on,size=4096,mem-path=/tmp/x/reference.shm -device ivshmem-plain,memdev=clockstorm-ref,id=clockstorm-ref-dev"
+        ),
+        "{with}"
+    );
 }
 
 #[test]

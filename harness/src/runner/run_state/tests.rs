@@ -59,6 +59,8 @@ fn every_event() -> Vec<Event> {
                 dropped: Dropped::default(),
                 exchanges: 0,
                 exchanges_lost: 0,
+                shm_exchanges: 0,
+                shm_exchanges_lost: 0,
                 peak_rss_kib: 0,
                 cpu_user_ms: 0,
                 cpu_system_ms: 0,

@@ -1,0 +1,120 @@
+//! The guest side of the shared-memory time reference: QEMU's ivshmem-plain
+//! PCI device (vendor 1af4, device 1110), whose BAR 2 is a page the harness
+//! shares; mapped through sysfs (`/sys/bus/pci/devices/*/resource2`), no
+//! driver needed. Exchanges over it (clockstorm_protocol::shm) are a few
+//! cache-line transfers instead of a virtio-serial message each way.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clockstorm_protocol::shm::{GuestSide, ShmError, SHM_BYTES, SHM_WORDS};
+use clockstorm_protocol::Exchange;
+
+use crate::clocks::realtime_ns;
+
+const IVSHMEM_VENDOR: &str = "0x1af4";
+const IVSHMEM_DEVICE: &str = "0x1110";
+const PCI_DEVICES: &str = "/sys/bus/pci/devices";
+/// The host answers within microseconds while it spins; this long without
+/// an answer means it is not spinning (the guest's exchange came off its
+/// period) or is gone: the exchange is counted lost, not waited for.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_millis(50);
+
+/// The mapped page.
+pub struct SharedReference {
+    ptr: *mut libc::c_void,
+}
+
+// SAFETY: the mapping is plain memory accessed only through atomics.
+unsafe impl Send for SharedReference {}
+
+/// The ivshmem device's sysfs directory, if the guest has one.
+pub fn find_device(root: &Path) -> Option<PathBuf> {
+    let read = |dir: &Path, f: &str| std::fs::read_to_string(dir.join(f)).map(|s| s.trim().to_owned()).unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root).ok()?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    dirs.sort();
+    dirs.into_iter().find(|d| read(d, "vendor") == IVSHMEM_VENDOR && read(d, "device") == IVSHMEM_DEVICE)
+}
+
+impl SharedReference {
+    /// Finds the device and maps its shared page; the error says what is
+    /// missing (device, sysfs file, mapping, a host that initialised it).
+    pub fn open(period: Duration) -> Result<SharedReference> {
+        let Some(device) = find_device(Path::new(PCI_DEVICES)) else {
+            bail!("no ivshmem device (1af4:1110) in {PCI_DEVICES}");
+        };
+        let bar = device.join("resource2");
+        let file = std::fs::OpenOptions::new().read(true).write(true).open(&bar).with_context(|| format!("opening {}", bar.display()))?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if len < SHM_BYTES as u64 {
+            bail!("{} is {len} bytes, less than the {SHM_BYTES} the reference needs", bar.display());
+        }
+        // SAFETY: a shared mapping of the BAR's sysfs file, at least
+        // SHM_BYTES long (checked above); the result is checked.
+        let ptr = unsafe {
+            libc::mmap(std::ptr::null_mut(), SHM_BYTES, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, std::os::fd::AsRawFd::as_raw_fd(&file), 0)
+        };
+        if ptr == libc::MAP_FAILED {
+            bail!("mapping {}: {}", bar.display(), std::io::Error::last_os_error());
+        }
+        let r = SharedReference { ptr };
+        let side = GuestSide::attach(r.words()).map_err(|e| anyhow::anyhow!("{}: {e}", bar.display()))?;
+        side.announce_period(period.as_nanos() as u64);
+        Ok(r)
+    }
+
+    fn words(&self) -> &[AtomicU64] {
+        // SAFETY: `ptr` is a live shared mapping of SHM_BYTES bytes, page
+        // aligned, unmapped only in Drop; every access is atomic.
+        unsafe { std::slice::from_raw_parts(self.ptr as *const AtomicU64, SHM_WORDS) }
+    }
+
+    /// One exchange on CLOCK_REALTIME; `Ok(None)`: the host did not answer
+    /// within [`ANSWER_TIMEOUT`].
+    pub fn exchange(&self) -> Result<Option<Exchange>> {
+        // Attached anew each time (GuestSide borrows the mapping): it goes on
+        // after the sequence number the page holds, which is this probe's last.
+        let mut side = GuestSide::attach(self.words()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let deadline = Instant::now() + ANSWER_TIMEOUT;
+        // The deadline is read every 64 polls: a clock read costs more than a poll.
+        let result = side.exchange(realtime_ns, |spins| spins % 64 != 0 || Instant::now() < deadline);
+        match result {
+            Ok(x) => {
+                let mut e = Exchange::from_timestamps(x.seq, x.t1_ns, x.t2_ns, x.t3_ns);
+                e.shared_memory = true;
+                Ok(Some(e))
+            }
+            Err(ShmError::Timeout { .. }) => Ok(None),
+            Err(e) => bail!("{e}"),
+        }
+    }
+}
+
+impl Drop for SharedReference {
+    fn drop(&mut self) {
+        // SAFETY: mapped in `open` with this length, unmapped once.
+        unsafe {
+            libc::munmap(self.ptr, SHM_BYTES);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_device_is_found_by_vendor_and_device_id() {
+        let d = tempfile::tempdir().unwrap();
+        for (name, vendor, device) in [("0000:00:02.0", "0x1af4", "0x1003"), ("0000:00:04.0", "0x1af4", "0x1110"), ("0000:00:05.0", "0x8086", "0x1110")] {
+            let dir = d.path().join(name);
+            std::fs::create_dir(&dir).unwrap();
+            std::fs::write(dir.join("vendor"), format!("{vendor}\n")).unwrap();
+            std::fs::write(dir.join("device"), format!("{device}\n")).unwrap();
+        }
+        assert_eq!(find_device(d.path()), Some(d.path().join("0000:00:04.0")));
+        assert_eq!(find_device(&d.path().join("none")), None);
+    }
+}
