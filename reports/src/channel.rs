@@ -55,8 +55,9 @@ pub fn sentence(h: &ChannelHealth) -> String {
     parts.join("; ")
 }
 
-/// The run's note, when its channel was degraded or its records were not
-/// whole: `data channel degraded (malformed, flood): …`.
+/// The run's note, when its channel was degraded, a part of the probe could
+/// not run as asked, or its records were not whole: `data channel degraded
+/// (malformed, flood): …`, `probe: shm-reference: no ivshmem device …`.
 pub fn note(s: &RunSummary) -> Option<String> {
     let mut notes = Vec::new();
     if let Some(h) = s.channel.as_ref() {
@@ -64,6 +65,9 @@ pub fn note(s: &RunSummary) -> Option<String> {
         if !states.is_empty() {
             notes.push(format!("data channel degraded ({}): {}", states.join(", "), sentence(h)));
         }
+    }
+    for d in &s.probe_degraded {
+        notes.push(format!("probe: {d}"));
     }
     if s.undecodable_lines > 0 {
         notes.push(format!(

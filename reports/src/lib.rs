@@ -21,6 +21,7 @@ pub mod liveness;
 pub mod markdown;
 pub mod model;
 pub mod predict;
+pub mod reference;
 pub mod series;
 pub mod standalone;
 pub mod stats;

@@ -40,9 +40,12 @@ pub fn render(r: &Report) -> String {
             s.read_cost_ns.map(ns).unwrap_or_else(dash),
         ));
     }
+    if let Some(sentence) = crate::reference::sentence(&r.runs) {
+        out.push_str(&format!("\n{sentence}\n"));
+    }
     let notes: Vec<String> = r.runs.iter().filter_map(|s| crate::channel::note(s).map(|n| format!("- `{}`: {n}\n", s.run_id))).collect();
     if !notes.is_empty() {
-        out.push_str("\n**Degraded data channels and damaged records**\n\n");
+        out.push_str("\n**Degraded data channels, probe parts and damaged records**\n\n");
         out.push_str(&notes.concat());
     }
     let faults: Vec<_> = r.runs.iter().flat_map(|s| s.faults.iter().map(move |f| (s, f))).collect();

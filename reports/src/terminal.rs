@@ -69,6 +69,10 @@ pub fn render(summaries: &[RunSummary]) -> String {
     for r in &rows {
         out.push_str(&line(r));
     }
+    if let Some(sentence) = crate::reference::sentence(summaries) {
+        out.push_str(&sentence);
+        out.push('\n');
+    }
     for s in summaries {
         if let Some(detail) = &s.detail {
             out.push_str(&format!("{}: {}\n", run_label(s), detail));

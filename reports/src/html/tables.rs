@@ -180,6 +180,9 @@ pub fn runs(r: &Report) -> String {
         ));
     }
     out.push_str(END);
+    if let Some(sentence) = crate::reference::sentence(&r.runs) {
+        out.push_str(&format!("<p class=\"reference\">{}</p>\n", esc(&sentence)));
+    }
     out.push_str("</section>\n");
     out
 }

@@ -61,6 +61,11 @@ pub struct RunSummary {
     pub offset_uncertainty_p99_ns: Option<i64>,
     /// Exchanges the host did not answer in time.
     pub exchanges_lost: u64,
+    /// Parts of the probe that could not run as asked, each `component:
+    /// reason` (e.g. the shared-memory reference missing, so the exchanges
+    /// went over the data channel alone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probe_degraded: Vec<String>,
     /// What the exchanges behind every offset went over: "shared memory"
     /// (the ivshmem reference) or "data channel".
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -309,6 +314,7 @@ impl Summarizer {
                     self.kernel_line_at.entry(k.ts_us).or_insert((r.host_realtime_ns, k.read_realtime_ns));
                     self.kernel.extend(self.parser.push_message(Some(k.ts_us), &k.message));
                 }
+                GuestMessage::Degraded { component, reason } => s.probe_degraded.push(format!("{component}: {reason}")),
                 GuestMessage::ServiceLog(l) => {
                     s.time_service.get_or_insert(l.service);
                     self.service_lines.push((r.host_realtime_ns, l.line));
@@ -438,7 +444,7 @@ impl Summarizer {
     }
 }
 
-fn empty_summary() -> RunSummary {
+pub(crate) fn empty_summary() -> RunSummary {
     RunSummary {
         run_id: String::new(),
         clocksource: String::new(),
@@ -465,6 +471,7 @@ fn empty_summary() -> RunSummary {
         offset_uncertainty_min_ns: None,
         offset_uncertainty_p99_ns: None,
         exchanges_lost: 0,
+        probe_degraded: Vec::new(),
         reference: None,
         channel_exchanges: 0,
         channel_offset_uncertainty_median_ns: None,
