@@ -35,6 +35,15 @@ pub struct Correction {
     pub worst_offset_ns: Option<i64>,
     /// Steps of the guest's clock, as the exchanges show them.
     pub steps: Vec<ClockStep>,
+    /// The farthest the offset went past its level to the other side
+    /// (beyond the band), when the service overcorrected: e.g. a guest that
+    /// lost time and was then pushed ahead of the host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overshoot_ns: Option<i64>,
+    /// Where the offset stood at the last exchange (the next fault or the
+    /// run's end), when it never came back for good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_offset_ns: Option<i64>,
     /// The rate the offset shrank at outside the steps, in ppm of host
     /// time (slewing), when it shrank by more than the band that way.
     pub slew_ppm: Option<f64>,
@@ -88,6 +97,16 @@ pub fn correction(input: &CorrectionInputs) -> Correction {
     let upto = input.recovered_at_ns.unwrap_or(i64::MAX);
     let window: Vec<&Exchange> = after.iter().copied().filter(|e| e.t2_ns <= upto).collect();
     let worst_offset_ns = window.iter().map(|e| e.offset_ns - input.centre_ns).max_by_key(|d| d.abs());
+    // The first exchange after the fault says which way the fault moved the
+    // clock; past the level on the other side is an overcorrection.
+    let lost_sign = window.first().map_or(0, |e| (e.offset_ns - input.centre_ns).signum());
+    let overshoot_ns = window
+        .iter()
+        .map(|e| (e.offset_ns - input.centre_ns, e.uncertainty_ns))
+        .filter(|&(d, u)| lost_sign != 0 && d.signum() == -lost_sign && d.abs() > input.band_ns + u)
+        .map(|(d, _)| d)
+        .max_by_key(|d| d.abs());
+    let final_offset_ns = input.recovered_at_ns.is_none().then(|| window.last().map(|e| e.offset_ns - input.centre_ns)).flatten();
     let mut steps = Vec::new();
     // Stretches between steps: a slew shows as a steady approach over one.
     let mut stretches: Vec<Vec<&Exchange>> = vec![Vec::new()];
@@ -135,7 +154,7 @@ pub fn correction(input: &CorrectionInputs) -> Correction {
         .take(MAX_SERVICE_LINES)
         .map(|(t, line)| ServiceLine { after_start_s: (t - input.began_ns) as f64 / 1e9, line: line.clone() })
         .collect();
-    Correction { kind: kind.into(), band_ns: input.band_ns, worst_offset_ns, steps, slew_ppm, service_lines }
+    Correction { kind: kind.into(), band_ns: input.band_ns, worst_offset_ns, steps, overshoot_ns, final_offset_ns, slew_ppm, service_lines }
 }
 
 /// The correction in one line, for every renderer: "stepped +3.94 s at
@@ -151,12 +170,19 @@ pub fn describe(c: &Correction, recovery_s: Option<f64>) -> String {
     if let Some(ppm) = c.slew_ppm {
         parts.push(format!("slewing at {} ppm", crate::format::significant(ppm)));
     }
+    let side = |v: i64| format!("{} {}", ns(v.unsigned_abs() as f64), if v >= 0 { "behind" } else { "ahead" });
     if let Some(w) = c.worst_offset_ns {
-        parts.push(format!("worst {} {}", ns(w.unsigned_abs() as f64), if w >= 0 { "behind" } else { "ahead" }));
+        parts.push(format!("worst {}", side(w)));
+    }
+    if let Some(o) = c.overshoot_ns {
+        parts.push(format!("overshot to {}", side(o)));
     }
     parts.push(match recovery_s {
         Some(r) => format!("back within ± {} after {}", ns(c.band_ns as f64), ns(r * 1e9)),
-        None => format!("not back within ± {} by the next fault or the run's end", ns(c.band_ns as f64)),
+        None => match c.final_offset_ns {
+            Some(f) => format!("not back within ± {} by the next fault or the run's end ({} there)", ns(c.band_ns as f64), side(f)),
+            None => format!("not back within ± {} by the next fault or the run's end", ns(c.band_ns as f64)),
+        },
     });
     parts.join("; ")
 }
@@ -225,5 +251,27 @@ mod tests {
         assert_eq!((c.kind.as_str(), c.worst_offset_ns), ("not corrected", Some(4_687 * MS + 300_000)));
         let on_time = [ex(3 * S, 0), ex(9 * S + 100 * MS, 200_000), ex(12 * S, -300_000)];
         assert_eq!(correction(&inputs(&on_time, Some(9 * S + 100 * MS), &[])).kind, "nothing to correct");
+    }
+
+    #[test]
+    fn an_overcorrection_past_the_host_is_named_with_where_it_ended() {
+        // Measured (scenario time-service, acpi_pm, Debian's chrony.conf):
+        // 4.69 s behind, stepped 4.50 s at +53 s, then slewed the 184 ms
+        // left the wrong way, to 1.26 s ahead by the run's end.
+        let mut x = vec![ex(3 * S, 0), ex(9 * S + 100 * MS, 4_687 * MS), ex(62 * S, 4_687 * MS)];
+        x.push(ex(63 * S, 184 * MS));
+        for i in 0..=40 {
+            x.push(ex(120 * S + i * S, 184 * MS - i * 36 * MS));
+        }
+        let c = correction(&inputs(&x, None, &[]));
+        assert_eq!(c.kind, "stepped");
+        assert_eq!(c.overshoot_ns, Some(184 * MS - 40 * 36 * MS));
+        assert_eq!(c.final_offset_ns, Some(184 * MS - 40 * 36 * MS));
+        let text = describe(&c, None);
+        assert!(text.contains("overshot to 1.26 s ahead") && text.ends_with("(1.26 s ahead there)"), "{text}");
+        // A correction that stops at the level overshoots nothing.
+        let clean = [ex(3 * S, 0), ex(9 * S + 100 * MS, 4_687 * MS), ex(10 * S, 0), ex(11 * S, 0), ex(12 * S, 0)];
+        let c = correction(&inputs(&clean, Some(10 * S), &[]));
+        assert_eq!((c.overshoot_ns, c.final_offset_ns), (None, None));
     }
 }
