@@ -186,6 +186,11 @@ pub fn switch_cost(exchanges: &[Exchange], at: i64, origin: i64, from: &str, to:
     }
 }
 
+/// Exchanges right after a fault agree when their offsets differ by no more
+/// than their uncertainties and this (TCG's exchange jitter); past it, the
+/// clock was being corrected.
+pub const AGREE_SLACK_NS: i64 = 2_000_000;
+
 /// Half-width of the offset band at least: exchanges under TCG scatter by
 /// up to a millisecond on an idle host.
 pub const RECOVERY_BAND_MIN_NS: i64 = 1_000_000;
@@ -391,7 +396,16 @@ pub fn recovery(exchanges: &[Exchange], began: i64, ended: i64) -> Option<Recove
 /// realtime), or None without exchanges on both sides. Pure.
 pub fn time_lost(exchanges: &[Exchange], began: i64, ended: i64) -> Option<(i64, i64)> {
     let before = exchanges.iter().filter(|e| e.t2_ns < began).rev().take(BRACKET_EXCHANGES).min_by_key(|e| e.uncertainty_ns)?;
-    let after = exchanges.iter().filter(|e| e.t2_ns > ended).take(BRACKET_EXCHANGES).min_by_key(|e| e.uncertainty_ns)?;
+    // The tightest of the first exchanges after the fault that still agree
+    // with the first one: a time service in the guest may step or slew the
+    // clock right after the fault, and an exchange after its correction
+    // would charge the fault with less than it cost (seen: chrony polling
+    // every 0.25 s stepped a lost wrap back between the third and the
+    // tightest of the eight, and the fault was charged 4.14 s of 4.69 s).
+    let mut following = exchanges.iter().filter(|e| e.t2_ns > ended);
+    let first = following.next()?;
+    let agree = |e: &&Exchange| (e.offset_ns - first.offset_ns).abs() <= e.uncertainty_ns + first.uncertainty_ns + AGREE_SLACK_NS;
+    let after = std::iter::once(first).chain(following.take(BRACKET_EXCHANGES - 1).take_while(agree)).min_by_key(|e| e.uncertainty_ns)?;
     Some((after.offset_ns - before.offset_ns, after.uncertainty_ns + before.uncertainty_ns))
 }
 
@@ -445,6 +459,22 @@ mod tests {
         assert_eq!(time_lost(&exchanges, 1, 2), None, "nothing before");
         assert_eq!(time_lost(&exchanges, 20 * s, 21 * s), None, "nothing after");
         assert_eq!(recovery_s(&exchanges, 10 * s, 16 * s), None, "a guest that lost a wrap stays behind");
+    }
+
+    #[test]
+    fn a_correction_right_after_the_fault_is_not_charged_to_it() {
+        let s = 1_000_000_000;
+        // chrony steps the lost wrap back 300 ms after the fault; the
+        // tightest exchange of the eight comes after the step.
+        let exchanges = vec![
+            ex(9 * s, 0, 200_000),
+            ex(16 * s + 10_000_000, 4_687_000_000, 900_000),
+            ex(16 * s + 20_000_000, 4_687_000_200, 600_000),
+            ex(16 * s + 400_000_000, 546_000_000, 5_000), // after the step
+            ex(16 * s + 500_000_000, 546_000_100, 5_000),
+        ];
+        let (lost, unc) = time_lost(&exchanges, 10 * s, 16 * s).unwrap();
+        assert_eq!((lost, unc), (4_687_000_200, 800_000));
     }
 
     #[test]

@@ -177,6 +177,10 @@ pub struct RunArgs {
     /// Run the scenario without its faults (only measure).
     #[arg(long)]
     pub no_faults: bool,
+    /// Exchange over the data channel alone, without the shared-memory
+    /// reference (the scenario's `probe.shm_reference = false`).
+    #[arg(long)]
+    pub no_shm_reference: bool,
     /// Let `command` faults run host commands.
     #[arg(long)]
     pub allow_commands: bool,

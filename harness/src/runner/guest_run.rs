@@ -114,7 +114,7 @@ fn boot_and_measure(
     let mut config = probe_config(spec);
     // The shared-memory reference (QEMU only: the fake guest has no PCI
     // bus); the probe falls back to the data channel, and says so, without it.
-    let shm_reference = if ctx.backend.kind() == crate::backend::BackendKind::Qemu {
+    let shm_reference = if spec.probe.shm_reference && ctx.backend.kind() == crate::backend::BackendKind::Qemu {
         Some(
             crate::backend::shm_reference::SharedReference::start(private.path())
                 .map_err(|source| RunError::Io { what: "setting up the shared-memory reference".into(), source })?,

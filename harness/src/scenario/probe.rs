@@ -43,6 +43,10 @@ pub struct ProbeSettings {
     /// not coming back: the harness ends the run as "clock stopped".
     #[serde(with = "duration::serde_text")]
     pub clock_stop_limit: Duration,
+    /// Exchange over the shared-memory reference (an ivshmem device) beside
+    /// the data channel, and take its offsets (QEMU only); false: the data
+    /// channel alone, as before it existed.
+    pub shm_reference: bool,
 }
 
 /// A clock that has not advanced for this long (host time, from the value it
@@ -71,6 +75,7 @@ impl Default for ProbeSettings {
             poll_interval: Duration::from_millis(100),
             forward_kmsg: true,
             clock_stop_limit: CLOCK_STOP_GIVE_UP,
+            shm_reference: true,
         }
     }
 }

@@ -50,6 +50,10 @@ fn freezes_cost_hpet_nothing_and_a_pause_costs_its_length() {
     for s in summaries(out.path()) {
         let ctx = format!("{}: {:#?}", s.clocksource, s.faults);
         assert_eq!(s.faults.len(), 4, "{ctx}");
+        // The offsets came over the shared-memory reference, with the data
+        // channel's exchanges of the same run kept beside for comparison.
+        assert_eq!(s.reference.as_deref(), Some("shared memory"), "{:?}", s.probe_degraded);
+        assert!(s.channel_exchanges > 0 && s.channel_offset_uncertainty_median_ns.is_some(), "{s:#?}");
         let wraps = |n: f64| if s.clocksource == "acpi_pm" { n * ACPI_PM_WRAP_NS } else { 0.0 };
         // 1.5 s is below half a wrap (2.34 s): nothing lost anywhere.
         assert_lost(&s.faults[0], 0.0, &ctx);

@@ -1,7 +1,8 @@
 //! chrony in a real guest, against the run's own NTP server on the host
 //! (chronyd -x): a 5 s freeze on acpi_pm loses one wrap (4.687 s); chrony,
 //! polling every 0.25 s and allowed to step (`makestep 0.1 -1`), puts the
-//! clock back. The same freeze without a time service is never corrected.
+//! clock back. (The same freeze without a time service is never corrected:
+//! integrity.rs asserts that on its acpi_pm freezes.)
 //! Asserted from the probe's exchanges, which the report reads too; the
 //! service's log is checked to be there, not believed.
 
@@ -13,7 +14,7 @@ use crate::support::*;
 
 const SCENARIO: &str = r#"
 name = "after-a-freeze"
-description = "A 5 s freeze on acpi_pm, with and without chrony in the guest"
+description = "A 5 s freeze on acpi_pm with chrony in the guest"
 clocksources = ["acpi_pm"]
 seed = 1
 faults = ["freeze:3s+5s"]
@@ -29,13 +30,10 @@ kind = "chrony"
 directives = ["makestep 0.1 -1"]
 server_options = "iburst minpoll -2 maxpoll -2"
 
-[[variants]]
-name = "none"
-kernel_params = []
 "#;
 
 #[test]
-fn chrony_corrects_a_lost_wrap_and_without_it_the_clock_stays_wrong() {
+fn chrony_corrects_a_lost_wrap_and_the_recovery_agrees_with_the_exchanges() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("after-a-freeze.toml");
     std::fs::write(&file, SCENARIO).unwrap();
@@ -43,7 +41,7 @@ fn chrony_corrects_a_lost_wrap_and_without_it_the_clock_stays_wrong() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let m = manifest(out.path());
     let summaries = summaries(out.path());
-    assert_eq!(summaries.len(), 2, "{}", text(&o));
+    assert_eq!(summaries.len(), 1, "{}", text(&o));
     for s in &summaries {
         let ctx = format!("{}: {:#?}", s.run_id, s.faults);
         let f = &s.faults[0];
@@ -73,9 +71,9 @@ fn chrony_corrects_a_lost_wrap_and_without_it_the_clock_stays_wrong() {
             .expect("exchanges before the fault")
             .offset_ns;
         let after: Vec<&Exchange> = exchanges.iter().filter(|e| e.t2_ns > ended.ended_realtime_ns).collect();
-        let last = after.last().expect("exchanges after the fault");
         let run = m.runs.iter().find(|r| r.id == s.run_id).unwrap();
-        if run.variant == "chrony" {
+        {
+            assert_eq!(run.variant, "chrony");
             assert_eq!(s.time_service.as_deref(), Some("chrony"), "{ctx}");
             assert!(s.time_service_lines > 0, "{ctx}");
             assert!(run.time_service.is_some(), "{run:?}");
@@ -106,15 +104,8 @@ fn chrony_corrects_a_lost_wrap_and_without_it_the_clock_stays_wrong() {
                 .filter(|r| matches!(&r.body, RecordBody::Guest(GuestMessage::ServiceLog(l)) if l.service == "chrony"))
                 .count();
             assert!(lines > 0, "{ctx}");
-        } else {
-            assert_eq!((s.time_service.as_deref(), s.time_service_lines), (None, 0), "{ctx}");
-            assert_eq!(f.correction, None, "{ctx}");
-            assert_eq!(f.recovery_s, None, "nothing corrected the clock: {ctx}");
-            // Still one wrap behind at the run's end.
-            assert!((last.offset_ns - level - ACPI_PM_WRAP_NS as i64).abs() < 100_000_000, "{last:?}: {ctx}");
         }
     }
     let md = std::fs::read_to_string(out.path().join("report.md")).unwrap();
-    assert!(md.contains("never"), "the run without a time service never recovered: {md}");
     assert!(md.contains("stepped"), "the correction is in the report: {md}");
 }

@@ -264,6 +264,7 @@ fn guest_run(args: &CharacterizeArgs, plan: &Plan, n: u32, lengths: &[u64]) -> R
         probe: args.probe.clone(),
         faults: Vec::new(),
         no_faults: false,
+        no_shm_reference: false,
         allow_commands: false,
         shard: None,
         resume: false,

@@ -113,6 +113,9 @@ pub fn with_overrides(scenario: &Scenario, args: &RunArgs) -> Result<Scenario, E
     if args.no_faults {
         s.faults.clear();
     }
+    if args.no_shm_reference {
+        s.probe.shm_reference = false;
+    }
     if let Some(k) = &args.kernel {
         // --kernel replaces the scenario's kernels: one kernel, named by its path.
         s.guest.kernels = vec![k.display().to_string()];
