@@ -249,7 +249,17 @@ fn channel_loop(
         if link.has_reference() && (burst_left > 0 || now >= next_exchange) {
             // Shared memory first: on schedule, where the host spins for it.
             if let Some(r) = sources.shm {
-                match r.exchange()? {
+                let got = r.exchange()?;
+                // When the next one comes, as the schedule below will have
+                // it: at once within a burst, else the next due time.
+                let now = Instant::now();
+                let next = match burst_left {
+                    0 => (next_exchange + interval).saturating_duration_since(now),
+                    1 => next_exchange.saturating_duration_since(now),
+                    _ => Duration::ZERO,
+                };
+                r.announce_next_in(next);
+                match got {
                     Some(mut e) => {
                         e.burst = burst_left > 0;
                         link.send(&GuestMessage::Exchange(e))?;

@@ -71,6 +71,13 @@ impl SharedReference {
         unsafe { std::slice::from_raw_parts(self.ptr as *const AtomicU64, SHM_WORDS) }
     }
 
+    /// Tells the host the next exchange comes in `in_` (it spins from then).
+    pub fn announce_next_in(&self, in_: Duration) {
+        if let Ok(side) = GuestSide::attach(self.words()) {
+            side.announce_next_in(in_.as_nanos() as u64);
+        }
+    }
+
     /// One exchange on CLOCK_REALTIME; `Ok(None)`: the host did not answer
     /// within [`ANSWER_TIMEOUT`].
     pub fn exchange(&self) -> Result<Option<Exchange>> {

@@ -33,6 +33,11 @@ pub const WORD_VERSION: usize = 1;
 pub const WORD_HOST_HEARTBEAT: usize = 2;
 /// Written by the guest: how often it will ask, in ns (0 = not announced); the host uses it to know when to spin.
 pub const WORD_GUEST_PERIOD_NS: usize = 3;
+/// Written by the guest right after each exchange: in how many ns (of its own
+/// clock) it will ask next, plus one (0 = not announced); 1 means at once (a
+/// burst). The host spins from its answer plus that, so it need not guess the
+/// guest's schedule from its wake-up jitter.
+pub const WORD_GUEST_NEXT_IN_NS: usize = 4;
 // Line 1 (words 8..16): the request, written by the guest only.
 /// Sequence number of the latest request (0 = never asked). Written after [`WORD_REQ_T1`], with Release.
 pub const WORD_REQ_SEQ: usize = 8;
@@ -132,6 +137,12 @@ impl<'a> HostSide<'a> {
         self.words[WORD_GUEST_PERIOD_NS].load(Ordering::Relaxed)
     }
 
+    /// In how long after the last answer the guest said it will ask next
+    /// (None = not said).
+    pub fn guest_next_in_ns(&self) -> Option<u64> {
+        self.words[WORD_GUEST_NEXT_IN_NS].load(Ordering::Relaxed).checked_sub(1)
+    }
+
     /// Tells the guest the host is alive even when there is nothing to answer.
     pub fn heartbeat(&self) {
         self.words[WORD_HOST_HEARTBEAT].fetch_add(1, Ordering::Release);
@@ -162,6 +173,11 @@ impl<'a> GuestSide<'a> {
     /// Tells the host how often this guest will ask, in ns.
     pub fn announce_period(&self, period_ns: u64) {
         self.words[WORD_GUEST_PERIOD_NS].store(period_ns, Ordering::Relaxed);
+    }
+
+    /// Tells the host the next request comes in `in_ns` (0: at once).
+    pub fn announce_next_in(&self, in_ns: u64) {
+        self.words[WORD_GUEST_NEXT_IN_NS].store(in_ns.saturating_add(1), Ordering::Relaxed);
     }
 
     /// The host's heartbeat counter: if it stops moving, the host is gone.
@@ -377,5 +393,11 @@ mod tests {
         // A poll with nothing to answer does not beat.
         assert_eq!(host.poll(|| 43), None);
         assert_eq!(guest.host_heartbeat(), 2);
+        // The next request's announcement: none yet, then "at once", then 100 ms.
+        assert_eq!(host.guest_next_in_ns(), None);
+        guest.announce_next_in(0);
+        assert_eq!(host.guest_next_in_ns(), Some(0));
+        guest.announce_next_in(100_000_000);
+        assert_eq!(host.guest_next_in_ns(), Some(100_000_000));
     }
 }
