@@ -17,10 +17,13 @@ use crate::clocks::realtime_ns;
 const IVSHMEM_VENDOR: &str = "0x1af4";
 const IVSHMEM_DEVICE: &str = "0x1110";
 const PCI_DEVICES: &str = "/sys/bus/pci/devices";
-/// The host answers within microseconds while it spins; this long without
-/// an answer means it is not spinning (the guest's exchange came off its
-/// period) or is gone: the exchange is counted lost, not waited for.
-pub const ANSWER_TIMEOUT: Duration = Duration::from_millis(50);
+/// The host answers within microseconds while it spins and within about a
+/// millisecond while it polls; this long without an answer means it is not
+/// running (descheduled, gone): the exchange is counted lost, not waited
+/// for. Short, because the guest spins for it on a vCPU it shares with the
+/// probe's timer and samplers, and a host that is not running must not
+/// hold that vCPU for long.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_millis(5);
 
 /// The mapped page.
 pub struct SharedReference {
