@@ -60,8 +60,23 @@ fn a_two_second_sigstop_of_qemu_is_a_two_second_gap_and_two_thousand_missed_time
         let gap = s.max_gap_ns.unwrap();
         assert!((1_950_000_000..2_300_000_000).contains(&gap), "{ctx}");
         let ticks = s.ticks.clone().unwrap();
-        // 2 s at 1 kHz: ~2000 expirations passed while the probe could not run.
-        assert!((1_700..2_400).contains(&ticks.timer_missed_wakeups), "{ctx}");
+        // 2 s at 1 kHz: ~2000 expirations passed while the probe could not
+        // run, all in the timer window the resume ended. Read per window: an
+        // idle 6 s run here misses 530-680 wake-ups elsewhere too (measured,
+        // with and without the shared-memory reference alike), which pushed
+        // the run's total past 2400 in two CI runs.
+        // (A window's counts run since the timer started: per window, the
+        // difference to the one before.)
+        let windows: Vec<(u64, u64)> = records(&records_file)
+            .iter()
+            .filter_map(|r| match &r.body {
+                RecordBody::Guest(GuestMessage::TickWindow(t)) => Some((t.expirations, t.wakeups)),
+                _ => None,
+            })
+            .collect();
+        let freeze_window = windows.windows(2).map(|w| (w[1].0 - w[0].0).saturating_sub(w[1].1 - w[0].1)).max().unwrap();
+        assert!((1_700..2_400).contains(&freeze_window), "{freeze_window} missed in one window: {ctx}");
+        assert!(ticks.timer_missed_wakeups >= freeze_window, "{ctx}");
         // Yet the guest clock jumped forward with the host: the kernel counted
         // every expiration, and jiffies caught up, so neither has a backlog.
         let timer = ticks.timer_expirations.unwrap();
