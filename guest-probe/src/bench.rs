@@ -1,20 +1,19 @@
 //! The in-guest benchmark: the physical limit against the probe.
 //!
-//! Phases, each `phase` long, on vCPU 0 with nothing else of the probe running
-//! except where said:
-//! 1. a bare `clock_gettime(CLOCK_MONOTONIC)` loop (the ceiling), before and
-//!    after phase 2;
-//! 2. the sampler's own loop on the same clock (histogram, TSC brackets,
-//!    warp checks and all);
-//! 3. a CPU-bound task alone;
-//! 4. the same task while the probe's timer, exchanges, poller and kmsg
-//!    threads run.
+//! Phases on vCPU 0 with nothing else of the probe running except where said:
+//! 1. a bare `clock_gettime(CLOCK_MONOTONIC)` loop (the ceiling) and the
+//!    sampler's own loop on the same clock (histogram, TSC brackets, still-
+//!    clock checks and all), alternating in half-phase slices, bare loop
+//!    first and last;
+//! 2. a CPU-bound task alone;
+//! 3. the same task beside each part of the probe in turn, then beside all
+//!    of them (the caller runs these through [`cpu_task`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clockstorm_protocol::{BenchResult, ClockId};
+use clockstorm_protocol::{BenchPart, BenchResult, ClockId};
 
 use crate::clocks::monotonic_ns;
 use crate::outbox::Outbox;
@@ -25,30 +24,47 @@ const RAW_BATCH: u64 = 1024;
 /// Task iterations between two looks at the stop flag.
 const TASK_BATCH: u64 = 4096;
 
-/// Phases 1 to 3; phase 4 needs the probe's threads and is run by the caller
-/// through [`cpu_task`].
-pub fn measure_limits(phase: Duration) -> (f64, f64, f64) {
+/// Sampler slices between bare-loop slices: `SLICES` sampler slices and
+/// one bare slice more, each a twentieth of a phase (one 100 ms window at
+/// the default 2 s phase). Slices of half a second still ranged from 66 %
+/// to 147 % on a 2-core host under TCG: short slices and the median of
+/// many follow the guest's drifting speed and shed its outliers.
+const SLICES: usize = 20;
+
+/// The bare loop against the sampler.
+pub struct Limits {
+    pub raw_reads_per_s: f64,
+    pub sampler_reads_per_s: f64,
+    pub bare_slices: Vec<f64>,
+    pub sampler_slices: Vec<f64>,
+}
+
+/// Phase 1; phases 2 and 3 need the probe's threads and are run by the
+/// caller through [`task_alone`] and [`cpu_task`].
+pub fn measure_limits(phase: Duration) -> Limits {
     // Both loops under the samplers' own policy and CPU; the calling thread
     // gets its policy and CPUs back afterwards.
     let cpus = crate::sched::online_cpus();
     crate::sched::set_normal_policy();
     let _ = crate::sched::pin_to_cpu(0);
-    // The bare loop runs before and after the sampler and the two rates are
-    // averaged, so a slow drift of the guest's speed (seen in either order
-    // here) does not favour either side.
-    let raw_before = raw_loop(phase);
-    let sampled = sampler_loop(phase);
-    let raw = (raw_before + raw_loop(phase)) / 2.0;
+    // The guest's speed drifts under TCG (either way, by several per cent
+    // within seconds: one bare slice before and one after a single sampler
+    // phase put the sampler at 115 % once), so the loops alternate and each
+    // sampler slice is compared with the bare slices on either side of it.
+    let slice = phase / SLICES as u32;
+    let mut raw = vec![raw_loop(slice)];
+    let mut sampled = Vec::new();
+    for _ in 0..SLICES {
+        sampled.push(sampler_loop(slice));
+        raw.push(raw_loop(slice));
+    }
     let _ = crate::sched::pin_to_cpus(&cpus);
     let _ = crate::sched::set_top_nice();
-    let stop = AtomicBool::new(false);
-    let task = std::thread::scope(|s| {
-        let h = s.spawn(|| cpu_task(&stop));
-        std::thread::sleep(phase);
-        stop.store(true, Ordering::Relaxed);
-        h.join().unwrap_or(0.0)
-    });
-    (raw, sampled, task)
+    Limits { raw_reads_per_s: mean(&raw), sampler_reads_per_s: mean(&sampled), bare_slices: raw, sampler_slices: sampled }
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
 fn raw_loop(phase: Duration) -> f64 {
@@ -100,13 +116,33 @@ pub fn cpu_task(stop: &AtomicBool) -> f64 {
     ops as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Assembles the message.
-pub fn result(phase: Duration, limits: (f64, f64, f64), task_with_probe: f64) -> BenchResult {
+/// Rounds of the task alone and beside a part, each a fifth of a phase
+/// (the pairs alternate, so the guest's drift cancels).
+pub const TASK_ROUNDS: u32 = 5;
+
+/// The CPU task alone for `length`, ops per second (the calling thread
+/// sleeps meanwhile).
+pub fn task_alone(length: Duration) -> f64 {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let h = s.spawn(|| cpu_task(&stop));
+        std::thread::sleep(length);
+        stop.store(true, Ordering::Relaxed);
+        h.join().unwrap_or(0.0)
+    })
+}
+
+/// Assembles the message; the last of `parts` is the probe in all.
+pub fn result(phase: Duration, limits: Limits, mut parts: Vec<BenchPart>) -> BenchResult {
+    let all = parts.pop();
     BenchResult {
         phase_ms: phase.as_millis() as u64,
-        raw_reads_per_s: limits.0,
-        sampler_reads_per_s: limits.1,
-        task_ops_per_s_alone: limits.2,
-        task_ops_per_s_with_probe: task_with_probe,
+        raw_reads_per_s: limits.raw_reads_per_s,
+        sampler_reads_per_s: limits.sampler_reads_per_s,
+        bare_slices: limits.bare_slices,
+        sampler_slices: limits.sampler_slices,
+        task_ops_per_s_alone: all.as_ref().map(|a| a.task_ops_per_s_alone).unwrap_or(0.0),
+        task_ops_per_s_with_probe: all.as_ref().map(|a| a.task_ops_per_s).unwrap_or(0.0),
+        task_ops_per_s_with_part: parts,
     }
 }

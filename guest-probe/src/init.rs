@@ -27,6 +27,7 @@ fn run_as_init() -> Result<()> {
     let config = read_config()?;
     crate::modules::load(&config.modules)?;
     let mut ch = Channel::open(&config.data_device)?;
+    crate::run::mark(&crate::run::CHANNEL_OPEN_NS);
     let result = crate::run::measure(&config, &mut ch);
     if let Err(e) = &result {
         let _ = Link::send(&mut ch, &GuestMessage::Failure { message: format!("{e:#}") });

@@ -55,8 +55,15 @@ fn unescape(s: &str) -> String {
 
 /// Starts the reader; it forwards from the start of the kernel's buffer
 /// (boot messages included: the kernel's clocksource choices are there).
-pub fn spawn(shared: Arc<SamplerShared>, outbox: Outbox) -> std::io::Result<JoinHandle<()>> {
+/// Starts the reader; `skip_existing`: only records printed from now on
+/// (the benchmark's rounds, which must neither pay for nor resend the
+/// whole boot log each time), else every record the kernel still holds.
+pub fn spawn(shared: Arc<SamplerShared>, outbox: Outbox, skip_existing: bool) -> std::io::Result<JoinHandle<()>> {
     let mut file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open("/dev/kmsg")?;
+    if skip_existing {
+        // /dev/kmsg's SEEK_END: after the last record.
+        std::io::Seek::seek(&mut file, std::io::SeekFrom::End(0))?;
+    }
     std::thread::Builder::new().name("kmsg".into()).spawn(move || {
         // Nice 0 under the channel thread's nice -20 (inherited otherwise).
         // Not SCHED_IDLE: after a freeze the kernel's own normal threads

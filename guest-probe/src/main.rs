@@ -32,6 +32,7 @@ mod time_service;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    run::mark(&run::PROBE_STARTED_NS);
     if std::process::id() == 1 {
         init::main_as_pid1()
     }

@@ -2,7 +2,7 @@
 //! initial sync, then the measuring threads and the channel loop for the
 //! configured duration, then Done.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -52,6 +52,16 @@ const TIMER_STALL_MIN_NS: u64 = 50_000_000;
 /// outbox again.
 const CHANNEL_POLL: Duration = Duration::from_millis(10);
 
+/// CLOCK_BOOTTIME at the probe's start and when its data channel opened
+/// (set once each, by whoever reached that step), for Hello's boot phases.
+pub static PROBE_STARTED_NS: AtomicU64 = AtomicU64::new(0);
+pub static CHANNEL_OPEN_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Notes CLOCK_BOOTTIME now in `step`.
+pub fn mark(step: &AtomicU64) {
+    step.store(boottime_ns(), Ordering::Relaxed);
+}
+
 /// Runs the whole measurement over `link`.
 pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
     config.validate().map_err(|e| anyhow::anyhow!("invalid probe config: {e}"))?;
@@ -59,6 +69,7 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
     let settle_started = Instant::now();
     let clocksource = wait_for_clocksource(config.expected_clocksource.as_deref())?;
     let clocksource_settle_ms = settle_started.elapsed().as_millis() as u64;
+    let clocksource_settled_ns = boottime_ns();
     // Not fatal standalone without root: exchanges are then less tight
     // beside a busy workload.
     let priority = sched::set_top_nice();
@@ -83,6 +94,11 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
         clocksource_settle_ms,
         ptp_device: ptp_device.as_ref().map(|p| p.display().to_string()),
         read_cost,
+        boot_phases: Some(clockstorm_protocol::BootPhases {
+            probe_started_ns: PROBE_STARTED_NS.load(Ordering::Relaxed),
+            channel_open_ns: CHANNEL_OPEN_NS.load(Ordering::Relaxed),
+            clocksource_settled_ns,
+        }),
     }))?;
     if let Err(e) = priority {
         link.send(&degraded("channel-priority", format!("{e:#}")))?;
@@ -99,8 +115,18 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
         initial_sync(config, link, &mut seq, &shared)?;
     }
 
+    // The shared-memory reference beside the data channel; without it the
+    // run measures over the data channel alone, and says why.
+    let shm = match (config.shm_reference && link.has_reference()).then(|| SharedReference::open(Duration::from_millis(config.exchange_interval_ms))) {
+        Some(Ok(r)) => Some(r),
+        Some(Err(e)) => {
+            link.send(&degraded("shm-reference", format!("{e:#}; exchanges over the data channel only")))?;
+            None
+        }
+        None => None,
+    };
     if let Some(phase_ms) = config.benchmark_phase_ms {
-        benchmark(config, link, &mut seq, Duration::from_millis(phase_ms), &clocksource.current)?;
+        benchmark(config, link, &mut seq, Duration::from_millis(phase_ms), &clocksource.current, shm.as_ref())?;
     }
 
     let (outbox, rx) = Outbox::new(OUTBOX_CAPACITY);
@@ -109,7 +135,7 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
     let started = sampler::spawn_all(&sched::online_cpus(), &settings, &shared, &outbox)
         .context("starting the samplers")
         .map(|samplers| threads.extend(samplers))
-        .and_then(|()| spawn_background(config, &clocksource.current, &shared, &outbox, link, &mut threads));
+        .and_then(|()| spawn_background(config, &clocksource.current, Parts::all(config), &shared, &outbox, link, &mut threads));
     // A service that cannot start is said, not fatal: the run measures the
     // guest without it, as it does without one.
     let service = match (&config.time_service, &started) {
@@ -122,19 +148,9 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
         },
         _ => None,
     };
-    // The shared-memory reference beside the data channel; without it the
-    // run measures over the data channel alone, and says why.
-    let shm = match (config.shm_reference && link.has_reference()).then(|| SharedReference::open(Duration::from_millis(config.exchange_interval_ms))) {
-        Some(Ok(r)) => Some(r),
-        Some(Err(e)) => {
-            link.send(&degraded("shm-reference", format!("{e:#}; exchanges over the data channel only")))?;
-            None
-        }
-        None => None,
-    };
     let mut totals = Totals::default();
     let duration = Duration::from_millis(config.duration_ms);
-    let sources = Sources { ptp: ptp_device.as_deref(), shm: shm.as_ref() };
+    let sources = Sources { ptp: ptp_device.as_deref(), shm: shm.as_ref(), exchanges: true };
     let result = started.and_then(|()| channel_loop(config, duration, link, &rx, &mut seq, &mut totals, sources, &shared));
     if let Some(s) = service {
         s.stop();
@@ -154,21 +170,63 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
     send_done(link, ProbeOutcome::Completed, &totals)
 }
 
-/// Starts the timer, poller and kmsg threads.
+/// The probe's parts beside its samplers, which the benchmark runs one at a
+/// time to say what the probe's cost is made of.
+#[derive(Clone, Copy, Default)]
+struct Parts {
+    timer: bool,
+    poller: bool,
+    kmsg: bool,
+    /// The host-reference exchanges (without them the channel loop only
+    /// forwards and answers beacons).
+    exchanges: bool,
+    /// A benchmark round, not the measurement: the kernel log is read
+    /// from its end (what the run needs of it comes once, in the run).
+    benchmark: bool,
+}
+
+impl Parts {
+    fn all(config: &ProbeConfig) -> Parts {
+        Parts { timer: true, poller: true, kmsg: config.forward_kmsg, exchanges: true, benchmark: false }
+    }
+
+    /// Each part alone, named as the benchmark reports it; `channel` is the
+    /// channel loop that runs in every phase.
+    fn one_by_one(config: &ProbeConfig) -> Vec<(&'static str, Parts)> {
+        let none = Parts { benchmark: true, ..Parts::default() };
+        let mut v = vec![("channel", none)];
+        if config.tick_rate_hz > 0 {
+            v.push(("timer", Parts { timer: true, ..none }));
+        }
+        v.push(("poller", Parts { poller: true, ..none }));
+        if config.forward_kmsg {
+            v.push(("kmsg", Parts { kmsg: true, ..none }));
+        }
+        v.push(("exchanges", Parts { exchanges: true, ..none }));
+        v
+    }
+}
+
+/// Starts the timer, poller and kmsg threads that `parts` asks for.
 fn spawn_background(
     config: &ProbeConfig,
     clocksource: &str,
+    parts: Parts,
     shared: &Arc<SamplerShared>,
     outbox: &Outbox,
     link: &mut dyn Link,
     threads: &mut Vec<std::thread::JoinHandle<()>>,
 ) -> Result<()> {
     let window_ns = config.window_ms * 1_000_000;
-    threads.push(ticks::spawn(config.tick_rate_hz, window_ns, config.gap_event_threshold_ns.max(TIMER_STALL_MIN_NS), shared.clone(), outbox.clone())?);
-    let poll = Duration::from_millis(config.poll_interval_ms);
-    threads.push(counters::spawn(poll, clocksource.to_owned(), shared.clone(), outbox.clone()).context("starting the poller")?);
-    if config.forward_kmsg {
-        match kmsg::spawn(shared.clone(), outbox.clone()) {
+    if parts.timer && config.tick_rate_hz > 0 {
+        threads.push(ticks::spawn(config.tick_rate_hz, window_ns, config.gap_event_threshold_ns.max(TIMER_STALL_MIN_NS), shared.clone(), outbox.clone())?);
+    }
+    if parts.poller {
+        let poll = Duration::from_millis(config.poll_interval_ms);
+        threads.push(counters::spawn(poll, clocksource.to_owned(), shared.clone(), outbox.clone()).context("starting the poller")?);
+    }
+    if parts.kmsg {
+        match kmsg::spawn(shared.clone(), outbox.clone(), parts.benchmark) {
             Ok(t) => threads.push(t),
             Err(e) => link.send(&degraded("kmsg", format!("opening /dev/kmsg: {e}")))?,
         }
@@ -176,10 +234,37 @@ fn spawn_background(
     Ok(())
 }
 
-/// The benchmark (see `bench`): limits first, then the CPU task against the
-/// probe's background threads with exchanges running as usual.
-fn benchmark(config: &ProbeConfig, link: &mut dyn Link, seq: &mut u64, phase: Duration, clocksource: &str) -> Result<()> {
+/// The benchmark (see `bench`): limits first, then the CPU task beside each
+/// part of the probe, then beside all of them, each in rounds alternating
+/// with the task alone.
+fn benchmark(config: &ProbeConfig, link: &mut dyn Link, seq: &mut u64, phase: Duration, clocksource: &str, shm: Option<&SharedReference>) -> Result<()> {
     let limits = crate::bench::measure_limits(phase);
+    let round = phase / (2 * crate::bench::TASK_ROUNDS);
+    let mut parts = Vec::new();
+    for (name, p) in Parts::one_by_one(config).into_iter().chain([("all", Parts { benchmark: true, ..Parts::all(config) })]) {
+        let (mut alone, mut beside) = (0.0, 0.0);
+        for _ in 0..crate::bench::TASK_ROUNDS {
+            alone += crate::bench::task_alone(round);
+            beside += task_beside(config, link, seq, round, clocksource, p, shm)?;
+        }
+        let rounds = crate::bench::TASK_ROUNDS as f64;
+        parts.push(clockstorm_protocol::BenchPart { part: name.into(), task_ops_per_s_alone: alone / rounds, task_ops_per_s: beside / rounds });
+    }
+    link.send(&GuestMessage::Benchmark(crate::bench::result(phase, limits, parts)))
+}
+
+/// The CPU task's rate over `phase` beside `parts` of the probe and the
+/// channel loop.
+#[allow(clippy::too_many_arguments)]
+fn task_beside(
+    config: &ProbeConfig,
+    link: &mut dyn Link,
+    seq: &mut u64,
+    phase: Duration,
+    clocksource: &str,
+    parts: Parts,
+    shm: Option<&SharedReference>,
+) -> Result<f64> {
     let (outbox, rx) = Outbox::new(OUTBOX_CAPACITY);
     let shared = Arc::new(SamplerShared::default());
     let mut threads = Vec::new();
@@ -188,19 +273,24 @@ fn benchmark(config: &ProbeConfig, link: &mut dyn Link, seq: &mut u64, phase: Du
         let stop = task_stop.clone();
         std::thread::Builder::new().name("bench-task".into()).spawn(move || crate::bench::cpu_task(&stop))?
     };
-    // The task must not inherit the channel thread's SCHED_FIFO: it is spawned
+    // The task must not inherit the channel thread's nice -20: it is spawned
     // from here, so it resets itself like the samplers do.
-    let started = spawn_background(config, clocksource, &shared, &outbox, link, &mut threads);
+    let started = spawn_background(config, clocksource, parts, &shared, &outbox, link, &mut threads);
     let mut totals = Totals::default();
-    let result = started.and_then(|()| channel_loop(config, phase, link, &rx, seq, &mut totals, Sources::default(), &shared));
+    let sources = Sources { ptp: None, shm: shm.filter(|_| parts.exchanges), exchanges: parts.exchanges };
+    let result = started.and_then(|()| channel_loop(config, phase, link, &rx, seq, &mut totals, sources, &shared));
     shared.stop.store(true, Ordering::Relaxed);
     task_stop.store(true, Ordering::Relaxed);
     for t in threads {
         let _ = t.join();
     }
-    let with_probe = task.join().unwrap_or(0.0);
+    let with = task.join().unwrap_or(0.0);
     result?;
-    link.send(&GuestMessage::Benchmark(crate::bench::result(phase, limits, with_probe)))
+    // What the threads sent last.
+    for msg in rx.take_all() {
+        link.send(&msg)?;
+    }
+    Ok(with)
 }
 
 /// The references the channel loop reads beside the data channel's exchanges.
@@ -210,6 +300,9 @@ struct Sources<'a> {
     ptp: Option<&'a std::path::Path>,
     /// The shared-memory reference, exchanged with before each.
     shm: Option<&'a SharedReference>,
+    /// Whether to exchange at all (the benchmark's phases without them only
+    /// forward).
+    exchanges: bool,
 }
 
 #[derive(Default)]
@@ -244,12 +337,24 @@ fn channel_loop(
     let mut burst_left = 0u32;
     let mut pending: Vec<HostMessage> = Vec::new();
     let mut ptp_dev = sources.ptp;
+    let mut shm = sources.shm;
     while Instant::now() < deadline {
         let now = Instant::now();
-        if link.has_reference() && (burst_left > 0 || now >= next_exchange) {
+        if sources.exchanges && link.has_reference() && (burst_left > 0 || now >= next_exchange) {
             // Shared memory first: on schedule, where the host spins for it.
-            if let Some(r) = sources.shm {
-                let got = r.exchange()?;
+            if let Some(r) = shm {
+                // An answer that never came is a lost exchange; a page that
+                // no longer reads as the reference (the host's side gone) is
+                // said once and the run goes on over the data channel: a
+                // measurement is never ended by its better reference.
+                let got = match r.exchange() {
+                    Ok(got) => got,
+                    Err(e) => {
+                        link.send(&degraded("shm-reference", format!("{e:#}; exchanges over the data channel from here on")))?;
+                        shm = None;
+                        None
+                    }
+                };
                 // When the next one comes, as the schedule below will have
                 // it: at once within a burst, else the next due time.
                 let now = Instant::now();
@@ -258,14 +363,17 @@ fn channel_loop(
                     1 => next_exchange.saturating_duration_since(now),
                     _ => Duration::ZERO,
                 };
-                r.announce_next_in(next);
+                if shm.is_some() {
+                    r.announce_next_in(next);
+                }
                 match got {
                     Some(mut e) => {
                         e.burst = burst_left > 0;
                         link.send(&GuestMessage::Exchange(e))?;
                         totals.shm_exchanges += 1;
                     }
-                    None => totals.shm_exchanges_lost += 1,
+                    None if shm.is_some() => totals.shm_exchanges_lost += 1,
+                    None => {}
                 }
             }
             match exchange(link, *seq, &mut pending)? {
@@ -293,7 +401,7 @@ fn channel_loop(
         }
         for msg in rx.take_all() {
             if let GuestMessage::Gap(g) = &msg {
-                if g.gap_ns >= config.burst_after_gap_ns {
+                if sources.exchanges && g.gap_ns >= config.burst_after_gap_ns {
                     burst_left = config.burst_exchanges;
                 }
             }
@@ -302,7 +410,8 @@ fn channel_loop(
         for msg in pending.drain(..) {
             answer(link, msg, Some(shared))?;
         }
-        let wait = if burst_left > 0 { Duration::ZERO } else { next_exchange.min(deadline).saturating_duration_since(Instant::now()).min(CHANNEL_POLL) };
+        let next_due = if sources.exchanges { next_exchange.min(deadline) } else { deadline };
+        let wait = if burst_left > 0 { Duration::ZERO } else { next_due.saturating_duration_since(Instant::now()).min(CHANNEL_POLL) };
         if let Some(msg) = link.recv(wait)? {
             pending.push(msg);
         }

@@ -115,6 +115,7 @@ pub fn main(args: &[String]) -> Result<()> {
         None => None,
     };
     let mut link = StandaloneLink { out, reference };
+    crate::run::mark(&crate::run::CHANNEL_OPEN_NS);
     crate::run::measure(&config, &mut link)
 }
 

@@ -14,6 +14,7 @@ fn hello() -> Hello {
         clocksource_settle_ms: 0,
         ptp_device: None,
         read_cost: ReadCost { clocks: vec![(ClockId::Monotonic, 94.5), (ClockId::Realtime, 95.0)], rdtsc_ns: 10.25, reads: 1000 },
+        boot_phases: Some(BootPhases { probe_started_ns: 2_100_000_000, channel_open_ns: 2_250_000_000, clocksource_settled_ns: 2_260_000_000 }),
     }
 }
 
@@ -162,8 +163,8 @@ fn config_rejects_unknown_keys() {
     assert_eq!(cfg.validate(), Ok(()));
     let impossible = ProbeConfig { tick_rate_hz: 1_000_000, ..cfg.clone() };
     let err = impossible.validate().unwrap_err();
-    assert_eq!(err, ConfigError { field: "tick_rate_hz", message: "1000000 is outside 1..=10000".into() });
-    assert_eq!(err.to_string(), "tick_rate_hz: 1000000 is outside 1..=10000");
+    assert_eq!(err, ConfigError { field: "tick_rate_hz", message: "1000000 is outside 0..=10000 (0: no periodic timer)".into() });
+    assert_eq!(err.to_string(), "tick_rate_hz: 1000000 is outside 0..=10000 (0: no periodic timer)");
     let no_clocks = ProbeConfig { clocks: vec![], ..cfg.clone() };
     assert_eq!(no_clocks.validate().unwrap_err().field, "clocks");
     let json = serde_json::to_string(&cfg).unwrap();
@@ -200,7 +201,7 @@ fn config_errors_name_the_field_as_serde_does() {
         ("duration_ms", ProbeConfig { duration_ms: 0, ..cfg.clone() }, "must be positive"),
         ("window_ms", ProbeConfig { window_ms: 5, ..cfg.clone() }, "5 is below 10"),
         ("exchange_interval_ms", ProbeConfig { exchange_interval_ms: 9, ..cfg.clone() }, "9 is below 10"),
-        ("tick_rate_hz", ProbeConfig { tick_rate_hz: 0, ..cfg.clone() }, "0 is outside 1..=10000"),
+        ("tick_rate_hz", ProbeConfig { tick_rate_hz: 10_001, ..cfg.clone() }, "10001 is outside 0..=10000 (0: no periodic timer)"),
         ("poll_interval_ms", ProbeConfig { poll_interval_ms: 1, ..cfg.clone() }, "1 is below 10"),
         ("clocks", ProbeConfig { clocks: vec![], ..cfg.clone() }, "name at least one clock"),
         ("initial_sync_exchanges", ProbeConfig { initial_sync_exchanges: 0, ..cfg.clone() }, "must be at least 1"),
@@ -211,6 +212,8 @@ fn config_errors_name_the_field_as_serde_does() {
         assert!(json.get(err.field).is_some(), "{field} is not a ProbeConfig field");
         assert_eq!(err.to_string(), format!("{field}: {message}"));
     }
+    // No periodic timer at all is a choice, not an error.
+    assert_eq!(ProbeConfig { tick_rate_hz: 0, ..cfg.clone() }.validate(), Ok(()));
 }
 
 #[test]

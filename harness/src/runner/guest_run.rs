@@ -348,11 +348,11 @@ impl LiveGuest<'_> {
 
 /// The measuring time the run asked for: the duration and the benchmark.
 fn requested(spec: &RunSpec) -> Duration {
-    spec.probe.duration + spec.benchmark_phase.map(|p| p * 5).unwrap_or_default()
+    spec.probe.duration + spec.benchmark_phase.map(|p| p.mul_f64(clockstorm_protocol::BENCHMARK_PHASES)).unwrap_or_default()
 }
 
 /// How long the probe measures after its hello: the duration, plus the
-/// benchmark's five phases when there is one, plus every fault's length (a
+/// benchmark's phases when there is one, plus every fault's length (a
 /// pause stops the guest's clocks, so its measuring stretches by the pause).
 pub(super) fn expected_measuring(spec: &RunSpec) -> Duration {
     let faults: Duration = spec.faults.iter().map(|f| f.duration).sum();

@@ -32,7 +32,9 @@ pub struct ProbeSettings {
     pub burst_exchanges: u32,
     /// Clocks the samplers rotate through, one per window.
     pub clocks: Vec<ClockId>,
-    /// Rate of the probe's periodic timer (tick backlog, wake-up latency).
+    /// Rate of the probe's periodic timer (tick backlog, wake-up latency);
+    /// 0 turns it off: under TCG its wake-ups are most of what the probe
+    /// costs a workload beside it (`clockstorm bench`).
     pub tick_rate_hz: u32,
     /// Interval of the /proc counter and clocksource polls.
     #[serde(with = "duration::serde_text")]

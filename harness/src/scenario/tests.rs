@@ -48,7 +48,7 @@ fn a_name_that_is_neither_file_nor_shipped_lists_the_shipped_ones() {
 fn the_probes_own_limits_name_the_scenario_key() {
     let base = "name = \"x\"\ndescription = \"d\"\nclocksources = [\"tsc\"]\n[probe]\n";
     let err = parse(&format!("{base}tick_rate_hz = 20000\n"), "my.toml").unwrap_err().to_string();
-    assert_eq!(err, "scenario my.toml: key probe.tick_rate_hz: 20000 is outside 1..=10000");
+    assert_eq!(err, "scenario my.toml: key probe.tick_rate_hz: 20000 is outside 0..=10000 (0: no periodic timer)");
     let err = parse(&format!("{base}poll_interval = \"5ms\"\n"), "my.toml").unwrap_err().to_string();
     assert_eq!(err, "scenario my.toml: key probe.poll_interval: 5 is below 10");
 }

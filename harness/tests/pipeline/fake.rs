@@ -75,3 +75,23 @@ fn a_bad_fake_model_is_a_usage_error_naming_the_key() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--fake-model: applies to --backend fake only"), "{}", text(&o));
 }
+
+#[test]
+fn a_run_without_the_periodic_timer_measures_the_rest_and_reports_no_timer_figures() {
+    // `probe.tick_rate_hz = 0`: no timer thread, so no tick windows, wake-up
+    // latency or missed wake-ups; the samplers, exchanges and the jiffies
+    // backlog still report.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("no-timer.toml");
+    std::fs::write(&file, "name = \"no-timer\"\ndescription = \"d\"\nclocksources = [\"hpet\"]\n\n[probe]\nduration = \"2s\"\ntick_rate_hz = 0\n")
+        .unwrap();
+    let (out, o) = fake(&["run", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let s = &summaries(out.path())[0];
+    assert_eq!(s.status, "completed", "{s:#?}");
+    assert!(s.samples > 100 && s.exchanges > 5, "{s:#?}");
+    let ticks = s.ticks.as_ref().expect("the poller's jiffies still give tick figures");
+    assert!(ticks.timer_expirations.is_none() && ticks.timer_missed_wakeups == 0, "{ticks:#?}");
+    let records = std::fs::read_to_string(out.path().join("runs/no-timer-hpet/records.jsonl")).unwrap();
+    assert!(!records.contains("\"type\":\"tick_window\""), "a tick window without a timer");
+}

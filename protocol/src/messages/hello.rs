@@ -25,6 +25,27 @@ pub struct Hello {
     pub ptp_device: Option<String>,
     /// Cost of one read of each sampled clock, measured before sampling.
     pub read_cost: crate::ReadCost,
+    /// Where the time from kernel start to this message went. None from
+    /// probes before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_phases: Option<BootPhases>,
+}
+
+/// CLOCK_BOOTTIME at the probe's steps before Hello (`boottime_ns`). In a
+/// clockstorm guest the probe is /init, so `probe_started_ns` is the
+/// kernel's own boot; standalone it is the machine's uptime at the start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct BootPhases {
+    /// The probe's first instruction.
+    pub probe_started_ns: u64,
+    /// The data channel open (after the mounts, the config and the
+    /// channel's kernel modules).
+    pub channel_open_ns: u64,
+    /// The kernel on the requested clocksource (after the settle wait);
+    /// from here to Hello: the HZ estimate and the read-cost calibration.
+    pub clocksource_settled_ns: u64,
 }
 
 /// The guest's clocksource as sysfs shows it.

@@ -92,8 +92,8 @@ pub struct Gap {
 
 /// The in-guest benchmark: the physical limit (a bare read loop) against the
 /// probe's sampler in the same guest, and what the probe costs a CPU-bound
-/// task. Every phase runs for `phase_ms` on vCPU 0.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// task, in all and part by part. Every phase runs for `phase_ms` on vCPU 0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BenchResult {
@@ -102,9 +102,41 @@ pub struct BenchResult {
     pub raw_reads_per_s: f64,
     /// The probe's sampler loop on the same clock, reads per second.
     pub sampler_reads_per_s: f64,
+    /// The two loops alternate in slices, bare loop first and last (so a
+    /// drift of the guest's speed cancels when each sampler slice is
+    /// compared with the bare slices on either side of it): reads per
+    /// second of each bare slice, then of each sampler slice. Empty from
+    /// probes before them.
+    #[serde(default)]
+    pub bare_slices: Vec<f64>,
+    #[serde(default)]
+    pub sampler_slices: Vec<f64>,
     /// A CPU-bound task (integer hashing) alone, operations per second.
     pub task_ops_per_s_alone: f64,
     /// The same task while the probe's timer, exchanges, poller and kmsg
-    /// threads run (not its samplers, which by design take a whole vCPU).
+    /// threads run (not its samplers, which by design take a whole vCPU),
+    /// in rounds alternating with the task alone (the `all` part).
     pub task_ops_per_s_with_probe: f64,
+    /// The same task beside one part of the probe at a time (the channel
+    /// loop forwarding that part's messages runs in each): what the cost is
+    /// made of. Empty from probes before it.
+    #[serde(default)]
+    pub task_ops_per_s_with_part: Vec<BenchPart>,
+}
+
+/// The task's rate beside one part of the probe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct BenchPart {
+    /// `timer` (the periodic timer thread at the run's rate), `poller` (the
+    /// /proc counters and clocksource polls), `kmsg` (the kernel-log
+    /// reader), `exchanges` (the host-reference exchanges, over shared
+    /// memory where the run has it and the data channel), `channel` (the
+    /// channel loop alone: forwarding, beacons).
+    pub part: String,
+    /// The task alone and beside the part, in alternating half-phase
+    /// rounds (so each part has its own drift-cancelled baseline).
+    pub task_ops_per_s_alone: f64,
+    pub task_ops_per_s: f64,
 }

@@ -32,6 +32,10 @@ pub struct RunSummary {
     pub clocksource_in_guest: Option<String>,
     /// Host time from starting QEMU to the probe's hello, in ms.
     pub boot_to_hello_ms: Option<f64>,
+    /// Where boot_to_hello_ms went, phase by phase (None without a probe
+    /// that reports its steps, or without the harness's spawn time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<BootSummary>,
     /// Guest CLOCK_BOOTTIME at hello: kernel start to probe start, in ms.
     pub guest_uptime_at_hello_ms: Option<f64>,
     pub samples: u64,
@@ -298,13 +302,22 @@ impl Summarizer {
                     s.final_clocksource = Some(h.clocksource.current.clone());
                     s.guest_uptime_at_hello_ms = Some(h.boottime_ns as f64 / 1e6);
                     s.boot_to_hello_ms = self.spawned_at.map(|t| r.host_monotonic_ns.saturating_sub(t) as f64 / 1e6);
+                    s.boot = s.boot_to_hello_ms.zip(h.boot_phases).map(|(total, p)| BootSummary::of(total, h.boottime_ns, &p));
                     s.read_cost_ns = h.read_cost.of(ClockId::Monotonic);
                     s.rdtsc_cost_ns = Some(h.read_cost.rdtsc_ns);
                     s.hz = h.hz;
                     self.vcpus = Some(h.vcpus.max(1));
                 }
                 GuestMessage::Synced(_) => self.synced = true,
-                GuestMessage::Benchmark(b) => s.benchmark = Some(b),
+                GuestMessage::Benchmark(b) => {
+                    // The benchmark's phases ran the timer and the poller on
+                    // their own, each from zero: what they sent describes
+                    // the benchmark, not the measurement that follows.
+                    self.tick_windows.clear();
+                    self.counters.clear();
+                    self.timer_stalls.clear();
+                    s.benchmark = Some(b)
+                }
                 GuestMessage::ClocksourceChanged(c) => {
                     s.clocksource_changes.push(format!("{} -> {}", c.old, c.new));
                     self.switches.push((r.host_realtime_ns, c.old.clone(), c.new.clone()));
@@ -345,6 +358,7 @@ impl Summarizer {
             s.wall_ms = None;
             s.overhead_ms = None;
             s.boot_to_hello_ms = None;
+            s.boot = None;
         }
         if self.window_ns > 0 {
             // Per vCPU: windows of different vCPUs overlap in time.
@@ -363,7 +377,16 @@ impl Summarizer {
             s.channel_exchanges = channel.len();
             s.channel_offset_uncertainty_median_ns = median(&mut u);
             s.channel_offset_uncertainty_p99_ns = quantile_sorted(&u, 0.99);
-            self.exchanges = shm;
+            // A reference that stopped answering mid-run (the probe said so)
+            // hands over to the data channel: its exchanges after the last
+            // shared-memory one carry the rest of the run's figures.
+            let handed_over = s.probe_degraded.iter().any(|d| d.starts_with("shm-reference:"));
+            let last_shm_t3 = shm.iter().map(|e| e.t3_ns).max().unwrap_or(i64::MAX);
+            let mut reference = shm;
+            if handed_over {
+                reference.extend(channel.into_iter().filter(|e| e.t1_ns > last_shm_t3));
+            }
+            self.exchanges = reference;
         } else if !channel.is_empty() {
             s.reference = Some(REFERENCE_CHANNEL.into());
         }
@@ -453,6 +476,7 @@ pub(crate) fn empty_summary() -> RunSummary {
         kernel_release: None,
         clocksource_in_guest: None,
         boot_to_hello_ms: None,
+        boot: None,
         guest_uptime_at_hello_ms: None,
         samples: 0,
         windows: 0,
@@ -568,4 +592,34 @@ fn is_zero_usize(n: &usize) -> bool {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// From QEMU's start to the probe's hello, in ms: QEMU and the firmware
+/// and the kernel's decompression (host time less the guest's uptime),
+/// the kernel's boot to /init, then the probe's own steps.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BootSummary {
+    pub before_kernel_ms: f64,
+    pub kernel_ms: f64,
+    /// Mounts, config, the data channel's modules, opening it.
+    pub probe_setup_ms: f64,
+    /// Waiting for the kernel to be on the requested clocksource.
+    pub clocksource_settle_ms: f64,
+    /// The HZ estimate and the read-cost calibration.
+    pub calibration_ms: f64,
+}
+
+impl BootSummary {
+    /// `total_ms`: host time from QEMU's spawn to Hello; `uptime_ns`: the
+    /// guest's CLOCK_BOOTTIME at Hello. Pure.
+    pub fn of(total_ms: f64, uptime_ns: u64, p: &clockstorm_protocol::BootPhases) -> BootSummary {
+        let ms = |ns: u64| ns as f64 / 1e6;
+        BootSummary {
+            before_kernel_ms: total_ms - ms(uptime_ns),
+            kernel_ms: ms(p.probe_started_ns),
+            probe_setup_ms: ms(p.channel_open_ns.saturating_sub(p.probe_started_ns)),
+            clocksource_settle_ms: ms(p.clocksource_settled_ns.saturating_sub(p.channel_open_ns)),
+            calibration_ms: ms(uptime_ns.saturating_sub(p.clocksource_settled_ns)),
+        }
+    }
 }

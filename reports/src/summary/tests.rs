@@ -42,6 +42,7 @@ pub fn completed_run() -> Vec<RunRecord> {
                 clocksource_settle_ms: 0,
                 ptp_device: None,
                 read_cost: ReadCost { clocks: vec![(ClockId::Monotonic, 1534.2)], rdtsc_ns: 10.1, reads: 20_000 },
+                boot_phases: Some(BootPhases { probe_started_ns: 1_100_000_000, channel_open_ns: 1_150_000_000, clocksource_settled_ns: 1_200_000_000 }),
             })),
         ),
         rec(1_660, ex(0, 0, 500_000, 1_000_000)),
@@ -104,6 +105,12 @@ fn a_completed_run_is_summarized_from_its_records() {
     assert_eq!(s.run_id, "baseline-hpet");
     assert_eq!(s.status, "completed");
     assert_eq!(s.boot_to_hello_ms, Some(1600.0));
+    // 1.6 s from QEMU's start to hello, 1.4 s of them the guest's uptime.
+    let boot = s.boot.unwrap();
+    assert_eq!(
+        (boot.before_kernel_ms, boot.kernel_ms, boot.probe_setup_ms, boot.clocksource_settle_ms, boot.calibration_ms),
+        (200.0, 1_100.0, 50.0, 50.0, 200.0)
+    );
     assert_eq!(s.samples, 121_000);
     assert_eq!(s.max_gap_ns, Some(7_000_000));
     assert_eq!(s.backwards_steps, 1);
@@ -160,4 +167,45 @@ fn the_clocksource_in_use_follows_the_changes() {
     s.switches = vec![crate::faults::SwitchCost { from: "hpet".into(), to: "acpi_pm".into(), at_s: 2.0, offset_step_ns: None, uncertainty_ns: None }];
     assert_eq!(s.clocksource_at(1.9), "hpet");
     assert_eq!(s.clocksource_at(2.5), "acpi_pm");
+}
+
+#[test]
+fn a_shared_memory_reference_that_stops_hands_over_to_the_data_channel() {
+    let mut records = completed_run();
+    let at = |ms: u64, body| RunRecord { host_realtime_ns: 1_764_000_000_000_000_000 + ms as i64 * 1_000_000, host_monotonic_ns: ms * 1_000_000, body };
+    let shm = |seq, t1: i64, t2: i64, t3: i64| {
+        let mut e = Exchange::from_timestamps(seq, t1, t2, t3);
+        e.shared_memory = true;
+        RecordBody::Guest(GuestMessage::Exchange(e))
+    };
+    let chan = |seq, t1: i64, t2: i64, t3: i64| RecordBody::Guest(GuestMessage::Exchange(Exchange::from_timestamps(seq, t1, t2, t3)));
+    // Before the Done record: two shared-memory exchanges (± 2 µs) beside
+    // the channel's, the probe saying the page stopped reading as the
+    // reference, then the channel alone (± 300 µs and ± 400 µs).
+    let done = records.iter().position(|r| matches!(r.body, RecordBody::Guest(GuestMessage::Done(_)))).unwrap();
+    let late = vec![
+        at(2_200, shm(10, 10_000_000, 10_002_000, 10_004_000)),
+        at(2_201, chan(11, 10_005_000, 10_305_000, 10_605_000)),
+        at(2_300, shm(12, 20_000_000, 20_002_000, 20_004_000)),
+        at(2_301, RecordBody::Guest(GuestMessage::Degraded { component: "shm-reference".into(), reason: "no magic".into() })),
+        at(2_400, chan(13, 30_000_000, 30_300_000, 30_600_000)),
+        at(2_500, chan(14, 40_000_000, 40_400_000, 40_800_000)),
+    ];
+    records.splice(done..done, late.clone());
+    let s = summarize(&records);
+    assert_eq!(s.reference.as_deref(), Some(REFERENCE_SHM));
+    // The reference: both shared-memory exchanges and the two channel
+    // exchanges after the last of them, not the channel's before it.
+    let mut u: Vec<i64> = vec![2_000, 2_000, 300_000, 400_000];
+    assert_eq!(s.offset_uncertainty_median_ns, median(&mut u));
+    assert!(s.probe_degraded.iter().any(|d| d.starts_with("shm-reference:")), "{:?}", s.probe_degraded);
+
+    // Without the probe saying so, a quiet spell of the shared memory is
+    // not a hand-over: its exchanges alone stay the reference.
+    let mut records = completed_run();
+    let mut quiet = late;
+    quiet.remove(3);
+    records.splice(done..done, quiet);
+    let s = summarize(&records);
+    assert_eq!(s.offset_uncertainty_median_ns, Some(2_000));
 }

@@ -184,6 +184,8 @@ fn probe(
         clocksource_settle_ms: 0,
         ptp_device: None,
         read_cost,
+        // The fake guest does not boot.
+        boot_phases: None,
     };
     if !guest.send(&GuestMessage::Hello(hello)) {
         return Ok(());
@@ -211,7 +213,7 @@ fn probe(
     guest.set_phase(Phase::Measuring);
     let mut measuring = Vec::new();
     let spawned = [
-        Some(timer::spawn(guest.clone())),
+        (guest.config.tick_rate_hz > 0).then(|| timer::spawn(guest.clone())),
         Some(poller::spawn(guest.clone())),
         guest.config.forward_kmsg.then(|| kmsg::spawn(guest.clone())),
         hostile::spawn(guest.clone(), hostile),

@@ -20,6 +20,7 @@ fn hello_line() -> String {
         clocksource_settle_ms: 0,
         ptp_device: None,
         read_cost: ReadCost { clocks: vec![], rdtsc_ns: 1.0, reads: 1 },
+        boot_phases: None,
     }))
 }
 
