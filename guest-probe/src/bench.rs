@@ -25,11 +25,12 @@ const RAW_BATCH: u64 = 1024;
 const TASK_BATCH: u64 = 4096;
 
 /// Sampler slices between bare-loop slices: `SLICES` sampler slices and
-/// one bare slice more, each a twentieth of a phase (one 100 ms window at
-/// the default 2 s phase). Slices of half a second still ranged from 66 %
-/// to 147 % on a 2-core host under TCG: short slices and the median of
-/// many follow the guest's drifting speed and shed its outliers.
-const SLICES: usize = 20;
+/// one bare slice more, each a hundredth of a phase (20 ms at the default
+/// 2 s phase), the sampler's window as long as its slice. Slices of half a
+/// second ranged from 66 % to 147 % on a 2-core host under TCG, and of
+/// 100 ms from 71 % to 135 %: the guest's speed moves within a tenth of a
+/// second, so short slices and the median of many follow it.
+const SLICES: usize = 100;
 
 /// The bare loop against the sampler.
 pub struct Limits {
@@ -91,7 +92,7 @@ fn sampler_loop(phase: Duration) -> f64 {
     shared.cross_checks.store(crate::sched::online_cpus().len() > 1, Ordering::Relaxed);
     // Windows go nowhere: the queue is dropped with this function.
     let (outbox, _rx) = Outbox::new(64);
-    let settings = SamplerSettings { clocks: vec![ClockId::Monotonic], window_ns: 100_000_000, gap_event_ns: u64::MAX };
+    let settings = SamplerSettings { clocks: vec![ClockId::Monotonic], window_ns: phase.as_nanos() as u64, gap_event_ns: u64::MAX };
     let started = Instant::now();
     sampler::run_for(0, &settings, &shared, &outbox, phase);
     shared.samples.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()

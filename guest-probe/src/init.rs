@@ -16,7 +16,7 @@ use crate::link::Link;
 const MOUNTS: &[(&str, &str, &str)] = &[("proc", "/proc", "proc"), ("sysfs", "/sys", "sysfs"), ("devtmpfs", "/dev", "devtmpfs")];
 
 pub fn main_as_pid1() -> ! {
-    match mount_basics().and_then(|()| run_as_init()) {
+    match mount_basics().map(|()| crate::run::note_jiffies()).and_then(|()| run_as_init()) {
         Ok(()) => println!("{SENTINEL_SUCCESS}"),
         Err(e) => println!("{SENTINEL_FAILURE_PREFIX}{e:#}"),
     }
@@ -26,6 +26,7 @@ pub fn main_as_pid1() -> ! {
 fn run_as_init() -> Result<()> {
     let config = read_config()?;
     crate::modules::load(&config.modules)?;
+    crate::run::mark(&crate::run::MODULES_LOADED_NS);
     let mut ch = Channel::open(&config.data_device)?;
     crate::run::mark(&crate::run::CHANNEL_OPEN_NS);
     let result = crate::run::measure(&config, &mut ch);

@@ -55,7 +55,18 @@ const CHANNEL_POLL: Duration = Duration::from_millis(10);
 /// CLOCK_BOOTTIME at the probe's start and when its data channel opened
 /// (set once each, by whoever reached that step), for Hello's boot phases.
 pub static PROBE_STARTED_NS: AtomicU64 = AtomicU64::new(0);
+pub static MODULES_LOADED_NS: AtomicU64 = AtomicU64::new(0);
 pub static CHANNEL_OPEN_NS: AtomicU64 = AtomicU64::new(0);
+
+/// jiffies and the time they were read at the probe's start (as /init,
+/// right after /proc is mounted): the HZ estimate then spans the probe's
+/// setup and needs no wait of its own (it slept up to 150 ms before).
+static JIFFIES_AT_START: std::sync::OnceLock<(Instant, Option<u64>)> = std::sync::OnceLock::new();
+
+/// Reads jiffies for the HZ estimate; the first call counts.
+pub fn note_jiffies() {
+    let _ = JIFFIES_AT_START.set((Instant::now(), counters::jiffies()));
+}
 
 /// Notes CLOCK_BOOTTIME now in `step`.
 pub fn mark(step: &AtomicU64) {
@@ -74,7 +85,8 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
     // beside a busy workload.
     let priority = sched::set_top_nice();
 
-    let hz_start = (Instant::now(), counters::jiffies());
+    note_jiffies();
+    let hz_start = *JIFFIES_AT_START.get().expect("set just above");
     let read_cost = read_cost(&config.clocks);
     std::thread::sleep(HZ_ESTIMATE_SPAN.saturating_sub(hz_start.0.elapsed()));
     let hz = match (hz_start.1, counters::jiffies()) {
@@ -96,6 +108,7 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
         read_cost,
         boot_phases: Some(clockstorm_protocol::BootPhases {
             probe_started_ns: PROBE_STARTED_NS.load(Ordering::Relaxed),
+            modules_loaded_ns: MODULES_LOADED_NS.load(Ordering::Relaxed).max(PROBE_STARTED_NS.load(Ordering::Relaxed)),
             channel_open_ns: CHANNEL_OPEN_NS.load(Ordering::Relaxed),
             clocksource_settled_ns,
         }),

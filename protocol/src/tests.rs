@@ -14,7 +14,12 @@ fn hello() -> Hello {
         clocksource_settle_ms: 0,
         ptp_device: None,
         read_cost: ReadCost { clocks: vec![(ClockId::Monotonic, 94.5), (ClockId::Realtime, 95.0)], rdtsc_ns: 10.25, reads: 1000 },
-        boot_phases: Some(BootPhases { probe_started_ns: 2_100_000_000, channel_open_ns: 2_250_000_000, clocksource_settled_ns: 2_260_000_000 }),
+        boot_phases: Some(BootPhases {
+            probe_started_ns: 2_100_000_000,
+            modules_loaded_ns: 2_200_000_000,
+            channel_open_ns: 2_250_000_000,
+            clocksource_settled_ns: 2_260_000_000,
+        }),
     }
 }
 

@@ -56,16 +56,17 @@ fn boot_table(summaries: &[RunSummary]) -> String {
         return String::new();
     }
     let mut out = String::from(
-        "\nboot to hello (QEMU, firmware and decompression; the kernel to /init; the probe's mounts, config and channel; clocksource wait; HZ and read-cost calibration):\n\
-         clocksource  before kernel    kernel  probe setup  clocksource wait  calibration     total\n",
+        "\nboot to hello (QEMU, firmware and decompression; the kernel to /init; the probe's mounts, config and modules; opening the channel; clocksource wait; HZ and read-cost calibration):\n\
+         clocksource  before kernel    kernel  probe setup  channel  clocksource wait  calibration     total\n",
     );
     let ms = |v: f64| ns(v * 1e6);
     for (clocksource, total, b) in rows {
         out.push_str(&format!(
-            "{clocksource:<12} {:>13} {:>9} {:>12} {:>17} {:>12} {:>9}\n",
+            "{clocksource:<12} {:>13} {:>9} {:>12} {:>8} {:>17} {:>12} {:>9}\n",
             ms(b.before_kernel_ms),
             ms(b.kernel_ms),
             ms(b.probe_setup_ms),
+            ms(b.channel_open_ms),
             ms(b.clocksource_settle_ms),
             ms(b.calibration_ms),
             ms(total)
@@ -176,7 +177,8 @@ mod tests {
         s.boot = Some(crate::summary::BootSummary {
             before_kernel_ms: 520.0,
             kernel_ms: 2_040.0,
-            probe_setup_ms: 60.0,
+            probe_setup_ms: 50.0,
+            channel_open_ms: 10.0,
             clocksource_settle_ms: 2.0,
             calibration_ms: 498.0,
         });

@@ -40,8 +40,10 @@ pub struct Hello {
 pub struct BootPhases {
     /// The probe's first instruction.
     pub probe_started_ns: u64,
-    /// The data channel open (after the mounts, the config and the
-    /// channel's kernel modules).
+    /// The mounts, the config and the data channel's kernel modules done
+    /// (standalone: equal to `probe_started_ns`).
+    pub modules_loaded_ns: u64,
+    /// The data channel open (its device found and opened).
     pub channel_open_ns: u64,
     /// The kernel on the requested clocksource (after the settle wait);
     /// from here to Hello: the HZ estimate and the read-cost calibration.

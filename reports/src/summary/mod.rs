@@ -601,8 +601,11 @@ fn is_zero(n: &u64) -> bool {
 pub struct BootSummary {
     pub before_kernel_ms: f64,
     pub kernel_ms: f64,
-    /// Mounts, config, the data channel's modules, opening it.
+    /// Mounts, config, the data channel's modules.
     pub probe_setup_ms: f64,
+    /// Finding and opening the data channel's device.
+    #[serde(default)]
+    pub channel_open_ms: f64,
     /// Waiting for the kernel to be on the requested clocksource.
     pub clocksource_settle_ms: f64,
     /// The HZ estimate and the read-cost calibration.
@@ -617,7 +620,8 @@ impl BootSummary {
         BootSummary {
             before_kernel_ms: total_ms - ms(uptime_ns),
             kernel_ms: ms(p.probe_started_ns),
-            probe_setup_ms: ms(p.channel_open_ns.saturating_sub(p.probe_started_ns)),
+            probe_setup_ms: ms(p.modules_loaded_ns.saturating_sub(p.probe_started_ns)),
+            channel_open_ms: ms(p.channel_open_ns.saturating_sub(p.modules_loaded_ns)),
             clocksource_settle_ms: ms(p.clocksource_settled_ns.saturating_sub(p.channel_open_ns)),
             calibration_ms: ms(uptime_ns.saturating_sub(p.clocksource_settled_ns)),
         }

@@ -42,7 +42,12 @@ pub fn completed_run() -> Vec<RunRecord> {
                 clocksource_settle_ms: 0,
                 ptp_device: None,
                 read_cost: ReadCost { clocks: vec![(ClockId::Monotonic, 1534.2)], rdtsc_ns: 10.1, reads: 20_000 },
-                boot_phases: Some(BootPhases { probe_started_ns: 1_100_000_000, channel_open_ns: 1_150_000_000, clocksource_settled_ns: 1_200_000_000 }),
+                boot_phases: Some(BootPhases {
+                    probe_started_ns: 1_100_000_000,
+                    modules_loaded_ns: 1_140_000_000,
+                    channel_open_ns: 1_150_000_000,
+                    clocksource_settled_ns: 1_200_000_000,
+                }),
             })),
         ),
         rec(1_660, ex(0, 0, 500_000, 1_000_000)),
@@ -108,8 +113,8 @@ fn a_completed_run_is_summarized_from_its_records() {
     // 1.6 s from QEMU's start to hello, 1.4 s of them the guest's uptime.
     let boot = s.boot.unwrap();
     assert_eq!(
-        (boot.before_kernel_ms, boot.kernel_ms, boot.probe_setup_ms, boot.clocksource_settle_ms, boot.calibration_ms),
-        (200.0, 1_100.0, 50.0, 50.0, 200.0)
+        (boot.before_kernel_ms, boot.kernel_ms, boot.probe_setup_ms, boot.channel_open_ms, boot.clocksource_settle_ms, boot.calibration_ms),
+        (200.0, 1_100.0, 40.0, 10.0, 50.0, 200.0)
     );
     assert_eq!(s.samples, 121_000);
     assert_eq!(s.max_gap_ns, Some(7_000_000));
