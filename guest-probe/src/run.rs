@@ -360,7 +360,7 @@ fn channel_loop(
                 // no longer reads as the reference (the host's side gone) is
                 // said once and the run goes on over the data channel: a
                 // measurement is never ended by its better reference.
-                let got = match r.exchange() {
+                let got = match r.best_exchange() {
                     Ok(got) => got,
                     Err(e) => {
                         link.send(&degraded("shm-reference", format!("{e:#}; exchanges over the data channel from here on")))?;
