@@ -77,10 +77,39 @@ fn freezes_cost_hpet_nothing_and_a_pause_costs_its_length() {
         for (f, (secs, lost_wraps)) in s.faults[..3].iter().zip([(1.5, 0.0), (6.0, 1.0), (9.0, 2.0)]) {
             let expected = secs - wraps(lost_wraps) / 1e9;
             let gap = f.max_gap_ns.unwrap() as f64 / 1e9;
-            assert!(gap > expected - 0.1 && gap < expected + 0.5, "fault {} gap {gap} s, expected {expected}: {ctx}", f.index);
+            assert!(
+                gap > expected - 0.1 && gap < expected + 0.5,
+                "fault {} gap {gap} s, expected {expected}: {}\n{ctx}",
+                f.index,
+                long_gaps(&records_path(out.path(), &s.run_id))
+            );
             assert!(matches!(f.detail, Some(FaultDetail::Freeze { stopped_state: Some('T') })), "{ctx}");
         }
     }
+}
+
+/// What a failure needs to be understood (the results directory is gone
+/// with the test): every fault's host times, and every window with a gap
+/// over 100 ms with where it arrived and where its gap ended.
+fn long_gaps(records_file: &std::path::Path) -> String {
+    use clockstorm_protocol::{GuestMessage, HarnessEvent, RecordBody};
+    let mut out = String::from("faults and windows with gaps over 100 ms (host realtime ns):");
+    for r in records(records_file) {
+        match r.body {
+            RecordBody::Harness(HarnessEvent::FaultEnded(e)) => {
+                out.push_str(&format!("\n  fault {} {:?}: {} .. {}", e.index, e.kind, e.began_realtime_ns, e.ended_realtime_ns))
+            }
+            RecordBody::Guest(GuestMessage::Window(w)) if w.max_gap_ns > 100_000_000 => out.push_str(&format!(
+                "\n  window {} {:?}: gap {} ns ending at guest mono {} (window {}..{}), arrived {}",
+                w.index, w.clock, w.max_gap_ns, w.max_gap_at_ns, w.start_ns, w.end_ns, r.host_realtime_ns
+            )),
+            RecordBody::Guest(GuestMessage::Gap(g)) if g.gap_ns > 100_000_000 => {
+                out.push_str(&format!("\n  gap event {} ns at guest mono {}, arrived {}", g.gap_ns, g.at_ns, r.host_realtime_ns))
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 #[test]
