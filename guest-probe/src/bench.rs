@@ -17,7 +17,7 @@ use clockstorm_protocol::{BenchPart, BenchResult, ClockId};
 
 use crate::clocks::monotonic_ns;
 use crate::outbox::Outbox;
-use crate::sampler::{self, SamplerSettings, SamplerShared};
+use crate::sampler::{self, SamplerSettings, SamplerShared, WindowAccumulator};
 
 /// Reads of the bare loop between two looks at the deadline.
 const RAW_BATCH: u64 = 1024;
@@ -53,10 +53,12 @@ pub fn measure_limits(phase: Duration) -> Limits {
     // phase put the sampler at 115 % once), so the loops alternate and each
     // sampler slice is compared with the bare slices on either side of it.
     let slice = phase / SLICES as u32;
+    // Placed once, as each sampler places its own at its start.
+    let mut acc = sampler::placed_accumulator(0, ClockId::Monotonic, u64::MAX);
     let mut raw = vec![raw_loop(slice)];
     let mut sampled = Vec::new();
     for _ in 0..SLICES {
-        sampled.push(sampler_loop(slice));
+        sampled.push(sampler_loop(slice, &mut acc));
         raw.push(raw_loop(slice));
     }
     let _ = crate::sched::pin_to_cpus(&cpus);
@@ -85,7 +87,7 @@ fn raw_loop(phase: Duration) -> f64 {
 }
 
 /// The samplers' hot loop, run here for whole windows until `phase` passed.
-fn sampler_loop(phase: Duration) -> f64 {
+fn sampler_loop(phase: Duration, acc: &mut WindowAccumulator) -> f64 {
     let shared = Arc::new(SamplerShared::default());
     // As the samplers of this guest would: cross-vCPU checks only with
     // more than one vCPU.
@@ -94,7 +96,7 @@ fn sampler_loop(phase: Duration) -> f64 {
     let (outbox, _rx) = Outbox::new(64);
     let settings = SamplerSettings { clocks: vec![ClockId::Monotonic], window_ns: phase.as_nanos() as u64, gap_event_ns: u64::MAX };
     let started = Instant::now();
-    sampler::run_for(0, &settings, &shared, &outbox, phase);
+    sampler::run_for(0, &settings, &shared, &outbox, phase, acc);
     shared.samples.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 

@@ -42,6 +42,13 @@ impl WindowAccumulator {
         }
     }
 
+    /// As new, in place (the same memory: see `sampler::placed_accumulator`).
+    pub fn reset(&mut self, gap_event_ns: u64) {
+        self.gap_event_ns = gap_event_ns;
+        self.last_end_mono = None;
+        self.hole = None;
+    }
+
     /// Starts window `index` at CLOCK_MONOTONIC `mono`, reusing the buffers.
     ///
     /// The time since the previous window closed (sending it, and on one
@@ -204,6 +211,19 @@ mod tests {
         assert_eq!((w.tsc_ticks, w.clock_elapsed_ns), (30, 3_950));
         assert_eq!((w.warps, w.worst_warp_ns), (2, 30));
         assert_eq!((w.start_ns, w.end_ns, w.dropped_so_far), (1_000, 6_000, 3));
+    }
+
+    #[test]
+    fn a_reset_accumulator_has_no_hole_before_its_next_window_and_the_new_threshold() {
+        let mut acc = WindowAccumulator::new(u64::MAX);
+        acc.start(0, 0, ClockId::Monotonic, 0);
+        acc.record(0, 100);
+        acc.finish(1_000, 0, |at| at);
+        acc.reset(1_000);
+        // 50 ms after the trial's last window: not a hole of the run's first.
+        assert_eq!(acc.start(0, 0, ClockId::Monotonic, 50_000_000), None);
+        assert!(acc.record(50_000_000, 50_005_000), "the run's gap threshold applies");
+        assert_eq!(acc.finish(50_010_000, 0, |at| at).max_gap_ns, 5_000);
     }
 
     #[test]
