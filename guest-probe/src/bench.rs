@@ -3,8 +3,8 @@
 //! Phases on vCPU 0 with nothing else of the probe running except where said:
 //! 1. a bare `clock_gettime(CLOCK_MONOTONIC)` loop (the ceiling) and the
 //!    sampler's own loop on the same clock (histogram, TSC brackets, still-
-//!    clock checks and all), alternating in half-phase slices, bare loop
-//!    first and last;
+//!    clock checks and all), alternating in slices of a hundredth of a
+//!    phase, bare loop first and last;
 //! 2. a CPU-bound task alone;
 //! 3. the same task beside each part of the probe in turn, then beside all
 //!    of them (the caller runs these through [`cpu_task`]).
@@ -119,7 +119,7 @@ pub fn cpu_task(stop: &AtomicBool) -> f64 {
     ops as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Rounds of the task alone and beside a part, each a fifth of a phase
+/// Rounds of the task alone and beside a part, each way a tenth of a phase
 /// (the pairs alternate, so the guest's drift cancels).
 pub const TASK_ROUNDS: u32 = 5;
 

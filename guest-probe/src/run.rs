@@ -290,7 +290,7 @@ fn task_beside(
     // from here, so it resets itself like the samplers do.
     let started = spawn_background(config, clocksource, parts, &shared, &outbox, link, &mut threads);
     let mut totals = Totals::default();
-    let sources = Sources { ptp: None, shm: shm.filter(|_| parts.exchanges), exchanges: parts.exchanges };
+    let sources = Sources { ptp: None, shm, exchanges: parts.exchanges };
     let result = started.and_then(|()| channel_loop(config, phase, link, &rx, seq, &mut totals, sources, &shared));
     shared.stop.store(true, Ordering::Relaxed);
     task_stop.store(true, Ordering::Relaxed);

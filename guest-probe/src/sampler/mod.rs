@@ -95,8 +95,8 @@ const PLACE_TRIAL_NS: u64 = 1_000_000;
 /// measured anywhere from 71 % to 96 % from one boot to the next, each
 /// boot's own spread tight. The likely cause: QEMU's software TLB is
 /// direct-mapped, so a page of the hot loop that shares an index with
-/// another it touches is refilled on every read. On real hardware the
-/// trial costs 20 ms once and finds nothing to choose.
+/// another it touches is refilled on every read. The trial costs each
+/// sampler 20 ms once, before its first window.
 pub fn placed_accumulator(cpu: usize, clock: ClockId, gap_event_ns: u64) -> Box<WindowAccumulator> {
     let trial = SamplerSettings { clocks: vec![clock], window_ns: PLACE_TRIAL_NS, gap_event_ns: u64::MAX };
     let shared = SamplerShared::default();
