@@ -230,7 +230,9 @@ mod tests {
         assert_eq!((best.seq, best.uncertainty_ns, pauses), (6, 500, 1));
         // Never good enough: three groups, the best of all twelve.
         let mut pauses = 0;
-        let best = best_of_groups(3, 4, 20_000, || pauses += 1, script(vec![90, 80, 70, 60, 50, 55, 65, 75, 85, 95, 99, 98, 1])).unwrap().unwrap();
+        let best = best_of_groups(3, 4, 20_000, || pauses += 1, script(vec![90, 80, 70, 60, 50, 55, 65, 75, 85, 95, 99, 98, 1]))
+            .unwrap()
+            .unwrap();
         assert_eq!((best.seq, best.uncertainty_ns, pauses), (5, 25_000, 2));
         // A good first group: no pause at all.
         let mut pauses = 0;

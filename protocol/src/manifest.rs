@@ -107,6 +107,13 @@ pub struct KernelInfo {
     pub origin: String,
     /// The probe's data channel with this kernel: virtio or isa-serial.
     pub data_channel: String,
+    /// How it was entered: "pvh" (its uncompressed kernel at the PVH entry)
+    /// or "bzimage"; empty with the fake backend, which boots nothing.
+    #[serde(default)]
+    pub boot_entry: String,
+    /// Why a `guest.boot = "auto"` run booted the bzImage.
+    #[serde(default)]
+    pub boot_note: Option<String>,
     /// The clock rule of this kernel's measured profile, which the report's
     /// model uses; None: no profile matched, the model uses the generic rule.
     #[serde(default)]

@@ -30,6 +30,8 @@ pub fn manifest(runs: Vec<ManifestRun>) -> Manifest {
             size: 14_149_568,
             origin: "kernel cache entry debian-bookworm-cloud-amd64".into(),
             data_channel: "virtio".into(),
+            boot_entry: "pvh".into(),
+            boot_note: None,
             clock_rule: None,
         }],
         host: HostInfo {

@@ -57,7 +57,7 @@ impl VmBackend for QemuBackend {
             timer_args: timer_args(self.accel, &spec.guest.timers),
             vcpus: spec.guest.vcpus,
             memory_mib: spec.guest.memory_mib,
-            kernel: spec.kernel.image.path.clone(),
+            kernel: spec.kernel.boot.path.clone(),
             initrd,
             append: kernel_cmdline(Some(spec.clocksource.kernel_name()), &params),
             data_channel: spec.kernel.data_channel,

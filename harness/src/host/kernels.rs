@@ -7,6 +7,7 @@ use std::sync::Arc;
 use clockstorm_protocol::{ClockProfile, ClockRule, KernelInfo};
 
 use crate::error::Error;
+use crate::kernel::pvh::{self, BootChoice, BootEntry, BootImage};
 use crate::kernel::{self, KernelCache, KernelError, KernelImage};
 use crate::plan::KernelSetup;
 use crate::qemu::args::{DataChannelChoice as DataChannelArg, DataChannelKind};
@@ -37,11 +38,20 @@ pub fn resolve(name: &str, flag: Option<&Path>, cache: &KernelCache) -> Result<K
     Ok(cache.get(name)?.to_image(Path::new("/lib/modules"))?)
 }
 
-/// A kernel ready to boot: its image and the data channel it gets.
-pub fn setup(name: &str, image: KernelImage, arg: DataChannelArg, clock_rule: Option<ClockRule>) -> Result<Arc<KernelSetup>, Error> {
+/// A kernel ready to boot: its image, how it is entered (`boot`; a PVH
+/// boot's unpacked kernel is kept in `pvh_cache`) and the data channel it gets.
+pub fn setup(
+    name: &str,
+    image: KernelImage,
+    arg: DataChannelArg,
+    clock_rule: Option<ClockRule>,
+    boot: BootChoice,
+    pvh_cache: &Path,
+) -> Result<Arc<KernelSetup>, Error> {
     let (data_channel, modules) = choose_data_channel(arg, &image)?;
     let net_modules = network_modules(&image, &modules);
-    Ok(Arc::new(KernelSetup { name: name.to_owned(), image, data_channel, modules, net_modules, clock_rule }))
+    let boot = pvh::boot_image(boot, &image.path, &image.sha256, pvh_cache).map_err(|reason| KernelError::NoPvhBoot { name: name.to_owned(), reason })?;
+    Ok(Arc::new(KernelSetup { name: name.to_owned(), image, boot, data_channel, modules, net_modules, clock_rule }))
 }
 
 /// Picks the data channel and reads the modules it needs. Virtio-serial is
@@ -105,8 +115,10 @@ pub fn fake_setup(name: &str, profiles: &[(ClockProfile, String)]) -> Arc<Kernel
     let release = fake_release(name);
     let clock_rule = kernel::profiles::rule_for(profiles, &release, "", true);
     let image = KernelImage { path: name.into(), release, sha256: String::new(), size: 0, origin: kernel::KernelOrigin::Fake, modules_dir: None };
+    let boot = BootImage { entry: BootEntry::Bzimage, path: name.into(), note: None };
     Arc::new(KernelSetup {
         name: name.to_owned(),
+        boot,
         image,
         data_channel: DataChannelKind::IsaSerial,
         modules: Vec::new(),
@@ -130,6 +142,11 @@ pub fn info(k: &KernelSetup) -> KernelInfo {
         size: k.image.size,
         origin: k.image.origin.to_string(),
         data_channel: serde_json::to_value(k.data_channel).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        boot_entry: match k.image.origin {
+            kernel::KernelOrigin::Fake => String::new(),
+            _ => k.boot.entry.as_str().to_owned(),
+        },
+        boot_note: k.boot.note.clone(),
         clock_rule: k.clock_rule.clone(),
     }
 }

@@ -44,6 +44,9 @@ pub enum KernelError {
         #[source]
         source: Box<KernelError>,
     },
+    /// `guest.boot = "pvh"` and the kernel cannot be entered there.
+    #[error("guest.boot = \"pvh\": kernel {name} cannot boot at a PVH entry: {reason} (guest.boot = \"auto\" boots it as a bzImage)")]
+    NoPvhBoot { name: String, reason: String },
     /// No kernel was found anywhere.
     #[error(
         "no guest kernel found: pass --kernel PATH, set CLOCKSTORM_KERNEL, or fetch Debian's \
@@ -162,6 +165,6 @@ impl KernelError {
     /// True when the user named a kernel that is unusable (a usage error),
     /// as opposed to the host lacking one (an environment error).
     pub fn is_bad_user_input(&self) -> bool {
-        matches!(self, KernelError::Selected { .. } | KernelError::InvalidInput { .. } | KernelError::NoSuchEntry { .. })
+        matches!(self, KernelError::Selected { .. } | KernelError::InvalidInput { .. } | KernelError::NoSuchEntry { .. } | KernelError::NoPvhBoot { .. })
     }
 }

@@ -14,6 +14,7 @@ mod error;
 mod fetch;
 mod modules;
 pub mod profiles;
+pub mod pvh;
 
 pub use bzimage::read_release;
 pub use cache::{CachedKernel, KernelCache, KernelMeta};

@@ -100,6 +100,8 @@ pub struct HostRequest {
     pub kernels: Vec<String>,
     /// The time services the runs use (enabled ones), each once.
     pub time_services: Vec<crate::time_service::TimeServiceSetting>,
+    /// `guest.boot`.
+    pub boot: crate::kernel::pvh::BootChoice,
 }
 
 /// A kernel of the matrix, ready to boot.
@@ -108,6 +110,8 @@ pub struct KernelSetup {
     /// The scenario's name for it ("default", a cached name or a path).
     pub name: String,
     pub image: KernelImage,
+    /// What QEMU's `-kernel` gets (the bzImage, or its kernel for a PVH boot).
+    pub boot: crate::kernel::pvh::BootImage,
     pub data_channel: DataChannelKind,
     /// (file name, bytes) of kernel modules the data channel needs, in load order.
     pub modules: Vec<(String, Vec<u8>)>,

@@ -24,6 +24,11 @@ pub struct GuestSettings {
     /// The time service the guest runs (`"none"`: nothing corrects its clock).
     #[serde(skip_serializing_if = "crate::time_service::TimeServiceSetting::is_default")]
     pub time_service: crate::time_service::TimeServiceSetting,
+    /// How the kernel is entered: its PVH entry where it has one (`auto`),
+    /// only that (`pvh`), or the bzImage through the firmware and the
+    /// kernel's decompressor (`bzimage`); see kernel/pvh.rs.
+    #[serde(skip_serializing_if = "crate::kernel::pvh::BootChoice::is_default")]
+    pub boot: crate::kernel::pvh::BootChoice,
 }
 
 impl Default for GuestSettings {
@@ -37,6 +42,7 @@ impl Default for GuestSettings {
             cpu_model: "auto".into(),
             timers: TimerHardware::default(),
             time_service: Default::default(),
+            boot: Default::default(),
         }
     }
 }

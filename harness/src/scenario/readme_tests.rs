@@ -22,6 +22,7 @@ memory_mib = 256
 kernel_params = []
 machine = "q35"
 cpu_model = "auto"
+boot = "pvh"
 
 [guest.timers]
 hpet = true

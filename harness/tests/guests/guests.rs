@@ -57,6 +57,8 @@ fn tsc_hpet_and_acpi_pm_guests_boot_honor_their_clocksource_and_measure() {
     let m = manifest(out.path());
     assert_eq!(m.accel.to_string(), "tcg");
     assert_eq!(m.kernels[0].sha256.len(), 64);
+    // Entered at its PVH entry (guest.boot = "auto"), unpacked from the bzImage.
+    assert_eq!((m.kernels[0].boot_entry.as_str(), &m.kernels[0].boot_note), ("pvh", &None), "{:?}", m.kernels[0]);
     assert!(!m.kernels[0].release.is_empty());
     assert!(m.qemu.version.contains("QEMU"), "{:?}", m.qemu);
     assert!(m.finished_at_unix_ms.is_some());
@@ -77,14 +79,23 @@ fn tsc_hpet_and_acpi_pm_guests_boot_honor_their_clocksource_and_measure() {
     assert!(console.contains("clockstorm-probe: done: success"), "{console}");
 }
 
+/// The other ways in: the ISA UART for data, and the bzImage through the
+/// firmware and the kernel's decompressor (`guest.boot = "bzimage"`).
 #[test]
-fn the_isa_serial_channel_also_works() {
-    let (out, o) = clockstorm(&["run", "idle", "--clocksource", "hpet", "--duration", "1s", "--data-channel", "isa-serial"]);
+fn the_isa_serial_channel_and_the_bzimage_boot_also_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario_file(dir.path(), "name = \"bz\"\ndescription = \"d\"\nclocksources = [\"hpet\"]\n[guest]\nboot = \"bzimage\"\n");
+    let (out, o) = clockstorm(&["run", scenario.to_str().unwrap(), "--duration", "1s", "--data-channel", "isa-serial"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let s = &summaries(out.path())[0];
     assert_eq!(s.status, "completed");
+    assert_eq!(s.clocksource_in_guest.as_deref(), Some("hpet"), "{s:#?}");
     assert!(s.exchanges >= 5, "{s:#?}");
-    assert_eq!(manifest(out.path()).kernels[0].data_channel, "isa-serial");
+    let k = &manifest(out.path()).kernels[0];
+    assert_eq!((k.data_channel.as_str(), k.boot_entry.as_str()), ("isa-serial", "bzimage"), "{k:?}");
+    // QEMU was given the bzImage itself (the records keep its command line).
+    let records = std::fs::read_to_string(records_path(out.path(), "bz-hpet")).unwrap();
+    assert!(records.contains(&format!("\"-kernel\",\"{}\"", k.path)), "{k:?}");
 }
 
 #[test]
@@ -122,6 +133,7 @@ fn a_7x_guest_boots_per_clocksource_and_keeps_its_virtio_data_channel() {
     assert!(k.release.starts_with("7."), "{k:?}");
     assert_eq!(k.data_channel, "virtio", "{k:?}");
     assert!(k.origin.contains(KERNEL), "{k:?}");
+    assert_eq!(k.boot_entry, "pvh", "its zstd payload unpacked: {k:?}");
     for s in summaries(out.path()) {
         let ctx = format!("{s:#?}\n{}", text(&o));
         assert_eq!(s.status, "completed", "{ctx}");

@@ -141,3 +141,29 @@ fn a_host_without_chronyd_is_an_environment_error_with_the_fix() {
     // Nothing left behind that ran: no run directory.
     assert!(!out.path().join("runs").exists() || std::fs::read_dir(out.path().join("runs")).unwrap().next().is_none());
 }
+
+/// `guest.boot = "pvh"` with a kernel that cannot be entered there: exit 2
+/// naming the setting and why (here a gzip payload), before any guest.
+#[test]
+fn a_pvh_boot_of_a_kernel_without_one_is_a_usage_error_naming_why() {
+    let dir = tempfile::tempdir().unwrap();
+    // A bzImage header (boot protocol 2.15, one setup sector, a version
+    // string) whose payload is gzip, which clockstorm does not unpack.
+    let mut bz = vec![0u8; 0x400];
+    bz[0x1f1] = 1;
+    bz[0x202..0x206].copy_from_slice(b"HdrS");
+    bz[0x206..0x208].copy_from_slice(&0x020fu16.to_le_bytes());
+    bz[0x20e..0x210].copy_from_slice(&0x100u16.to_le_bytes());
+    bz[0x300..0x30c].copy_from_slice(b"6.1.0-gz #1\0");
+    bz[0x24c..0x250].copy_from_slice(&16u32.to_le_bytes());
+    bz.extend([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0]);
+    let kernel = dir.path().join("vmlinuz");
+    std::fs::write(&kernel, bz).unwrap();
+    let scenario = scenario_file(dir.path(), "name = \"x\"\ndescription = \"d\"\nclocksources = [\"tsc\"]\n[guest]\nboot = \"pvh\"\n");
+    assert_fails(&["run", scenario.to_str().unwrap(), "--kernel", kernel.to_str().unwrap(), "--duration", "1s"], USAGE, "guest.boot = \"pvh\": kernel ");
+    assert_fails(
+        &["run", scenario.to_str().unwrap(), "--kernel", kernel.to_str().unwrap(), "--duration", "1s"],
+        USAGE,
+        "vmlinuz: a gzip payload (not unpacked here: LZ4 and zstd are)",
+    );
+}

@@ -130,7 +130,19 @@ fn provenance(r: &Report) -> String {
         .kernels
         .iter()
         .map(|k| {
-            format!("{}: {} sha256 {} ({}, {} channel)", esc(&k.name), esc(&k.release), code(&short(&k.sha256)), esc(&k.origin), esc(&k.data_channel))
+            let boot = match (k.boot_entry.as_str(), &k.boot_note) {
+                ("", _) => String::new(),
+                (entry, None) => format!(", {} boot", esc(entry)),
+                (entry, Some(note)) => format!(", {} boot: {}", esc(entry), esc(note)),
+            };
+            format!(
+                "{}: {} sha256 {} ({}, {} channel{boot})",
+                esc(&k.name),
+                esc(&k.release),
+                code(&short(&k.sha256)),
+                esc(&k.origin),
+                esc(&k.data_channel)
+            )
         })
         .collect();
     rows.push(("guest kernels", if kernels.is_empty() { "–".into() } else { kernels.join("<br>") }));

@@ -77,6 +77,7 @@ pub fn plan(args: &RunArgs, benchmark_phase: Option<Duration>, argv: &[String]) 
             kernel: args.kernel.clone(),
             kernels,
             time_services,
+            boot: scenario.guest.boot,
         },
         loaded,
         scenario,

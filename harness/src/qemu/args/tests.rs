@@ -52,18 +52,18 @@ fn joined(args: &[OsString]) -> String {
 
 #[test]
 fn cmdline_puts_the_clocksource_and_lets_extra_params_come_last() {
-    assert_eq!(kernel_cmdline(Some("hpet"), &[]), "console=ttyS0 panic=-1 clocksource=hpet");
+    assert_eq!(kernel_cmdline(Some("hpet"), &[]), "console=ttyS0 panic=-1 cryptomgr.notests clocksource=hpet");
     assert_eq!(
         kernel_cmdline(Some("tsc"), &["tsc=reliable".into(), "no-kvmclock".into()]),
-        "console=ttyS0 panic=-1 clocksource=tsc tsc=reliable no-kvmclock"
+        "console=ttyS0 panic=-1 cryptomgr.notests clocksource=tsc tsc=reliable no-kvmclock"
     );
-    assert_eq!(kernel_cmdline(None, &[]), "console=ttyS0 panic=-1");
+    assert_eq!(kernel_cmdline(None, &[]), "console=ttyS0 panic=-1 cryptomgr.notests");
 }
 
 #[test]
 fn isa_serial_data_channel_is_the_second_uart() {
     let line = joined(&build_args(&spec(DataChannelKind::IsaSerial, Accel::Tcg)));
-    insta::assert_snapshot!(line, @"-name clockstorm-tsc,debug-threads=on -machine q35,accel=tcg,hpet=on -cpu max -smp 2 -m 256 -nodefaults -no-user-config -display none -no-reboot -chardev stdio,id=console,signal=off -serial chardev:console -rtc base=utc,driftfix=none -chardev socket,id=data,path=/tmp/x/data.sock -serial chardev:data -qmp unix:/tmp/x/qmp.sock,server=on,wait=off -kernel /k/vmlinuz -initrd /c/abc.cpio -append console=ttyS0 panic=-1 clocksource=tsc");
+    insta::assert_snapshot!(line, @"-name clockstorm-tsc,debug-threads=on -machine q35,accel=tcg,hpet=on -cpu max -smp 2 -m 256 -nodefaults -no-user-config -display none -no-reboot -chardev stdio,id=console,signal=off -serial chardev:console -rtc base=utc,driftfix=none -chardev socket,id=data,path=/tmp/x/data.sock -serial chardev:data -qmp unix:/tmp/x/qmp.sock,server=on,wait=off -kernel /k/vmlinuz -initrd /c/abc.cpio -append console=ttyS0 panic=-1 cryptomgr.notests clocksource=tsc");
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn virtio_data_channel_is_a_named_port() {
 fn the_append_string_stays_one_argument() {
     let args = build_args(&spec(DataChannelKind::IsaSerial, Accel::Tcg));
     let i = args.iter().position(|a| a == "-append").unwrap();
-    assert_eq!(args[i + 1], "console=ttyS0 panic=-1 clocksource=tsc");
+    assert_eq!(args[i + 1], "console=ttyS0 panic=-1 cryptomgr.notests clocksource=tsc");
     assert_eq!(args.len(), i + 2);
 }
 
