@@ -33,9 +33,16 @@ pub struct FaultSummary {
     /// How long it was in effect, as the host measured it.
     pub achieved_ns: u64,
     pub error: Option<String>,
-    /// Time the guest lost across the fault (positive: the guest is behind), ± bound.
+    /// Time the guest lost across the fault (positive: the guest is behind), ± bound;
+    /// net of the guest clock's own rate where `rate` says so.
     pub lost_ns: Option<i64>,
     pub lost_uncertainty_ns: Option<i64>,
+    /// The part of the offset's change across the fault that the guest
+    /// clock's measured rate explains (it runs fast or slow with or without
+    /// a fault), taken out of `lost_ns`. None: no rate measured, or a time
+    /// service steers the clock (its rate is not the clock's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<RateShare>,
     /// Largest gap between clock reads in the windows around the fault.
     pub max_gap_ns: Option<u64>,
     pub detail: Option<FaultDetail>,
@@ -112,6 +119,25 @@ impl FaultSummary {
                 ),
             ));
         }
+        // The clock's own rate, where it moved the offset by a good part of
+        // the bound: under TCG the tsc clocksource ran ~8 ppm fast against
+        // the host and came out 73 µs ahead of a 9 s freeze it lost nothing
+        // to (the kernel's calibration of the TSC, not the freeze).
+        if let (Some(r), Some(bound)) = (self.rate, self.lost_uncertainty_ns) {
+            if r.rate_ns != 0 && r.rate_ns.abs() * 2 >= bound {
+                let pace = if r.ppm < 0.0 { "fast" } else { "slow" };
+                out.push((
+                    None,
+                    format!(
+                        "clock rate: it runs {:.1} ppm {pace} against the host outside the faults; over the {:.1} s across this fault that alone puts it {}, of the {} it came out; the time lost is net of it",
+                        r.ppm.abs(),
+                        r.span_ns as f64 / 1e9,
+                        ahead_or_behind(r.rate_ns),
+                        ahead_or_behind(r.raw_lost_ns),
+                    ),
+                ));
+            }
+        }
         if let Some(held) = self.rt_throttled_ns {
             out.push((
                 None,
@@ -123,6 +149,12 @@ impl FaultSummary {
         }
         out
     }
+}
+
+/// An offset change as the guest clock's place against the host's.
+fn ahead_or_behind(lost_ns: i64) -> String {
+    let side = if lost_ns < 0 { "ahead" } else { "behind" };
+    format!("{} {side}", crate::format::ns(lost_ns.unsigned_abs() as f64))
 }
 
 /// An RT hold shorter than this is scheduling noise under TCG, not throttling.
@@ -181,8 +213,8 @@ pub fn switch_cost(exchanges: &[Exchange], at: i64, origin: i64, from: &str, to:
         from: from.to_owned(),
         to: to.to_owned(),
         at_s: (at - origin) as f64 / 1e9,
-        offset_step_ns: step.map(|s| s.0),
-        uncertainty_ns: step.map(|s| s.1),
+        offset_step_ns: step.map(|s| s.change_ns),
+        uncertainty_ns: step.map(|s| s.uncertainty_ns),
     }
 }
 
@@ -215,6 +247,34 @@ pub struct FaultInputs<'a> {
     pub clock_stops: &'a [crate::liveness::ClockStop],
     /// (host realtime, line) of the time service's log; empty: no service.
     pub service_lines: &'a [(i64, String)],
+    /// The guest clock's rate against the host's outside the faults
+    /// (`drift`); a fault's time lost is net of what it explains.
+    pub drift: Option<crate::drift::Drift>,
+}
+
+/// The guest clock's rate, applied across one fault.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RateShare {
+    /// The rate (offset slope, ppm: negative, the guest clock runs fast).
+    pub ppm: f64,
+    /// Host time between the two exchanges that bracket the fault.
+    pub span_ns: i64,
+    /// ppm × span: the change the rate alone makes over the span.
+    pub rate_ns: i64,
+    /// The offset's change across the fault before the rate was taken out.
+    pub raw_lost_ns: i64,
+}
+
+/// (lost, uncertainty, rate) net of `drift` over the step's span: the rate
+/// explains ppm × span of the change, and its 95 % interval's half-width
+/// over the span joins the uncertainty. Pure.
+pub fn net_of_rate(step: OffsetStep, drift: Option<crate::drift::Drift>) -> (i64, i64, Option<RateShare>) {
+    let Some(d) = drift else { return (step.change_ns, step.uncertainty_ns, None) };
+    let span = step.span_ns as f64;
+    let rate_ns = (d.ppm * 1e-6 * span).round() as i64;
+    let spread = ((d.high - d.low) / 2.0 * 1e-6 * span).abs().ceil() as i64;
+    let share = RateShare { ppm: d.ppm, span_ns: step.span_ns, rate_ns, raw_lost_ns: step.change_ns };
+    (step.change_ns - rate_ns, step.uncertainty_ns + spread, Some(share))
 }
 
 /// What [`attribute`] reads of one sampler window.
@@ -268,7 +328,10 @@ pub fn attribute(input: &FaultInputs) -> Vec<FaultSummary> {
             // across both is not this fault's (seen once: a 9 s freeze
             // charged with the 3 s pause after it).
             let exchanges = exchanges_between_neighbours(input.exchanges, input.effects, e);
-            let lost = time_lost(&exchanges, e.began_realtime_ns, e.ended_realtime_ns);
+            // A time service steers the clock's rate: what the exchanges
+            // show of it is the service's, not the clock's, and is left in.
+            let drift = input.drift.filter(|_| input.service_lines.is_empty());
+            let lost = time_lost(&exchanges, e.began_realtime_ns, e.ended_realtime_ns).map(|step| net_of_rate(step, drift));
             let near: Vec<&WindowPoint> = input
                 .windows
                 .iter()
@@ -284,6 +347,7 @@ pub fn attribute(input: &FaultInputs) -> Vec<FaultSummary> {
                 error: e.error.clone(),
                 lost_ns: lost.map(|l| l.0),
                 lost_uncertainty_ns: lost.map(|l| l.1),
+                rate: lost.and_then(|l| l.2),
                 max_gap_ns,
                 detail: e.detail.clone(),
                 kernel_events: input
@@ -392,9 +456,20 @@ pub fn recovery(exchanges: &[Exchange], began: i64, ended: i64) -> Option<Recove
     Some(Recovery { centre_ns: centre.offset_ns, band_ns: half_width, recovered_at_ns })
 }
 
-/// (lost, uncertainty) across a fault from `began` to `ended` (host
+/// The offset's change across a fault, from the exchange before it to the
+/// one after it that [`time_lost`] picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetStep {
+    /// After minus before (positive: the guest fell behind).
+    pub change_ns: i64,
+    pub uncertainty_ns: i64,
+    /// Host time between the two exchanges.
+    pub span_ns: i64,
+}
+
+/// The offset's change across a fault from `began` to `ended` (host
 /// realtime), or None without exchanges on both sides. Pure.
-pub fn time_lost(exchanges: &[Exchange], began: i64, ended: i64) -> Option<(i64, i64)> {
+pub fn time_lost(exchanges: &[Exchange], began: i64, ended: i64) -> Option<OffsetStep> {
     let before = exchanges.iter().filter(|e| e.t2_ns < began).rev().take(BRACKET_EXCHANGES).min_by_key(|e| e.uncertainty_ns)?;
     // The tightest of the first exchanges after the fault that still agree
     // with the first one: a time service in the guest may step or slew the
@@ -406,7 +481,11 @@ pub fn time_lost(exchanges: &[Exchange], began: i64, ended: i64) -> Option<(i64,
     let first = following.next()?;
     let agree = |e: &&Exchange| (e.offset_ns - first.offset_ns).abs() <= e.uncertainty_ns + first.uncertainty_ns + AGREE_SLACK_NS;
     let after = std::iter::once(first).chain(following.take(BRACKET_EXCHANGES - 1).take_while(agree)).min_by_key(|e| e.uncertainty_ns)?;
-    Some((after.offset_ns - before.offset_ns, after.uncertainty_ns + before.uncertainty_ns))
+    Some(OffsetStep {
+        change_ns: after.offset_ns - before.offset_ns,
+        uncertainty_ns: after.uncertainty_ns + before.uncertainty_ns,
+        span_ns: after.t2_ns - before.t2_ns,
+    })
 }
 
 #[cfg(test)]
@@ -453,9 +532,8 @@ mod tests {
             ex(16 * s + 12_000_000, 4_687_000_100, 250_000), // the tightest after
             ex(17 * s, 4_687_000_300, 300_000),
         ];
-        let (lost, unc) = time_lost(&exchanges, 10 * s, 16 * s).unwrap();
-        assert_eq!(lost, 4_687_000_150);
-        assert_eq!(unc, 450_000);
+        let step = time_lost(&exchanges, 10 * s, 16 * s).unwrap();
+        assert_eq!(step, OffsetStep { change_ns: 4_687_000_150, uncertainty_ns: 450_000, span_ns: 7 * s + 12_000_000 });
         assert_eq!(time_lost(&exchanges, 1, 2), None, "nothing before");
         assert_eq!(time_lost(&exchanges, 20 * s, 21 * s), None, "nothing after");
         assert_eq!(recovery_s(&exchanges, 10 * s, 16 * s), None, "a guest that lost a wrap stays behind");
@@ -473,8 +551,8 @@ mod tests {
             ex(16 * s + 400_000_000, 546_000_000, 5_000), // after the step
             ex(16 * s + 500_000_000, 546_000_100, 5_000),
         ];
-        let (lost, unc) = time_lost(&exchanges, 10 * s, 16 * s).unwrap();
-        assert_eq!((lost, unc), (4_687_000_200, 800_000));
+        let step = time_lost(&exchanges, 10 * s, 16 * s).unwrap();
+        assert_eq!((step.change_ns, step.uncertainty_ns), (4_687_000_200, 800_000));
     }
 
     #[test]
@@ -649,6 +727,7 @@ mod tests {
             timer_stalls: &[],
             clock_stops: &[],
             service_lines: &[],
+            drift: None,
         });
         assert_eq!(faults[0].lost_ns, None, "{faults:?}");
         assert_eq!(faults[1].lost_ns, None, "nothing between the faults before the second either");
@@ -664,6 +743,7 @@ mod tests {
             timer_stalls: &[],
             clock_stops: &[],
             service_lines: &[],
+            drift: None,
         });
         assert_eq!(faults.iter().map(|f| f.lost_ns).collect::<Vec<_>>(), vec![Some(4_000_000_000), Some(3_000_000_000)]);
     }
@@ -678,7 +758,50 @@ mod tests {
             exchanges.push(ex(2 * s + i * 100_000_000, 1_000, 100_000));
         }
         exchanges.push(ex(10 * s, 1_000, 100_000));
-        let (lost, _) = time_lost(&exchanges, 5 * s, 6 * s).unwrap();
-        assert_eq!(lost, 0);
+        assert_eq!(time_lost(&exchanges, 5 * s, 6 * s).unwrap().change_ns, 0);
+    }
+
+    #[test]
+    fn a_clock_that_runs_fast_gains_across_a_freeze_what_its_rate_says_and_no_more() {
+        let s = 1_000_000_000;
+        // The guest clock runs 8 ppm fast (offset host - guest falls 8 µs a
+        // second) and the freeze from 3 s to 12 s costs it nothing: the
+        // offset falls 8 ppm of the 10.3 s between the bracketing exchanges
+        // (2.7 s and 13 s).
+        let at = |t: i64| ex(t, -(t * 8 / 1_000_000), 500);
+        let exchanges: Vec<Exchange> = (0..=10).map(|i| at(i * 300_000_000)).chain((0..=10).map(|i| at(13 * s + i * 300_000_000))).collect();
+        let step = time_lost(&exchanges, 3 * s, 12 * s).unwrap();
+        assert_eq!((step.change_ns, step.span_ns), (-82_400, 10_300_000_000));
+        let drift = crate::drift::drift_ppm(&exchanges, &[freeze_effect(0, 3 * s, 12 * s)]).unwrap();
+        assert!((drift.ppm + 8.0).abs() < 1e-6, "{drift:?}");
+        let (lost, unc, share) = net_of_rate(step, Some(drift));
+        assert_eq!(lost, 0, "net of the rate the freeze cost nothing");
+        assert_eq!(share.map(|r| (r.rate_ns, r.raw_lost_ns)), Some((-82_400, -82_400)));
+        assert!(unc >= step.uncertainty_ns, "the rate's own uncertainty is added");
+        // Without a rate: the raw change, as it was.
+        assert_eq!(net_of_rate(step, None), (-82_400, 1_000, None));
+        // Said where it matters against the bound, as the guest's finding.
+        let mut f = attribute(&FaultInputs {
+            planned: &[(0, 3_000, 9_000)],
+            effects: &[freeze_effect(0, 3 * s, 12 * s)],
+            exchanges: &exchanges,
+            windows: &[],
+            kernel: &[],
+            sampler_gaps: &[],
+            timer_stalls: &[],
+            clock_stops: &[],
+            service_lines: &[],
+            drift: Some(drift),
+        })
+        .remove(0);
+        assert_eq!(f.lost_ns, Some(0));
+        let said: Vec<String> = f.findings().into_iter().map(|(_, t)| t).collect();
+        assert_eq!(
+            said,
+            ["clock rate: it runs 8.0 ppm fast against the host outside the faults; over the 10.3 s across this fault that alone puts it 82.4 µs ahead, of the 82.4 µs ahead it came out; the time lost is net of it"]
+        );
+        // A rate that moves the offset by less than half the bound goes unsaid.
+        f.lost_uncertainty_ns = Some(200_000);
+        assert!(f.findings().is_empty());
     }
 }

@@ -74,6 +74,7 @@ fn fault(lost_ns: i64, events: Vec<FaultKernelEvent>) -> FaultSummary {
         error: None,
         lost_ns: Some(lost_ns),
         lost_uncertainty_ns: Some(400_000),
+        rate: None,
         max_gap_ns: Some(6_001_000_000),
         detail: None,
         kernel_events: events,

@@ -21,6 +21,7 @@ fn fault(index: usize, kind: FaultKindName, length_ms: u64, lost_ns: i64) -> cra
         error: None,
         lost_ns: Some(lost_ns),
         lost_uncertainty_ns: Some(300_000),
+        rate: None,
         max_gap_ns: Some(length_ms * 1_000_000),
         detail: None,
         kernel_events: vec![],

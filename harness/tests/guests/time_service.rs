@@ -87,7 +87,11 @@ fn chrony_corrects_a_lost_wrap_and_the_recovery_agrees_with_the_exchanges() {
             // The recovery figure agrees with the offsets: from it on, every
             // exchange is back at the level before the fault, within the band.
             let recovery = f.recovery_s.unwrap_or_else(|| panic!("never recovered: {ctx}"));
-            assert!(recovery > 0.0 && recovery < 6.0, "{ctx}");
+            // Within what is left of the run (4 s of guest time after the
+            // fault, plus the 4.7 s the guest lost). Seen once at 7.1 s:
+            // chrony's first step came 5.8 s after the fault, three smaller
+            // ones (+0.21, +0.19, -0.24 s) as its estimate settled.
+            assert!(recovery > 0.0 && recovery < 9.0, "{ctx}");
             let from = ended.ended_realtime_ns + (recovery * 1e9) as i64;
             let back: Vec<&&Exchange> = after.iter().filter(|e| e.t2_ns >= from).collect();
             assert!(back.len() >= 3, "{ctx}");

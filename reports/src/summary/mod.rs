@@ -416,6 +416,7 @@ impl Summarizer {
                 ..point
             })
             .collect();
+        let drift = crate::drift::drift_ppm(&self.exchanges, &self.effects);
         s.faults = crate::faults::attribute(&crate::faults::FaultInputs {
             planned: &self.planned,
             effects: &self.effects,
@@ -426,6 +427,7 @@ impl Summarizer {
             timer_stalls: &self.timer_stalls,
             clock_stops: &s.clock_stops,
             service_lines: &self.service_lines,
+            drift,
         });
         s.time_service_lines = self.service_lines.len() as u64;
         // A guest that lost time measured that much longer in host time (its
@@ -445,7 +447,7 @@ impl Summarizer {
         s.offset_uncertainty_min_ns = uncertainties.iter().copied().min();
         s.offset_uncertainty_median_ns = median(&mut uncertainties);
         s.offset_uncertainty_p99_ns = quantile_sorted(&uncertainties, 0.99);
-        s.drift_ppm = crate::drift::drift_ppm(&self.exchanges, &self.effects);
+        s.drift_ppm = drift;
         let origin = self.origin_realtime_ns.unwrap_or(0);
         s.switches = self.switches.iter().map(|(t, old, new)| crate::faults::switch_cost(&self.exchanges, *t, origin, old, new)).collect();
         if !self.tick_windows.is_empty() || !self.counters.is_empty() {
