@@ -56,7 +56,7 @@ fn boot_table(summaries: &[RunSummary]) -> String {
         return String::new();
     }
     let mut out = String::from(
-        "\nboot to hello (QEMU, firmware and decompression; the kernel to /init; the probe's mounts, config and modules; opening the channel; clocksource wait; HZ and read-cost calibration):\n\
+        "\nboot to hello (QEMU and firmware, and a bzImage's decompression; the kernel to /init; the probe's mounts, config and modules; opening the channel; clocksource wait; HZ and read-cost calibration):\n\
          clocksource  before kernel    kernel  probe setup  channel  clocksource wait  calibration     total\n",
     );
     let ms = |v: f64| ns(v * 1e6);

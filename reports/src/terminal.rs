@@ -220,7 +220,13 @@ pub fn render_comparisons(report: &crate::model::Report) -> String {
     }
     let completed = report.runs.iter().filter(|r| r.status == "completed").count();
     if report.comparisons.is_empty() && completed > 1 {
-        out.push_str("comparisons: none (a test needs two completed runs of each combination: --repetitions 2 or more)\n");
+        let settings: std::collections::BTreeSet<_> =
+            report.provenance.runs.iter().map(|r| (r.clocksource.kernel_name(), r.kernel.as_str(), r.variant.as_str())).collect();
+        out.push_str(if settings.len() < 2 {
+            "comparisons: none (one setting: a test compares two that differ in one of clocksource, kernel or variant)\n"
+        } else {
+            "comparisons: none (a test needs two completed runs of each combination: --repetitions 2 or more)\n"
+        });
     }
     if !report.comparisons.is_empty() {
         let differ: Vec<_> = report.comparisons.iter().filter(|c| c.differs).collect();

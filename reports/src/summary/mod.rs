@@ -597,7 +597,8 @@ fn is_zero(n: &u64) -> bool {
 }
 
 /// From QEMU's start to the probe's hello, in ms: QEMU and the firmware
-/// and the kernel's decompression (host time less the guest's uptime),
+/// (and with a bzImage boot the kernel's decompression: host time less the
+/// guest's uptime),
 /// the kernel's boot to /init, then the probe's own steps.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BootSummary {
