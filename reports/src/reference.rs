@@ -49,6 +49,13 @@ pub fn sentence(runs: &[RunSummary]) -> Option<String> {
     if shm.len() < measured.len() {
         out.push_str(&format!("; the other {} over the data channel alone", measured.len() - shm.len()));
     }
+    let unanswered: u64 = shm.iter().map(|s| s.shm_exchanges_lost).sum();
+    if unanswered > 0 {
+        let runs = shm.iter().filter(|s| s.shm_exchanges_lost > 0).count();
+        out.push_str(&format!(
+            "; {unanswered} shared-memory exchange(s) in {runs} run(s) unanswered within 5 ms (the host's thread not running), counted lost"
+        ));
+    }
     Some(out)
 }
 
@@ -78,5 +85,14 @@ mod tests {
         let channel = [run(crate::summary::REFERENCE_CHANNEL, 600_000, 3_000_000, None)];
         assert_eq!(sentence(&channel).unwrap(), "host reference: the data channel in 1 run(s), offset bound median 600 µs (p99 up to 3.00 ms)");
         assert_eq!(sentence(&[]), None);
+        let mut lost = runs.clone();
+        lost[1].shm_exchanges_lost = 3;
+        assert!(
+            sentence(&lost)
+                .unwrap()
+                .ends_with("; 3 shared-memory exchange(s) in 1 run(s) unanswered within 5 ms (the host's thread not running), counted lost"),
+            "{}",
+            sentence(&lost).unwrap()
+        );
     }
 }

@@ -65,6 +65,10 @@ pub struct RunSummary {
     pub offset_uncertainty_p99_ns: Option<i64>,
     /// Exchanges the host did not answer in time.
     pub exchanges_lost: u64,
+    /// Shared-memory exchanges the host's thread did not answer within the
+    /// probe's 5 ms (the group's first unanswered one; 0 without the reference).
+    #[serde(default)]
+    pub shm_exchanges_lost: u64,
     /// Parts of the probe that could not run as asked, each `component:
     /// reason` (e.g. the shared-memory reference missing, so the exchanges
     /// went over the data channel alone).
@@ -339,6 +343,7 @@ impl Summarizer {
                     s.probe_peak_rss_kib = Some(d.peak_rss_kib);
                     s.dropped_messages = d.dropped.total();
                     s.exchanges_lost = d.exchanges_lost;
+                    s.shm_exchanges_lost = d.shm_exchanges_lost;
                     if let ProbeOutcome::ClocksourceNotHonored { got, .. } = d.outcome {
                         s.clocksource_in_guest = Some(got);
                     }
@@ -497,6 +502,7 @@ pub(crate) fn empty_summary() -> RunSummary {
         offset_uncertainty_min_ns: None,
         offset_uncertainty_p99_ns: None,
         exchanges_lost: 0,
+        shm_exchanges_lost: 0,
         probe_degraded: Vec::new(),
         reference: None,
         channel_exchanges: 0,
