@@ -267,9 +267,11 @@ pub struct RateShare {
 
 /// (lost, uncertainty, rate) net of `drift` over the step's span: the rate
 /// explains ppm × span of the change, and its 95 % interval's half-width
-/// over the span joins the uncertainty. Pure.
+/// over the span joins the uncertainty. Only a rate its interval sets
+/// apart from zero is taken out: a rate the exchanges cannot establish
+/// would only move the figure by noise. Pure.
 pub fn net_of_rate(step: OffsetStep, drift: Option<crate::drift::Drift>) -> (i64, i64, Option<RateShare>) {
-    let Some(d) = drift else { return (step.change_ns, step.uncertainty_ns, None) };
+    let Some(d) = drift.filter(|d| d.low > 0.0 || d.high < 0.0) else { return (step.change_ns, step.uncertainty_ns, None) };
     let span = step.span_ns as f64;
     let rate_ns = (d.ppm * 1e-6 * span).round() as i64;
     let spread = ((d.high - d.low) / 2.0 * 1e-6 * span).abs().ceil() as i64;
@@ -778,8 +780,11 @@ mod tests {
         assert_eq!(lost, 0, "net of the rate the freeze cost nothing");
         assert_eq!(share.map(|r| (r.rate_ns, r.raw_lost_ns)), Some((-82_400, -82_400)));
         assert!(unc >= step.uncertainty_ns, "the rate's own uncertainty is added");
-        // Without a rate: the raw change, as it was.
+        // Without a rate, or with one its interval does not set apart from
+        // zero: the raw change, as it was.
         assert_eq!(net_of_rate(step, None), (-82_400, 1_000, None));
+        let unsure = crate::drift::Drift { ppm: -8.0, low: -20.0, high: 4.0, exchanges: 5, segments: 2 };
+        assert_eq!(net_of_rate(step, Some(unsure)), (-82_400, 1_000, None));
         // Said where it matters against the bound, as the guest's finding.
         let mut f = attribute(&FaultInputs {
             planned: &[(0, 3_000, 9_000)],
