@@ -91,6 +91,7 @@ fn fault(lost_ns: i64, events: Vec<FaultKernelEvent>) -> FaultSummary {
 fn stood_still() -> crate::faults::FaultClockStop {
     crate::faults::FaultClockStop {
         after_start_s: 6.0,
+        during_fault_ns: 0,
         stop: crate::liveness::ClockStop {
             clock: "monotonic".into(),
             value_ns: 8_003_000_000,

@@ -97,3 +97,22 @@ mod time_tests {
         assert_eq!(super::iso8601_utc(951_782_400_000), "2000-02-29T00:00:00.000Z");
     }
 }
+
+/// Seconds from a fault's start, signed: `+6.0 s`, `-0.2 s` (a finding
+/// first seen just before the fault it belongs to); never `-0.0`.
+pub fn from_start(s: f64) -> String {
+    let tenths = (s * 10.0).round();
+    if tenths < 0.0 {
+        format!("-{:.1} s", -tenths / 10.0)
+    } else {
+        format!("+{:.1} s", tenths.abs() / 10.0)
+    }
+}
+
+#[cfg(test)]
+mod from_start_tests {
+    #[test]
+    fn signed_tenths_without_a_negative_zero() {
+        assert_eq!((super::from_start(6.04), super::from_start(-0.2), super::from_start(-0.04)), ("+6.0 s".into(), "-0.2 s".into(), "+0.0 s".into()));
+    }
+}

@@ -74,7 +74,7 @@ pub fn render(r: &Report) -> String {
                 out.push_str(&format!("|  |  | +{:.1} s |  | `{}` | kernel: {} |  |  |\n", k.after_start_s, s.run_id, k.event.summary()));
             }
             for (at, finding) in f.findings() {
-                let at = at.map(|a| format!("+{a:.1} s")).unwrap_or_default();
+                let at = at.map(crate::format::from_start).unwrap_or_default();
                 out.push_str(&format!("|  |  | {at} |  | `{}` | **guest:** {} |  |  |\n", s.run_id, finding.replace('|', "\\|")));
             }
             if let Some(c) = &f.correction {

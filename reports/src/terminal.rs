@@ -125,7 +125,7 @@ pub fn render_faults(summaries: &[RunSummary]) -> String {
             ));
         }
         for (at, finding) in f.findings() {
-            let at = at.map(|a| format!(" +{a:.1} s")).unwrap_or_default();
+            let at = at.map(|a| format!(" {}", crate::format::from_start(a))).unwrap_or_default();
             out.push_str(&format!("{:<49}   guest{at}: {finding}\n", ""));
         }
         if let Some(c) = &f.correction {

@@ -212,7 +212,7 @@ pub fn faults(r: &Report) -> String {
             .map(|e| format!("+{:.1} s {}: {}", e.after_start_s, code(e.event.kind()), esc(&e.event.summary())))
             .collect();
         events.extend(f.findings().into_iter().map(|(at, finding)| {
-            let at = at.map(|a| format!("+{a:.1} s ")).unwrap_or_default();
+            let at = at.map(|a| format!("{} ", crate::format::from_start(a))).unwrap_or_default();
             format!("{at}<strong>guest</strong>: {}", esc(&finding))
         }));
         if let Some(c) = &f.correction {
