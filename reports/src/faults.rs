@@ -166,6 +166,10 @@ fn ahead_or_behind(lost_ns: i64) -> String {
     format!("{} {side}", crate::format::ns(lost_ns.unsigned_abs() as f64))
 }
 
+/// A clock stop whose value was read up to this long before a fault began
+/// is that fault's: the beacons that read it come every 250 ms.
+pub const STOP_LEAD_NS: i64 = 500_000_000;
+
 /// An RT hold shorter than this is scheduling noise under TCG, not throttling.
 pub const RT_THROTTLE_MIN_NS: u64 = 100_000_000;
 
@@ -334,17 +338,19 @@ pub fn attribute(input: &FaultInputs) -> Vec<FaultSummary> {
             .map(|e| e.index)
     };
     let owners: Vec<Option<usize>> = input.kernel.iter().map(|(t, _)| owner(*t)).collect();
-    // A clock stop belongs to the last fault that began before the clock
-    // moved again: a stop whose value was read just before a freeze (the
-    // beacons come every 250 ms) and that lasted through it is that
-    // freeze's, not the one before (seen: a 9.49 s acpi_pm stop across a
-    // 9 s freeze charged to the 5 s freeze 8 s earlier).
+    // A clock stop belongs to the latest fault that began by its first
+    // beacon, or at most STOP_LEAD_NS after it (the value the clock did not
+    // get past may have been read by the last beacon before a freeze:
+    // seen, a 9.49 s acpi_pm stop across a 9 s freeze, its value read just
+    // before it, charged to the 5 s freeze 8 s earlier), and before the
+    // clock moved again. A stop that began after one freeze and lasted
+    // through the next stays the first's.
     let stop_owner = |c: &crate::liveness::ClockStop| -> Option<usize> {
         let until = c.resumed_ns.unwrap_or(c.last_seen_ns);
         input
             .effects
             .iter()
-            .filter(|e| e.began_realtime_ns <= until && c.first_seen_ns <= e.ended_realtime_ns + KERNEL_REACTION_NS)
+            .filter(|e| e.began_realtime_ns <= (c.first_seen_ns + STOP_LEAD_NS).min(until) && c.first_seen_ns <= e.ended_realtime_ns + KERNEL_REACTION_NS)
             .max_by_key(|e| e.began_realtime_ns)
             .map(|e| e.index)
     };
@@ -835,6 +841,22 @@ mod tests {
         assert_eq!((c.after_start_s, c.during_fault_ns), (-0.2, 9 * s));
         let said = &faults[1].findings()[0].1;
         assert!(said.starts_with("clock stopped: CLOCK_MONOTONIC did not advance for 9.69 s of host time (9.00 s of it while the fault was in effect, 0.69 s outside it) and advanced again"), "{said}");
+        // 6.12's stop for good: it began after the first freeze (first seen
+        // 0.3 s after its end) and lasted through the second: the first's.
+        let for_good = crate::liveness::ClockStop { first_seen_ns: 12 * s + 300_000_000, last_seen_ns: 26 * s, resumed_ns: None, ..stop.clone() };
+        let faults = attribute(&FaultInputs {
+            planned: &[(0, 7_000, 5_000), (1, 15_000, 9_000)],
+            effects: &[freeze_effect(0, 7 * s, 12 * s), freeze_effect(1, 15 * s, 24 * s)],
+            exchanges: &[],
+            windows: &[],
+            kernel: &[],
+            sampler_gaps: &[],
+            timer_stalls: &[],
+            clock_stops: std::slice::from_ref(&for_good),
+            service_lines: &[],
+            drift: None,
+        });
+        assert_eq!((faults[0].clock_stops.len(), faults[1].clock_stops.len()), (1, 0));
     }
 
     #[test]
