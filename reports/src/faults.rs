@@ -346,7 +346,7 @@ pub fn attribute(input: &FaultInputs) -> Vec<FaultSummary> {
     // clock moved again. A stop that began after one freeze and lasted
     // through the next stays the first's.
     let stop_owner = |c: &crate::liveness::ClockStop| -> Option<usize> {
-        let until = c.resumed_ns.unwrap_or(c.last_seen_ns);
+        let until = c.until_ns();
         input
             .effects
             .iter()
@@ -417,10 +417,7 @@ pub fn attribute(input: &FaultInputs) -> Vec<FaultSummary> {
                     .map(|c| FaultClockStop {
                         after_start_s: (c.first_seen_ns - e.began_realtime_ns) as f64 / 1e9,
                         stop: c.clone(),
-                        during_fault_ns: {
-                            let until = c.resumed_ns.unwrap_or(c.last_seen_ns);
-                            (until.min(e.ended_realtime_ns) - c.first_seen_ns.max(e.began_realtime_ns)).max(0)
-                        },
+                        during_fault_ns: (c.until_ns().min(e.ended_realtime_ns) - c.first_seen_ns.max(e.began_realtime_ns)).max(0),
                     })
                     .collect(),
                 rt_throttled_ns: {
@@ -824,18 +821,21 @@ mod tests {
             sampler_reads: 235_520,
             sampler_tsc_ticks: 24_029_764_616,
         };
-        let faults = attribute(&FaultInputs {
-            planned: &[(0, 7_000, 5_000), (1, 15_000, 9_000)],
-            effects: &[freeze_effect(0, 7 * s, 12 * s), freeze_effect(1, 15 * s, 24 * s)],
-            exchanges: &[],
-            windows: &[],
-            kernel: &[],
-            sampler_gaps: &[],
-            timer_stalls: &[],
-            clock_stops: std::slice::from_ref(&stop),
-            service_lines: &[],
-            drift: None,
-        });
+        let across_two_freezes = |c: &crate::liveness::ClockStop| {
+            attribute(&FaultInputs {
+                planned: &[(0, 7_000, 5_000), (1, 15_000, 9_000)],
+                effects: &[freeze_effect(0, 7 * s, 12 * s), freeze_effect(1, 15 * s, 24 * s)],
+                exchanges: &[],
+                windows: &[],
+                kernel: &[],
+                sampler_gaps: &[],
+                timer_stalls: &[],
+                clock_stops: std::slice::from_ref(c),
+                service_lines: &[],
+                drift: None,
+            })
+        };
+        let faults = across_two_freezes(&stop);
         assert!(faults[0].clock_stops.is_empty(), "not the 5 s freeze's: {:?}", faults[0].clock_stops);
         let c = &faults[1].clock_stops[0];
         assert_eq!((c.after_start_s, c.during_fault_ns), (-0.2, 9 * s));
@@ -844,18 +844,7 @@ mod tests {
         // 6.12's stop for good: it began after the first freeze (first seen
         // 0.3 s after its end) and lasted through the second: the first's.
         let for_good = crate::liveness::ClockStop { first_seen_ns: 12 * s + 300_000_000, last_seen_ns: 26 * s, resumed_ns: None, ..stop.clone() };
-        let faults = attribute(&FaultInputs {
-            planned: &[(0, 7_000, 5_000), (1, 15_000, 9_000)],
-            effects: &[freeze_effect(0, 7 * s, 12 * s), freeze_effect(1, 15 * s, 24 * s)],
-            exchanges: &[],
-            windows: &[],
-            kernel: &[],
-            sampler_gaps: &[],
-            timer_stalls: &[],
-            clock_stops: std::slice::from_ref(&for_good),
-            service_lines: &[],
-            drift: None,
-        });
+        let faults = across_two_freezes(&for_good);
         assert_eq!((faults[0].clock_stops.len(), faults[1].clock_stops.len()), (1, 0));
     }
 

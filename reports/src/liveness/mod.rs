@@ -97,7 +97,13 @@ impl ClockStop {
     /// Host time it did not advance as far as the beacons show: up to the
     /// first beacon past it, or the last one that was not.
     pub fn stopped_ns(&self) -> i64 {
-        self.resumed_ns.unwrap_or(self.last_seen_ns) - self.first_seen_ns
+        self.until_ns() - self.first_seen_ns
+    }
+
+    /// Host realtime it is known still to the end of: the first beacon past
+    /// it, or the last one that was not.
+    pub fn until_ns(&self) -> i64 {
+        self.resumed_ns.unwrap_or(self.last_seen_ns)
     }
 
     pub fn recovered(&self) -> bool {
