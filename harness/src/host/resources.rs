@@ -46,10 +46,10 @@ pub fn resolve(req: &HostRequest) -> Result<HostResources, Error> {
             let cache = KernelCache::default_location()?;
             let profiles = profiles::all(&cache);
             let mut kernels = BTreeMap::new();
+            let pvh_cache = cache.root().parent().map(|p| p.join("pvh")).unwrap_or_default();
             for name in &req.kernels {
                 let image = kernels::resolve(name, req.kernel.as_deref(), &cache)?;
                 let rule = profiles::rule_for(&profiles, &image.release, &image.sha256, false);
-                let pvh_cache = cache.root().parent().map(|p| p.join("pvh")).unwrap_or_default();
                 kernels.insert(name.clone(), kernels::setup(name, image, req.data_channel, rule, req.boot, &pvh_cache)?);
             }
             let qemu = super::find_qemu(req.qemu.as_deref())?;
