@@ -188,6 +188,9 @@ pub fn measure(config: &ProbeConfig, link: &mut dyn Link) -> Result<()> {
 #[derive(Clone, Copy, Default)]
 struct Parts {
     timer: bool,
+    /// The benchmark's floor for `timer`: a periodic timer at the same rate
+    /// and priority that does nothing on its wake-ups (`ticks::spawn_bare`).
+    bare_timer: bool,
     poller: bool,
     kmsg: bool,
     /// The host-reference exchanges (without them the channel loop only
@@ -200,7 +203,7 @@ struct Parts {
 
 impl Parts {
     fn all(config: &ProbeConfig) -> Parts {
-        Parts { timer: true, poller: true, kmsg: config.forward_kmsg, exchanges: true, benchmark: false }
+        Parts { timer: true, bare_timer: false, poller: true, kmsg: config.forward_kmsg, exchanges: true, benchmark: false }
     }
 
     /// Each part alone, named as the benchmark reports it; `channel` is the
@@ -210,6 +213,7 @@ impl Parts {
         let mut v = vec![("channel", none)];
         if config.tick_rate_hz > 0 {
             v.push(("timer", Parts { timer: true, ..none }));
+            v.push(("bare timer", Parts { bare_timer: true, ..none }));
         }
         v.push(("poller", Parts { poller: true, ..none }));
         if config.forward_kmsg {
@@ -233,6 +237,9 @@ fn spawn_background(
     let window_ns = config.window_ms * 1_000_000;
     if parts.timer && config.tick_rate_hz > 0 {
         threads.push(ticks::spawn(config.tick_rate_hz, window_ns, config.gap_event_threshold_ns.max(TIMER_STALL_MIN_NS), shared.clone(), outbox.clone())?);
+    }
+    if parts.bare_timer && config.tick_rate_hz > 0 {
+        threads.push(ticks::spawn_bare(config.tick_rate_hz, shared.clone())?);
     }
     if parts.poller {
         let poll = Duration::from_millis(config.poll_interval_ms);

@@ -105,6 +105,27 @@ pub fn spawn(rate_hz: u32, window_ns: u64, stall_ns: u64, shared: Arc<SamplerSha
         .context("starting the timer thread")
 }
 
+/// The benchmark's floor for the timer thread: the same timer at the same
+/// rate and priority, with nothing done on a wake-up but the read that
+/// waits for it. What the timer part costs a task beyond what this costs
+/// is the probe's own bookkeeping; what this costs is the guest's
+/// (emulated) timer interrupt and the two context switches of any
+/// periodic wake-up at that rate.
+pub fn spawn_bare(rate_hz: u32, shared: Arc<SamplerShared>) -> Result<JoinHandle<()>> {
+    let tfd = TimerFd::periodic(rate_hz)?;
+    std::thread::Builder::new()
+        .name("bare-timer".into())
+        .spawn(move || {
+            let _ = crate::sched::set_fifo(TIMER_RT_PRIORITY);
+            while !shared.stop.load(Ordering::Relaxed) {
+                if tfd.read().is_err() {
+                    break;
+                }
+            }
+        })
+        .context("starting the bare timer thread")
+}
+
 /// A periodic timerfd on CLOCK_MONOTONIC with absolute expiries.
 struct TimerFd {
     fd: std::os::fd::OwnedFd,

@@ -8,6 +8,7 @@
 //! Guests measure timing, so these run one at a time (ci/test.sh runs this
 //! binary with `-j 1`, after everything else).
 
+mod bench;
 mod characterize;
 mod faults;
 mod guests;

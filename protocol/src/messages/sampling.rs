@@ -129,7 +129,9 @@ pub struct BenchResult {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BenchPart {
-    /// `timer` (the periodic timer thread at the run's rate), `poller` (the
+    /// `timer` (the periodic timer thread at the run's rate), `bare timer`
+    /// (a timer at the same rate and priority that does nothing on its
+    /// wake-ups: the floor for `timer`), `poller` (the
     /// /proc counters and clocksource polls), `kmsg` (the kernel-log
     /// reader), `exchanges` (the host-reference exchanges, over shared
     /// memory where the run has it and the data channel), `channel` (the
