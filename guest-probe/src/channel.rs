@@ -3,7 +3,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -60,8 +60,9 @@ impl Channel {
         }
     }
 
-    /// Reads the next message from the host, or `None` when `timeout` passes first.
-    pub fn recv(&mut self, timeout: Duration) -> Result<Option<HostMessage>> {
+    /// Reads the next message from the host, or `None` when `timeout`
+    /// passes first or `wake` turns readable (cleared before returning).
+    pub fn recv(&mut self, timeout: Duration, wake: Option<BorrowedFd<'_>>) -> Result<Option<HostMessage>> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(pos) = self.pending.iter().position(|&b| b == b'\n') {
@@ -77,13 +78,19 @@ impl Channel {
             if left.is_zero() {
                 return Ok(None);
             }
-            let mut fds = [PollFd::new(self.file.as_fd(), PollFlags::POLLIN)];
-            let ms = PollTimeout::try_from(left.as_millis().max(1) as i32).unwrap_or(PollTimeout::MAX);
-            match poll(&mut fds, ms) {
+            let mut fds = vec![PollFd::new(self.file.as_fd(), PollFlags::POLLIN)];
+            fds.extend(wake.map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
+            match poll(&mut fds, poll_timeout(left)) {
                 Ok(0) => return Ok(None),
                 Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(e).context("polling the data channel"),
+            }
+            if let (Some(fd), Some(w)) = (wake, fds.get(1)) {
+                if w.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
+                    crate::outbox::clear_wake(fd);
+                    return Ok(None);
+                }
             }
             let mut buf = [0u8; 4096];
             let n = self.file.read(&mut buf).context("reading the data channel")?;
@@ -92,6 +99,19 @@ impl Channel {
             }
             self.pending.extend_from_slice(&buf[..n]);
         }
+    }
+}
+
+fn poll_timeout(left: Duration) -> PollTimeout {
+    PollTimeout::try_from(left.as_millis().max(1) as i32).unwrap_or(PollTimeout::MAX)
+}
+
+/// Waits up to `timeout` for `wake` (standalone without a reference
+/// server: nothing else to wait for), clearing it if it came.
+pub fn wait_for_wake(wake: BorrowedFd<'_>, timeout: Duration) {
+    let mut fds = [PollFd::new(wake, PollFlags::POLLIN)];
+    if let Ok(1) = poll(&mut fds, poll_timeout(timeout)) {
+        crate::outbox::clear_wake(wake);
     }
 }
 
@@ -121,5 +141,42 @@ fn wait_for_virtio_port(name: &str) -> Result<PathBuf> {
             bail!("virtio-serial port named {name:?} did not appear within {VIRTIO_PORT_APPEAR_TIMEOUT:?}");
         }
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbox::{Outbox, Producer};
+
+    /// A channel over loopback TCP and the host's end of it.
+    fn pair() -> (Channel, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let guest = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (host, _) = listener.accept().unwrap();
+        (Channel::from_stream(guest), host)
+    }
+
+    #[test]
+    fn an_outbox_wake_up_ends_the_wait_and_host_messages_still_come() {
+        let (mut channel, mut host) = pair();
+        let (outbox, rx) = Outbox::with_wake(8).unwrap();
+        let started = Instant::now();
+        let waker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            outbox.send_now(Producer::Sampler, GuestMessage::Failure { message: "gap".into() });
+        });
+        assert!(channel.recv(Duration::from_secs(20), rx.wake_fd()).unwrap().is_none());
+        assert!(started.elapsed() < Duration::from_secs(10), "the wake-up did not end the wait: {:?}", started.elapsed());
+        waker.join().unwrap();
+        assert_eq!(rx.take_all().len(), 1);
+        // Cleared: the next wait runs until the host's message.
+        host.write_all(encode_line(&HostMessage::Beacon { seq: 7 }).as_bytes()).unwrap();
+        let got = channel.recv(Duration::from_secs(20), rx.wake_fd()).unwrap();
+        assert!(matches!(got, Some(HostMessage::Beacon { seq: 7 })), "{got:?}");
+        // And with nothing to wake it, a wait is its timeout.
+        let t = Instant::now();
+        assert!(channel.recv(Duration::from_millis(30), rx.wake_fd()).unwrap().is_none());
+        assert!(t.elapsed() >= Duration::from_millis(25), "{:?}", t.elapsed());
     }
 }

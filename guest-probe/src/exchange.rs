@@ -23,7 +23,8 @@ pub fn exchange(link: &mut dyn Link, seq: u64, pending: &mut Vec<HostMessage>) -
     let deadline = Instant::now() + PONG_TIMEOUT;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        match link.recv(left)? {
+        // No outbox wake-up here: what it would say waits for the answer.
+        match link.recv(left, None)? {
             Some(HostMessage::Pong { seq: s, t2_ns }) if s == seq => {
                 let t3 = realtime_ns();
                 return Ok(Some(Exchange::from_timestamps(seq, t1, t2_ns, t3)));

@@ -3,6 +3,7 @@
 //! TCP connection to `clockstorm reference-server` for the exchanges.
 
 use std::io::Write;
+use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -13,8 +14,10 @@ use crate::channel::Channel;
 pub trait Link {
     /// Sends one message.
     fn send(&mut self, msg: &GuestMessage) -> Result<()>;
-    /// The next message from the host, or None when `timeout` passes first.
-    fn recv(&mut self, timeout: Duration) -> Result<Option<HostMessage>>;
+    /// The next message from the host, or None when `timeout` passes first
+    /// or `wake` (an outbox's, see `Outbox::send_now`) is readable; a
+    /// wake-up is cleared before returning.
+    fn recv(&mut self, timeout: Duration, wake: Option<BorrowedFd<'_>>) -> Result<Option<HostMessage>>;
     /// Whether a host answers pings (standalone runs may have none).
     fn has_reference(&self) -> bool;
     /// Waits until everything sent has left.
@@ -25,8 +28,8 @@ impl Link for Channel {
     fn send(&mut self, msg: &GuestMessage) -> Result<()> {
         Channel::send(self, msg)
     }
-    fn recv(&mut self, timeout: Duration) -> Result<Option<HostMessage>> {
-        Channel::recv(self, timeout)
+    fn recv(&mut self, timeout: Duration, wake: Option<BorrowedFd<'_>>) -> Result<Option<HostMessage>> {
+        Channel::recv(self, timeout, wake)
     }
     fn has_reference(&self) -> bool {
         true
@@ -50,10 +53,14 @@ impl Link for StandaloneLink {
         }
         Ok(())
     }
-    fn recv(&mut self, timeout: Duration) -> Result<Option<HostMessage>> {
-        match self.reference.as_mut() {
-            Some(r) => r.recv(timeout),
-            None => {
+    fn recv(&mut self, timeout: Duration, wake: Option<BorrowedFd<'_>>) -> Result<Option<HostMessage>> {
+        match (self.reference.as_mut(), wake) {
+            (Some(r), _) => r.recv(timeout, wake),
+            (None, Some(fd)) => {
+                crate::channel::wait_for_wake(fd, timeout);
+                Ok(None)
+            }
+            (None, None) => {
                 std::thread::sleep(timeout);
                 Ok(None)
             }

@@ -239,12 +239,12 @@ fn sample_window_of<const ID: libc::clockid_t>(
     let read = || now_ns(id) as u64;
     let start = monotonic_ns();
     if let Some(gap_ns) = acc.start(index, cpu, clock, start) {
-        outbox.send(Producer::Sampler, GuestMessage::Gap(Gap { cpu, at_ns: start, gap_ns }));
+        outbox.send_now(Producer::Sampler, GuestMessage::Gap(Gap { cpu, at_ns: start, gap_ns }));
     }
     let gap_event = |acc: &WindowAccumulator, at: u64| {
         let at_ns = if clock == ClockId::Monotonic { at } else { monotonic_ns() };
         let gap_ns = acc.last_gap();
-        outbox.send(Producer::Sampler, GuestMessage::Gap(Gap { cpu, at_ns, gap_ns }));
+        outbox.send_now(Producer::Sampler, GuestMessage::Gap(Gap { cpu, at_ns, gap_ns }));
     };
     let cross_checks = shared.cross_checks.load(Ordering::Relaxed);
     let mut prev = read();
