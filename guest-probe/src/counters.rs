@@ -1,5 +1,6 @@
-//! The poller: kernel counters from /proc and the current clocksource,
-//! at the configured interval (default 10 Hz), from a normal-priority thread.
+//! The poller: the current clocksource at the configured interval (default
+//! 10 Hz) and kernel counters from /proc on every tenth poll, from a
+//! normal-priority thread.
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -14,15 +15,21 @@ use crate::outbox::{Outbox, Producer};
 use crate::procfs;
 use crate::sampler::SamplerShared;
 
-/// jiffies are read on every this many polls. They come from
-/// /proc/timer_list, whose generation is expensive under TCG: at 10 Hz it
-/// raised the timer thread's missed wake-ups from ~4 to ~15-20 per 4 s and
-/// the exchanges' p99 uncertainty from ~0.5 ms to 1-10 ms (hpet guest, 4 s
-/// runs, measured twice each). Once a second is enough to follow a backlog.
-pub const JIFFIES_EVERY: u64 = 10;
+/// The counters (/proc/interrupts, /proc/stat, and jiffies from
+/// /proc/timer_list) are read on every this many polls; the current
+/// clocksource on every poll. /proc/timer_list's generation is expensive
+/// under TCG: at 10 Hz it raised the timer thread's missed wake-ups from ~4
+/// to ~15-20 per 4 s and the exchanges' p99 uncertainty from ~0.5 ms to
+/// 1-10 ms (hpet guest, 4 s runs, measured twice each). The other two went
+/// the same way: what the report makes of the counters is a rate over the
+/// run (local timer interrupts), a backlog (jiffies) and a total (steal),
+/// which once a second follows as well as ten times; at ten a second they
+/// cost a CPU-bound task beside the probe ~3 % under TCG (`clockstorm
+/// bench`, the poller's column less the channel's).
+pub const COUNTERS_EVERY: u64 = 10;
 
-/// Reads the counters once; jiffies only when `with_jiffies`.
-pub fn read_counters(with_jiffies: bool) -> KernelCounters {
+/// Reads the counters once.
+pub fn read_counters() -> KernelCounters {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
     let interrupts = read("/proc/interrupts");
     let stat = read("/proc/stat");
@@ -31,7 +38,7 @@ pub fn read_counters(with_jiffies: bool) -> KernelCounters {
         mono_ns,
         realtime_ns,
         local_timer_interrupts: procfs::interrupts::local_timer_interrupts(&interrupts).unwrap_or_default(),
-        jiffies: if with_jiffies { jiffies_reading() } else { None },
+        jiffies: jiffies_reading(),
         steal_ticks: procfs::stat::cpu_times(&stat).map(|(all, _)| all.steal),
     }
 }
@@ -59,9 +66,10 @@ pub fn spawn(interval: Duration, mut clocksource: String, shared: Arc<SamplerSha
         let current = Path::new(crate::actions::CLOCKSOURCE_SYSFS).join("current_clocksource");
         let mut polls = 0u64;
         while !shared.stop.load(Ordering::Relaxed) {
-            let with_jiffies = polls % JIFFIES_EVERY == 0;
+            if polls % COUNTERS_EVERY == 0 {
+                outbox.send(Producer::Kernel, GuestMessage::KernelCounters(read_counters()));
+            }
             polls += 1;
-            outbox.send(Producer::Kernel, GuestMessage::KernelCounters(read_counters(with_jiffies)));
             let now = std::fs::read_to_string(&current).unwrap_or_default().trim().to_owned();
             if !now.is_empty() && now != clocksource {
                 let change = ClocksourceChange { mono_ns: monotonic_ns(), old: clocksource.clone(), new: now.clone() };
@@ -71,6 +79,6 @@ pub fn spawn(interval: Duration, mut clocksource: String, shared: Arc<SamplerSha
             std::thread::sleep(interval);
         }
         // A last jiffies reading, so the backlog covers the whole run.
-        outbox.send(Producer::Kernel, GuestMessage::KernelCounters(read_counters(true)));
+        outbox.send(Producer::Kernel, GuestMessage::KernelCounters(read_counters()));
     })
 }

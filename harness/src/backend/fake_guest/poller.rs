@@ -1,6 +1,6 @@
-//! The poller: the kernel's counters (local timer interrupts per vCPU,
-//! jiffies) and the current clocksource, at the configured interval, as the
-//! probe's poller reads them from /proc and sysfs. It is also where the
+//! The poller: the current clocksource at the configured interval and the
+//! kernel's counters (local timer interrupts per vCPU, jiffies) on every
+//! tenth poll, as the probe's poller reads them from sysfs and /proc. It is also where the
 //! fake kernel's clocksource watchdog takes its turn: a watchdog runs every
 //! half second in a real kernel; here it reacts to the freezes felt since
 //! the last poll, so its switch is seen by the same poll.
@@ -14,22 +14,22 @@ use clockstorm_protocol::{ClocksourceChange, GuestMessage, Jiffies, KernelCounte
 
 use super::guest::{Guest, Phase};
 
-/// jiffies are read on every this many polls, as the probe reads them.
-pub const JIFFIES_EVERY: u64 = 10;
+/// The counters are read on every this many polls, as the probe reads them.
+pub const COUNTERS_EVERY: u64 = 10;
 /// The fake kernel's tick rate (CONFIG_HZ), which its hello reports.
 pub const HZ: u64 = 250;
 /// jiffies at boot: -300 s worth, so they wrap 5 minutes after boot on
 /// 32-bit (INITIAL_JIFFIES, as an unsigned long of a 64-bit kernel).
 pub const INITIAL_JIFFIES: u64 = (-300i64 * HZ as i64) as u32 as u64;
 
-/// The counters at this moment; jiffies only when `with_jiffies`.
-pub fn read_counters(guest: &Guest, with_jiffies: bool) -> KernelCounters {
+/// The counters at this moment.
+pub fn read_counters(guest: &Guest) -> KernelCounters {
     let r = guest.clock.read();
     KernelCounters {
         mono_ns: r.mono_ns,
         realtime_ns: r.realtime_ns,
         local_timer_interrupts: guest.local_timer.iter().map(|l| l.load(Relaxed)).collect(),
-        jiffies: with_jiffies.then(|| Jiffies { value: INITIAL_JIFFIES + r.mono_ns / (1_000_000_000 / HZ), realtime_ns: r.realtime_ns }),
+        jiffies: Some(Jiffies { value: INITIAL_JIFFIES + r.mono_ns / (1_000_000_000 / HZ), realtime_ns: r.realtime_ns }),
         steal_ticks: None,
     }
 }
@@ -49,9 +49,10 @@ fn run(guest: &Guest) {
             return;
         }
         guest.kernel.watchdog(&guest.clock.take_felt(), &guest.clock);
-        let with_jiffies = polls % JIFFIES_EVERY == 0;
+        if polls % COUNTERS_EVERY == 0 {
+            guest.send(&GuestMessage::KernelCounters(read_counters(guest)));
+        }
         polls += 1;
-        guest.send(&GuestMessage::KernelCounters(read_counters(guest, with_jiffies)));
         let now = guest.kernel.current_clocksource();
         if now != clocksource {
             let change = ClocksourceChange { mono_ns: guest.clock.read().mono_ns, old: clocksource, new: now.clone() };
@@ -63,7 +64,7 @@ fn run(guest: &Guest) {
         }
     }
     if guest.on_vcpu0() {
-        guest.send(&GuestMessage::KernelCounters(read_counters(guest, true)));
+        guest.send(&GuestMessage::KernelCounters(read_counters(guest)));
     }
 }
 
