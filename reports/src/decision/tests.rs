@@ -286,6 +286,24 @@ fn with_one_setting_or_none_there_is_nothing_to_choose_between() {
 }
 
 #[test]
+fn the_kernels_word_that_it_throttled_rt_tasks_counts_without_a_measured_hold() {
+    use crate::faults::FaultKernelEvent;
+    use crate::fixtures::{fixture_runs, manifest, FixtureSetting};
+    use crate::kernel_events::KernelEvent;
+    let (manifest_runs, mut runs, _) = fixture_runs(&[FixtureSetting { clocksource: "hpet", lost_ns: 40_000, read_cost_ns: 1_200.0, repetitions: 2 }]);
+    let provenance = manifest(manifest_runs);
+    let hpet = |runs: &[crate::RunSummary]| super::figures::gather(&provenance, runs, &[]).settings.remove(0).rt_throttled;
+    assert_eq!(hpet(&runs), 0, "the fixture's hpet runs were not throttled");
+    runs[0].faults[0]
+        .kernel_events
+        .push(FaultKernelEvent { after_start_s: 2.0, event: KernelEvent::RtThrottling { ts_us: Some(4_100_000) } });
+    assert_eq!(hpet(&runs), 1);
+    // Both ways for one fault is still one fault throttled.
+    runs[0].faults[0].rt_throttled_ns = Some(300_000_000);
+    assert_eq!(hpet(&runs), 1);
+}
+
+#[test]
 fn the_figures_come_from_the_runs_and_their_verdicts() {
     use crate::fixtures::{report_of, FixtureSetting};
     let r = report_of(&[
