@@ -367,7 +367,20 @@ pub fn attribute(input: &FaultInputs) -> Vec<FaultSummary> {
             // A time service steers the clock's rate: what the exchanges
             // show of it is the service's, not the clock's, and is left in.
             let drift = input.drift.filter(|_| input.service_lines.is_empty());
-            let lost = time_lost(&exchanges, e.began_realtime_ns, e.ended_realtime_ns).map(|step| net_of_rate(step, drift));
+            // A clock that stood still after the fault (a kernel that
+            // refused the counter's delta waits for the next wrap) has not
+            // lost all it will until it runs again: an exchange during the
+            // stop charges the fault with the stop's start only. Seen in CI:
+            // an exchange due as a 1.8 s freeze began ran right after it,
+            // and a fake kernel that refuses above 0.3 of a wrap was charged
+            // 1.80 s instead of the wrap it lost.
+            let settled = input
+                .clock_stops
+                .iter()
+                .filter(|c| c.recovered() && stop_owner(c) == Some(e.index))
+                .map(|c| c.until_ns())
+                .fold(e.ended_realtime_ns, i64::max);
+            let lost = time_lost(&exchanges, e.began_realtime_ns, settled).map(|step| net_of_rate(step, drift));
             let near: Vec<&WindowPoint> = input
                 .windows
                 .iter()
@@ -846,6 +859,55 @@ mod tests {
         let for_good = crate::liveness::ClockStop { first_seen_ns: 12 * s + 300_000_000, last_seen_ns: 26 * s, resumed_ns: None, ..stop.clone() };
         let faults = across_two_freezes(&for_good);
         assert_eq!((faults[0].clock_stops.len(), faults[1].clock_stops.len()), (1, 0));
+    }
+
+    #[test]
+    fn a_clock_that_stood_still_after_a_freeze_is_charged_once_it_runs_again() {
+        let s = 1_000_000_000;
+        const WRAP: i64 = 4_686_902_000;
+        // A 1.8 s freeze from 3 s; an exchange due as it began ran right
+        // after it, while the clock stood still waiting for the next wrap
+        // (1.8 s behind); from 8 s the clock runs again, one wrap behind.
+        let exchanges: Vec<Exchange> = (0..10)
+            .map(|i| ex(i * 300_000_000, 0, 500))
+            .chain([ex(4_900_000_000, 1_900_000_000, 400)])
+            .chain((0..5).map(|i| ex(8 * s + i * 300_000_000, WRAP, 500)))
+            .collect();
+        let stop = crate::liveness::ClockStop {
+            clock: "monotonic".into(),
+            value_ns: 3_000_000_000,
+            lowest_ns: 3_000_000_000,
+            steps_back: 0,
+            first_seen_ns: 3 * s - 100_000_000,
+            last_seen_ns: 7 * s + 600_000_000,
+            resumed_ns: Some(7 * s + 700_000_000),
+            jump_ns: None,
+            beacons: 19,
+            tsc_ticks: 9_000_000_000,
+            timer_wakeups: 0,
+            sampler_reads: 100_000,
+            sampler_tsc_ticks: 9_000_000_000,
+        };
+        let lost = |stops: &[crate::liveness::ClockStop]| {
+            attribute(&FaultInputs {
+                planned: &[(0, 3_000, 1_800)],
+                effects: &[freeze_effect(0, 3 * s, 4_800_000_000)],
+                exchanges: &exchanges,
+                windows: &[],
+                kernel: &[],
+                sampler_gaps: &[],
+                timer_stalls: &[],
+                clock_stops: stops,
+                service_lines: &[],
+                drift: None,
+            })[0]
+                .lost_ns
+        };
+        assert_eq!(lost(std::slice::from_ref(&stop)), Some(WRAP), "measured after the clock ran again");
+        assert_eq!(lost(&[]), Some(1_900_000_000), "without a stop, the first exchanges after the fault");
+        // A stop that never ended changes nothing: there is no after.
+        let for_good = crate::liveness::ClockStop { resumed_ns: None, ..stop };
+        assert_eq!(lost(std::slice::from_ref(&for_good)), Some(1_900_000_000));
     }
 
     #[test]
