@@ -814,26 +814,33 @@ mod tests {
         assert_eq!(time_lost(&exchanges, 5 * s, 6 * s).unwrap().change_ns, 0);
     }
 
-    #[test]
-    fn a_clock_stop_across_a_freeze_is_that_freezes_with_the_part_it_held() {
-        let s = 1_000_000_000;
-        // A 5 s freeze from 7 s, a 9 s one from 15 s; the clock's value was
-        // last read 0.2 s before the second and it moved again 0.49 s after it.
-        let stop = crate::liveness::ClockStop {
+    /// A stop of CLOCK_MONOTONIC first and last seen at these host times
+    /// (and seen moving again at `resumed_ns`), with the evidence of
+    /// acpi_pm.r0's 9.49 s stop across a 9 s freeze.
+    fn stop_seen(first_seen_ns: i64, last_seen_ns: i64, resumed_ns: Option<i64>) -> crate::liveness::ClockStop {
+        crate::liveness::ClockStop {
             clock: "monotonic".into(),
             value_ns: 11_779_572_000,
             lowest_ns: 11_779_049_000,
             steps_back: 1,
-            first_seen_ns: 15 * s - 200_000_000,
-            last_seen_ns: 24 * s + 400_000_000,
-            resumed_ns: Some(24 * s + 490_000_000),
+            first_seen_ns,
+            last_seen_ns,
+            resumed_ns,
             jump_ns: Some(120_000_000),
             beacons: 37,
             tsc_ticks: 24_036_748_294,
             timer_wakeups: 2,
             sampler_reads: 235_520,
             sampler_tsc_ticks: 24_029_764_616,
-        };
+        }
+    }
+
+    #[test]
+    fn a_clock_stop_across_a_freeze_is_that_freezes_with_the_part_it_held() {
+        let s = 1_000_000_000;
+        // A 5 s freeze from 7 s, a 9 s one from 15 s; the clock's value was
+        // last read 0.2 s before the second and it moved again 0.49 s after it.
+        let stop = stop_seen(15 * s - 200_000_000, 24 * s + 400_000_000, Some(24 * s + 490_000_000));
         let across_two_freezes = |c: &crate::liveness::ClockStop| {
             attribute(&FaultInputs {
                 planned: &[(0, 7_000, 5_000), (1, 15_000, 9_000)],
@@ -873,21 +880,7 @@ mod tests {
             .chain([ex(4_900_000_000, 1_900_000_000, 400)])
             .chain((0..5).map(|i| ex(8 * s + i * 300_000_000, WRAP, 500)))
             .collect();
-        let stop = crate::liveness::ClockStop {
-            clock: "monotonic".into(),
-            value_ns: 3_000_000_000,
-            lowest_ns: 3_000_000_000,
-            steps_back: 0,
-            first_seen_ns: 3 * s - 100_000_000,
-            last_seen_ns: 7 * s + 600_000_000,
-            resumed_ns: Some(7 * s + 700_000_000),
-            jump_ns: None,
-            beacons: 19,
-            tsc_ticks: 9_000_000_000,
-            timer_wakeups: 0,
-            sampler_reads: 100_000,
-            sampler_tsc_ticks: 9_000_000_000,
-        };
+        let stop = stop_seen(3 * s - 100_000_000, 7 * s + 600_000_000, Some(7 * s + 700_000_000));
         let lost = |stops: &[crate::liveness::ClockStop]| {
             attribute(&FaultInputs {
                 planned: &[(0, 3_000, 1_800)],
