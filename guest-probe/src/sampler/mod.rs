@@ -185,7 +185,8 @@ pub fn run_for(
 }
 
 /// Reads `clock` for one window and sends its summary, through a copy of
-/// the loop made for that clock ([`sample_window_of`]).
+/// the loop made for that clock and the accumulator's fast path
+/// ([`sample_window_of`], [`WindowAccumulator::long_reads`]).
 // Eight parts, passed as they are: bundling them would put the hot loop's
 // inputs behind another reference.
 #[allow(clippy::too_many_arguments)]
@@ -199,14 +200,19 @@ fn sample_window(
     acc: &mut WindowAccumulator,
     live: Option<(&SamplerLive, &mut StillClock)>,
 ) {
-    match clock {
-        ClockId::Monotonic => sample_window_of::<{ libc::CLOCK_MONOTONIC }>(cpu, index, clock, settings, shared, outbox, acc, live),
-        ClockId::MonotonicRaw => sample_window_of::<{ libc::CLOCK_MONOTONIC_RAW }>(cpu, index, clock, settings, shared, outbox, acc, live),
-        ClockId::Realtime => sample_window_of::<{ libc::CLOCK_REALTIME }>(cpu, index, clock, settings, shared, outbox, acc, live),
+    use libc::{CLOCK_MONOTONIC as MONO, CLOCK_MONOTONIC_RAW as RAW, CLOCK_REALTIME as REAL};
+    match (clock, acc.long_reads()) {
+        (ClockId::Monotonic, false) => sample_window_of::<MONO, false>(cpu, index, clock, settings, shared, outbox, acc, live),
+        (ClockId::Monotonic, true) => sample_window_of::<MONO, true>(cpu, index, clock, settings, shared, outbox, acc, live),
+        (ClockId::MonotonicRaw, false) => sample_window_of::<RAW, false>(cpu, index, clock, settings, shared, outbox, acc, live),
+        (ClockId::MonotonicRaw, true) => sample_window_of::<RAW, true>(cpu, index, clock, settings, shared, outbox, acc, live),
+        (ClockId::Realtime, false) => sample_window_of::<REAL, false>(cpu, index, clock, settings, shared, outbox, acc, live),
+        (ClockId::Realtime, true) => sample_window_of::<REAL, true>(cpu, index, clock, settings, shared, outbox, acc, live),
     }
 }
 
-/// The loop of [`sample_window`] for the clock `ID`.
+/// The loop of [`sample_window`] for the clock `ID`, on the long-read fast
+/// path if `LONG`.
 ///
 /// Sixty-three plain reads (in pairs), then one read followed by the TSC
 /// bracket, then the rarer checks on a counter of such rounds. Two things
@@ -221,7 +227,7 @@ fn sample_window(
 /// loop over nine boots; with the constant alone 92.3-95.4 % (six); with
 /// both 94.2-95.4 % (six).
 #[allow(clippy::too_many_arguments)]
-fn sample_window_of<const ID: libc::clockid_t>(
+fn sample_window_of<const ID: libc::clockid_t, const LONG: bool>(
     cpu: u32,
     index: u64,
     clock: ClockId,
@@ -253,7 +259,7 @@ fn sample_window_of<const ID: libc::clockid_t>(
         let mut limit = acc.fast_limit();
         let mut step = |acc: &mut WindowAccumulator, limit: &mut u64| {
             let now = read();
-            if acc.record_with(limit, prev, now) {
+            if acc.record_with::<LONG>(limit, prev, now) {
                 gap_event(acc, now);
             }
             prev = now;
@@ -277,7 +283,7 @@ fn sample_window_of<const ID: libc::clockid_t>(
         } else {
             read()
         };
-        if acc.record(prev, now) {
+        if acc.record::<LONG>(prev, now) {
             gap_event(acc, now);
         }
         acc.record_tsc(rdtsc(), now);
