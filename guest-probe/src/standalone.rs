@@ -82,7 +82,7 @@ pub fn default_config() -> ProbeConfig {
         burst_after_gap_ns: 50_000_000,
         burst_exchanges: 5,
         clocks: ClockId::ALL.to_vec(),
-        tick_rate_hz: 1000,
+        tick_rate_hz: clockstorm_protocol::DEFAULT_TICK_RATE_HZ,
         poll_interval_ms: 100,
         forward_kmsg: true,
         benchmark_phase_ms: None,

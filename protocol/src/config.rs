@@ -96,6 +96,19 @@ pub struct TimeServiceLaunch {
 /// Kernel command line key that carries the host's NTP server (`ADDRESS:PORT`).
 pub const TIME_SERVER_CMDLINE_KEY: &str = "clockstorm.ntp";
 
+/// The probe's periodic timer rate when a scenario does not set one: the
+/// guest kernel's own tick on Debian (HZ=250). Under TCG each wake-up is an
+/// emulated timer interrupt and two context switches, whatever the thread
+/// does with it, so the rate sets the timer's cost to a workload: at 1 kHz
+/// it cost a CPU-bound task 19-25 % on a 2-core host (a bare timer of the
+/// same rate 18-25 %), at 250 Hz 9-14 % (bare 6-8 %) (`clockstorm bench`,
+/// tsc, hpet and acpi_pm; two runs at 1 kHz, one at 250 Hz). The figures it gives do not need more:
+/// a wake-up's latency is measured against its own expiry, a freeze of
+/// 100 ms or more (RT throttling, a VF reload) holds back 25 expirations or
+/// more, and the sampler sees every gap between clock reads at its own
+/// resolution.
+pub const DEFAULT_TICK_RATE_HZ: u32 = 250;
+
 /// Limits [`ProbeConfig::validate`] enforces, with the reason for each.
 pub mod limits {
     /// Above 10 kHz the timer thread's wake-ups alone would take a large share

@@ -73,7 +73,7 @@ impl Default for ProbeSettings {
             burst_after_gap: Duration::from_millis(50),
             burst_exchanges: 5,
             clocks: ClockId::ALL.to_vec(),
-            tick_rate_hz: 1000,
+            tick_rate_hz: clockstorm_protocol::DEFAULT_TICK_RATE_HZ,
             poll_interval: Duration::from_millis(100),
             forward_kmsg: true,
             clock_stop_limit: CLOCK_STOP_GIVE_UP,

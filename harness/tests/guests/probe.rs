@@ -21,8 +21,10 @@ impl Drop for ContinueOnDrop {
 /// A 2 s SIGSTOP of the whole QEMU: host time runs on and the guest's
 /// clocks jump forward with it on resume (docs/clock-model.md, "Whole-VM freeze").
 #[test]
-fn a_two_second_sigstop_of_qemu_is_a_two_second_gap_and_two_thousand_missed_timer_wakeups() {
+fn a_two_second_sigstop_of_qemu_is_a_two_second_gap_and_two_seconds_of_missed_timer_wakeups() {
     const FREEZE: Duration = Duration::from_secs(2);
+    // The scenario's timer rate: the default.
+    let rate = clockstorm_protocol::DEFAULT_TICK_RATE_HZ as f64;
     for clocksource in ["tsc", "hpet"] {
         let out = tempfile::tempdir().unwrap();
         let mut child = Command::new(BIN)
@@ -60,11 +62,12 @@ fn a_two_second_sigstop_of_qemu_is_a_two_second_gap_and_two_thousand_missed_time
         let gap = s.max_gap_ns.unwrap();
         assert!((1_950_000_000..2_300_000_000).contains(&gap), "{ctx}");
         let ticks = s.ticks.clone().unwrap();
-        // 2 s at 1 kHz: ~2000 expirations passed while the probe could not
-        // run, all in the timer window the resume ended. Read per window: an
-        // idle 6 s run here misses 530-680 wake-ups elsewhere too (measured,
-        // with and without the shared-memory reference alike), which pushed
-        // the run's total past 2400 in two CI runs.
+        // 2 s of expirations (500 at 250 Hz) passed while the probe could
+        // not run, all in the timer window the resume ended. Read per window:
+        // an idle 6 s run here missed 530-680 wake-ups elsewhere too at
+        // 1 kHz (measured, with and without the shared-memory reference
+        // alike), which pushed the run's total past 2.4 s of them in two CI
+        // runs.
         // (A window's counts run since the timer started: per window, the
         // difference to the one before.)
         let windows: Vec<(u64, u64)> = records(&records_file)
@@ -75,12 +78,13 @@ fn a_two_second_sigstop_of_qemu_is_a_two_second_gap_and_two_thousand_missed_time
             })
             .collect();
         let freeze_window = windows.windows(2).map(|w| (w[1].0 - w[0].0).saturating_sub(w[1].1 - w[0].1)).max().unwrap();
-        assert!((1_700..2_400).contains(&freeze_window), "{freeze_window} missed in one window: {ctx}");
+        let missed_s = freeze_window as f64 / rate;
+        assert!((1.7..2.4).contains(&missed_s), "{freeze_window} missed in one window at {rate} Hz: {ctx}");
         assert!(ticks.timer_missed_wakeups >= freeze_window, "{ctx}");
         // Yet the guest clock jumped forward with the host: the kernel counted
         // every expiration, and jiffies caught up, so neither has a backlog.
         let timer = ticks.timer_expirations.unwrap();
-        assert!(timer.total.abs() < 20.0, "{ctx}");
+        assert!(timer.total.abs() / rate < 0.020, "{ctx}");
         let jiffies = ticks.jiffies.unwrap();
         assert!(jiffies.total.abs() < 5.0, "{ctx}");
         // No time lost: the offset stays where the sync put it.
