@@ -84,7 +84,16 @@ pub fn spawn(rate_hz: u32, window_ns: u64, stall_ns: u64, shared: Arc<SamplerSha
             let mut window_end = monotonic_ns() + window_ns;
             let mut last_wake = monotonic_ns();
             while !shared.stop.load(Ordering::Relaxed) {
-                let Ok(count) = tfd.read() else { break };
+                let count = match tfd.read() {
+                    Ok(count) => count,
+                    Err(e) => {
+                        // Said, not silent: without it a timer that ended
+                        // reads like one the kernel stopped firing.
+                        let reason = format!("{e:#}: the timer thread ended after {} wake-ups", counter.wakeups);
+                        outbox.send_now(Producer::Ticks, GuestMessage::Degraded { component: "ticks".into(), reason });
+                        break;
+                    }
+                };
                 let now = monotonic_ns();
                 counter.wake(count, now);
                 shared.timer_wakeups.fetch_add(1, Ordering::Relaxed);

@@ -48,6 +48,11 @@ pub fn render(r: &Report) -> String {
         out.push_str("\n**Degraded data channels, probe parts and damaged records**\n\n");
         out.push_str(&notes.concat());
     }
+    let timers: Vec<String> = r.runs.iter().flat_map(|s| s.timer_stops.iter().map(move |t| format!("- `{}`: {}\n", s.run_id, t.evidence()))).collect();
+    if !timers.is_empty() {
+        out.push_str("\n**Guest timers that stopped firing**\n\n");
+        out.push_str(&timers.concat());
+    }
     let faults: Vec<_> = r.runs.iter().flat_map(|s| s.faults.iter().map(move |f| (s, f))).collect();
     if !faults.is_empty() {
         out.push_str(

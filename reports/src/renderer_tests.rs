@@ -153,3 +153,25 @@ fn every_renderer_names_a_degraded_channel_alike() {
     assert_eq!(json["runs"][1]["channel"]["longest_line_bytes"], 4 << 20);
     assert_eq!(json["runs"][1]["undecodable_lines"], 1);
 }
+
+#[test]
+fn a_timer_that_stopped_firing_is_named_in_the_terminal_and_in_markdown() {
+    let mut r = report();
+    let stop = crate::liveness::TimerStop {
+        wakeups: 1976,
+        last_wake_mono_ns: 13_314_475_439,
+        first_seen_ns: 1_000_000_000,
+        last_seen_ns: 16_970_000_000,
+        guest_advanced_ns: 15_620_000_000,
+        beacons: 100,
+        resumed_ns: None,
+    };
+    r.runs[0].timer_stops.push(stop.clone());
+    let line = format!("{}: {}", "hpet.r0", stop.evidence());
+    let terminal = crate::terminal::render(&r.runs);
+    assert!(terminal.contains(&line), "{terminal}");
+    let markdown = crate::markdown::render(&r);
+    assert!(markdown.contains("**Guest timers that stopped firing**") && markdown.contains(&stop.evidence()), "{markdown}");
+    // Absent from a run whose timer kept firing: no empty section.
+    assert!(!crate::markdown::render(&report()).contains("stopped firing"));
+}

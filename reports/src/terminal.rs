@@ -80,6 +80,9 @@ pub fn render(summaries: &[RunSummary]) -> String {
         if let Some(note) = crate::channel::note(s) {
             out.push_str(&format!("{}: {}\n", run_label(s), note));
         }
+        for t in &s.timer_stops {
+            out.push_str(&format!("{}: {}\n", run_label(s), t.evidence()));
+        }
     }
     if summaries.iter().any(|s| !s.faults.is_empty()) {
         out.push('\n');

@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 
 #[cfg(test)]
 mod tests;
+mod timer_stop;
+
+pub use timer_stop::{TimerStop, TimerStopDetector, TIMER_STOP_MIN_NS};
 
 /// Host time a clock's value must stand still to count as stopped. Beacons
 /// come every 250 ms, and a guest clock that lost wraps of a narrow counter

@@ -108,6 +108,10 @@ pub struct RunSummary {
     /// its TSC ran on (see `liveness`), recovered or not.
     #[serde(default)]
     pub clock_stops: Vec<crate::liveness::ClockStop>,
+    /// Every stretch in which the probe's periodic timer did not fire while
+    /// the guest's CLOCK_MONOTONIC ran on (see `liveness::timer_stop`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timer_stops: Vec<crate::liveness::TimerStop>,
     /// Soft lockup and RCU stall reports in the guest's kernel log.
     pub soft_lockups: u64,
     /// Every clock and stall event the guest kernel reported, parsed.
@@ -198,6 +202,7 @@ pub struct Summarizer {
     sampler_gaps: Vec<(i64, u64)>,
     timer_stalls: Vec<clockstorm_protocol::TimerStall>,
     stops: crate::liveness::StopDetector,
+    timer: crate::liveness::TimerStopDetector,
     kernel: Vec<KernelEvent>,
     /// (host realtime when reported, old, new) per clocksource change.
     switches: Vec<(i64, String, String)>,
@@ -235,6 +240,7 @@ impl Summarizer {
             sampler_gaps: Vec::new(),
             timer_stalls: Vec::new(),
             stops: crate::liveness::StopDetector::new(),
+            timer: crate::liveness::TimerStopDetector::new(),
             kernel: Vec::new(),
             switches: Vec::new(),
             service_lines: Vec::new(),
@@ -295,6 +301,7 @@ impl Summarizer {
                 GuestMessage::TimerStall(t) => self.timer_stalls.push(t),
                 GuestMessage::Beacon(b) => {
                     self.stops.observe(crate::liveness::BeaconPoint::of(r.host_realtime_ns, &b));
+                    self.timer.observe(r.host_realtime_ns, &b);
                 }
                 GuestMessage::KernelCounters(c) => {
                     self.mono_to_realtime = Some(c.realtime_ns - c.mono_ns as i64);
@@ -410,6 +417,7 @@ impl Summarizer {
             .collect();
         s.kernel_events = self.kernel;
         s.clock_stops = self.stops.finish();
+        s.timer_stops = self.timer.finish();
         // Each window's largest gap placed where it ended in the guest
         // (through the exchanges' offset), whenever the window arrived: a
         // window the probe sent late still shows the fault it spans.
@@ -520,6 +528,7 @@ pub(crate) fn empty_summary() -> RunSummary {
         switches: Vec::new(),
         final_clocksource: None,
         clock_stops: Vec::new(),
+        timer_stops: Vec::new(),
         soft_lockups: 0,
         kernel_events: Vec::new(),
         actions: Vec::new(),
