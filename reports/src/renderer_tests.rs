@@ -172,6 +172,8 @@ fn a_timer_that_stopped_firing_is_named_in_the_terminal_and_in_markdown() {
     assert!(terminal.contains(&line), "{terminal}");
     let markdown = crate::markdown::render(&r);
     assert!(markdown.contains("**Guest timers that stopped firing**") && markdown.contains(&stop.evidence()), "{markdown}");
+    let html = crate::html::render(&r);
+    assert!(html.contains(&stop.evidence().replace('\'', "&#39;")), "the HTML run table names it too");
     // Absent from a run whose timer kept firing: no empty section.
     assert!(!crate::markdown::render(&report()).contains("stopped firing"));
 }

@@ -158,6 +158,9 @@ pub fn runs(r: &Report) -> String {
         if let Some(note) = crate::channel::note(s) {
             status.push_str(&format!("<br><small class=\"degraded\">{}</small>", esc(&note)));
         }
+        for t in &s.timer_stops {
+            status.push_str(&format!("<br><small class=\"degraded\">{}</small>", esc(&t.evidence())));
+        }
         let mut clocksource = esc(&s.clocksource);
         for w in &s.switches {
             let step = ns_pm(w.offset_step_ns, w.uncertainty_ns).unwrap_or_else(|| DASH.into());
