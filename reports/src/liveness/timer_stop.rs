@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 /// Guest CLOCK_MONOTONIC that must pass with no timer wake-up for a stop.
 /// Longer than the longest hold of the SCHED_FIFO timer thread by the
-/// kernel's RT throttling measured here (3.72 s after a 5 s freeze), which
+/// kernel's RT throttling measured (3.72 s after a 5 s freeze, in an
+/// earlier session's run of vf-reload), which
 /// the faults report as throttling; and a timer that fires at all fires
 /// many times a second.
 pub const TIMER_STOP_MIN_NS: u64 = 5_000_000_000;
